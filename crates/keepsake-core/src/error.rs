@@ -1,0 +1,90 @@
+//! The core's one error type. Every variant names the value that was wrong; `hint()` adds the
+//! advice the CLI and the Python binding show on a line of their own.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("keepsake.yaml not found in `{}` or any parent directory", dir.display())]
+    ConfigNotFound { dir: PathBuf },
+    #[error("Invalid config `{}`: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+    #[error("Missing repository scheme in `{url}`")]
+    MissingScheme { url: String },
+    #[error("Unknown repository scheme `{scheme}` in `{url}`")]
+    UnknownScheme { url: String, scheme: String },
+    #[error("Storage `{url}` failed at `{key}`: {message}")]
+    Storage { url: String, key: String, message: String },
+    #[error("The repository at `{url}` uses storage version {version}, newer than this git-keepsake supports (1)")]
+    IncompatibleVersion { url: String, version: i64 },
+    #[error("The repository spec `{url}/repository.json` is corrupted: {message}")]
+    CorruptedSpec { url: String, message: String },
+    #[error("Corrupt metadata `{key}`: {message}")]
+    CorruptMetadata { key: String, message: String },
+    #[error("No experiment or checkpoint matches `{prefix}`")]
+    NotFound { prefix: String },
+    #[error("`{prefix}` is ambiguous: it matches {}", candidates.join(", "))]
+    Ambiguous { prefix: String, candidates: Vec<String> },
+    #[error("Refusing tarball entry `{entry}` in `{archive}`: {reason}")]
+    UnsafeEntry { archive: String, entry: String, reason: String },
+    #[error("Checkout would overwrite {} modified file(s): {}", paths.len(), paths.join(", "))]
+    WouldOverwrite { paths: Vec<String> },
+    #[error("`{command}` needs a git repository, and `{}` is not inside one", dir.display())]
+    NotAGitRepository { command: String, dir: PathBuf },
+    #[error("Invalid {what} `{value}`: {message}")]
+    InvalidInput { what: String, value: String, message: String },
+    #[error("No files matched `{path}` in `{}`", dir.display())]
+    NoFilesMatched { path: String, dir: PathBuf },
+    #[error("Missing data: {what} `{key}` is not in storage `{url}`")]
+    MissingData { what: String, key: String, url: String },
+    #[error("Git failed at `{what}`: {message}")]
+    Git { what: String, message: String },
+    #[error("I/O failed at `{}`: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl Error {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::ConfigNotFound { .. } => Some(
+                "Create keepsake.yaml with `repository: file://.keepsake`, or run inside a git repository to use its default store"
+                    .into(),
+            ),
+            Error::MissingScheme { .. } | Error::UnknownScheme { .. } => Some(
+                "A repository URL starts with `file://`, `s3://`, `gs://`, or is a plain local path".into(),
+            ),
+            Error::IncompatibleVersion { .. } => {
+                Some("Upgrade git-keepsake to write to this repository; reading still works".into())
+            }
+            Error::CorruptedSpec { .. } => {
+                Some("The file must hold `{\"version\": 1}`".into())
+            }
+            Error::Ambiguous { .. } => Some("Use a longer prefix".into()),
+            Error::NotFound { .. } => Some("Run `git keepsake ls` to see the experiments".into()),
+            Error::WouldOverwrite { .. } => {
+                Some("Commit or move those files, or pass `-f` to overwrite them".into())
+            }
+            Error::NotAGitRepository { .. } => {
+                Some("Run it inside a git work tree, or `git init` one first".into())
+            }
+            Error::Storage { url, .. } if url.starts_with("s3://") => Some(
+                "Check AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and that the bucket exists".into(),
+            ),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io { path: path.into(), source }
+    }
+
+    pub(crate) fn invalid(what: &str, value: impl ToString, message: impl ToString) -> Error {
+        Error::InvalidInput {
+            what: what.to_string(),
+            value: value.to_string(),
+            message: message.to_string(),
+        }
+    }
+}

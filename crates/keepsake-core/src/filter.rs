@@ -1,0 +1,202 @@
+//! `ls --filter` and `--sort`: Keepsake's grammar (`<name> <op> <value>`), with nested names by
+//! dots, metrics from the best checkpoint (else the latest), and clean errors where Keepsake
+//! panicked.
+
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::project::Summary;
+use crate::value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub name: String,
+    pub op: Op,
+    pub value: Value,
+}
+
+impl Filter {
+    pub fn parse(expr: &str) -> Result<Filter> {
+        let bad = |why: &str| Error::invalid("filter", expr, format!("{why}; the format is `<name> <op> <value>` with op one of = != < <= > >="));
+        // Two-character operators first, so `<=` is not read as `<`.
+        let ops = [("!=", Op::Ne), ("<=", Op::Le), (">=", Op::Ge), ("=", Op::Eq), ("<", Op::Lt), (">", Op::Gt)];
+        let (pos, len, op) = ops
+            .iter()
+            .filter_map(|(s, op)| expr.find(s).map(|p| (p, s.len(), *op)))
+            .min_by_key(|(p, len, _)| (*p, usize::MAX - len))
+            .ok_or_else(|| bad("no operator"))?;
+        let name = expr[..pos].trim();
+        let raw = expr[pos + len..].trim();
+        if raw.starts_with(['=', '<', '>']) {
+            return Err(bad("unknown operator"));
+        }
+        let name_ok = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c));
+        if !name_ok {
+            return Err(bad("the name is empty or has characters other than letters, digits, `-`, `_`, `.`"));
+        }
+        Ok(Filter { name: name.to_string(), op, value: parse_value(raw) })
+    }
+
+    pub fn matches(&self, s: &Summary, now: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+        let actual = lookup(s, &self.name);
+        let wanted = if self.name == "created" || self.name == "started" {
+            match parse_date(&self.value) {
+                Some(t) => Value::from(t),
+                None => return Err(Error::invalid("date", value::display(&self.value), "use YYYY-MM-DD or RFC 3339")),
+            }
+        } else {
+            self.value.clone()
+        };
+        let _ = now;
+        if value::is_none(&wanted) {
+            let none = value::is_none(&actual);
+            return Ok(if self.op == Op::Eq { none } else { !none });
+        }
+        if value::is_none(&actual) {
+            return Ok(false);
+        }
+        if matches!(actual, Value::Object(_) | Value::Array(_)) || matches!(wanted, Value::Object(_) | Value::Array(_)) {
+            return match self.op {
+                Op::Eq => Ok(actual == wanted),
+                Op::Ne => Ok(actual != wanted),
+                _ => Err(Error::invalid("filter", &self.name, "objects and lists can only be compared with = and !=")),
+            };
+        }
+        let ord = value::compare(&actual, &wanted)
+            .map_err(|m| Error::invalid("filter", &self.name, m))?;
+        Ok(match self.op {
+            Op::Eq => ord == Ordering::Equal,
+            Op::Ne => ord != Ordering::Equal,
+            Op::Lt => ord == Ordering::Less,
+            Op::Le => ord != Ordering::Greater,
+            Op::Gt => ord == Ordering::Greater,
+            Op::Ge => ord != Ordering::Less,
+        })
+    }
+}
+
+fn parse_value(raw: &str) -> Value {
+    match raw {
+        "null" | "None" => return Value::Null,
+        _ => {}
+    }
+    if raw.eq_ignore_ascii_case("true") {
+        return Value::Bool(true);
+    }
+    if raw.eq_ignore_ascii_case("false") {
+        return Value::Bool(false);
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v @ (Value::Number(_) | Value::Object(_) | Value::Array(_))) => value::normalize(v),
+        _ => Value::String(raw.to_string()),
+    }
+}
+
+fn parse_date(v: &Value) -> Option<i64> {
+    let s = value::display(v);
+    if let Some(t) = crate::clock::parse(&s) {
+        return Some(t.timestamp());
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&s, fmt) {
+            return Some(t.and_utc().timestamp());
+        }
+    }
+    chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+}
+
+fn nested<'a>(map: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if let Some(v) = map.get(name) {
+        return Some(v);
+    }
+    let (head, rest) = name.split_once('.')?;
+    match map.get(head)? {
+        Value::Object(m) => nested(m, rest),
+        _ => None,
+    }
+}
+
+/// The value `name` has for an experiment: a built-in field, a metric of its best (else latest)
+/// checkpoint, or a param; Null when it has none.
+pub fn lookup(s: &Summary, name: &str) -> Value {
+    let e = &s.experiment;
+    match name {
+        "created" | "started" => return Value::from(e.created.timestamp()),
+        "step" => return Value::from(s.latest.as_ref().map(|c| c.step).unwrap_or(0)),
+        "user" => return Value::from(e.user.clone()),
+        "host" => return Value::from(e.host.clone()),
+        "command" => return Value::from(e.command.clone()),
+        "status" => return Value::from(if s.running { "running" } else { "stopped" }),
+        "id" => return Value::from(e.id.to_string()),
+        _ => {}
+    }
+    if let Some(v) = s.best.as_ref().or(s.latest.as_ref()).and_then(|c| nested(&c.metrics, name)) {
+        return v.clone();
+    }
+    nested(&e.params, name).cloned().unwrap_or(Value::Null)
+}
+
+/// `KEY` ascending, `-KEY` (or Keepsake's `KEY-desc`) descending.
+pub fn sort(rows: &mut [Summary], key: &str) -> Result<()> {
+    let (name, descending) = if let Some(k) = key.strip_prefix('-') {
+        (k, true)
+    } else if let Some(k) = key.strip_suffix("-desc") {
+        (k, true)
+    } else {
+        (key.strip_suffix("-asc").unwrap_or(key), false)
+    };
+    let mut keyed: Vec<(Value, usize)> = rows.iter().enumerate().map(|(i, s)| (lookup(s, name), i)).collect();
+    let mut error = None;
+    keyed.sort_by(|(a, ia), (b, ib)| {
+        let ord = match (value::is_none(a), value::is_none(b)) {
+            (true, true) => Ordering::Equal,
+            (true, false) => return Ordering::Greater,
+            (false, true) => return Ordering::Less,
+            _ => value::compare(a, b).unwrap_or_else(|m| {
+                error.get_or_insert(m);
+                Ordering::Equal
+            }),
+        };
+        let ord = if descending { ord.reverse() } else { ord };
+        ord.then(ia.cmp(ib))
+    });
+    if let Some(m) = error {
+        return Err(Error::invalid("sort key", name, m));
+    }
+    let order: Vec<Summary> = keyed.iter().map(|(_, i)| rows[*i].clone()).collect();
+    rows.clone_from_slice(&order);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_keepsake_grammar() {
+        let f = Filter::parse("note = lower lr, wider layer").unwrap();
+        assert_eq!((f.name.as_str(), f.op, f.value.as_str()), ("note", Op::Eq, Some("lower lr, wider layer")));
+        assert_eq!(Filter::parse("step>=5").unwrap().op, Op::Ge);
+        assert_eq!(Filter::parse("model.dropout < 0.5").unwrap().name, "model.dropout");
+        assert!(Filter::parse("foo == bar").is_err());
+        assert!(Filter::parse("foo >> bar").is_err());
+        assert!(Filter::parse("no operator").is_err());
+        assert_eq!(Filter::parse("seed = None").unwrap().value, Value::Null);
+    }
+}

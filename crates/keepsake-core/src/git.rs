@@ -1,0 +1,332 @@
+//! The one module that touches git (through libgit2): experiment refs, the commits on them,
+//! code-snapshot trees, notes, and diffs. Object IDs cross this boundary as hex strings, so no
+//! git2 type leaks into the rest of the core. Every ref and notes update is a compare-and-swap.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use git2::{ErrorCode, ObjectType, Oid, Repository, Signature};
+
+use crate::error::{Error, Result};
+use crate::pack::FileEntry;
+
+pub const EXPERIMENT_REFS: &str = "refs/keepsake/experiments/";
+pub const NOTES_REF: &str = "refs/notes/keepsake";
+
+pub struct GitRepo {
+    repo: Repository,
+}
+
+fn gerr(what: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
+    let what = what.into();
+    move |e| Error::Git { what, message: e.message().to_string() }
+}
+
+fn oid(hex: &str) -> Result<Oid> {
+    Oid::from_str(hex).map_err(gerr(hex))
+}
+
+impl GitRepo {
+    /// The repository containing `dir`, or None outside any git repository.
+    pub fn discover(dir: &Path) -> Result<Option<GitRepo>> {
+        match Repository::discover(dir) {
+            Ok(repo) => Ok(Some(GitRepo { repo })),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(gerr(dir.display().to_string())(e)),
+        }
+    }
+
+    pub fn work_dir(&self) -> Option<PathBuf> {
+        self.repo.workdir().map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()))
+    }
+
+    pub fn git_dir(&self) -> PathBuf {
+        let p = self.repo.path();
+        p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+    }
+
+    /// The commit HEAD points at; None on an unborn branch.
+    pub fn head(&self) -> Option<String> {
+        self.repo.head().ok()?.peel_to_commit().ok().map(|c| c.id().to_string())
+    }
+
+    /// Whether the work tree has changes against HEAD (untracked files count).
+    pub fn is_dirty(&self) -> bool {
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(true).include_ignored(false);
+        self.repo.statuses(Some(&mut opts)).map(|s| !s.is_empty()).unwrap_or(false)
+    }
+
+    fn signature(&self, when: DateTime<Utc>) -> Result<Signature<'static>> {
+        let time = git2::Time::new(when.timestamp(), 0);
+        let (name, email) = match self.repo.signature() {
+            Ok(s) => (s.name().unwrap_or("git-keepsake").to_string(), s.email().unwrap_or("").to_string()),
+            Err(_) => ("git-keepsake".to_string(), "git-keepsake@localhost".to_string()),
+        };
+        Signature::new(&name, &email, &time).map_err(gerr("signature"))
+    }
+
+    /// Writes the files as blobs (streamed) and returns the tree that holds them at their
+    /// project-relative paths.
+    pub fn write_tree(&self, files: &[FileEntry]) -> Result<String> {
+        #[derive(Default)]
+        struct Dir {
+            files: BTreeMap<String, (Oid, i32)>,
+            dirs: BTreeMap<String, Dir>,
+        }
+        let mut root = Dir::default();
+        for f in files {
+            let mut writer = self.repo.blob_writer(None).map_err(gerr(f.rel.clone()))?;
+            let mut src = std::fs::File::open(&f.abs).map_err(|e| Error::io(&f.abs, e))?;
+            std::io::copy(&mut src, &mut writer).map_err(|e| Error::io(&f.abs, e))?;
+            let blob = writer.commit().map_err(gerr(f.rel.clone()))?;
+            let mode = if f.mode & 0o111 != 0 { 0o100755 } else { 0o100644 };
+            let mut parts: Vec<&str> = f.rel.split('/').collect();
+            let name = parts.pop().unwrap_or_default().to_string();
+            let mut dir = &mut root;
+            for p in parts {
+                dir = dir.dirs.entry(p.to_string()).or_default();
+            }
+            dir.files.insert(name, (blob, mode));
+        }
+        fn write(repo: &Repository, dir: &Dir) -> Result<Oid> {
+            let mut tb = repo.treebuilder(None).map_err(gerr("tree"))?;
+            for (name, sub) in &dir.dirs {
+                let id = write(repo, sub)?;
+                tb.insert(name, id, 0o040000).map_err(gerr(name.clone()))?;
+            }
+            for (name, (id, mode)) in &dir.files {
+                tb.insert(name, *id, *mode).map_err(gerr(name.clone()))?;
+            }
+            tb.write().map_err(gerr("tree"))
+        }
+        Ok(write(&self.repo, &root)?.to_string())
+    }
+
+    pub fn commit(&self, tree: &str, parents: &[String], message: &str, when: DateTime<Utc>) -> Result<String> {
+        let tree = self.repo.find_tree(oid(tree)?).map_err(gerr(tree))?;
+        let parents: Vec<git2::Commit> = parents
+            .iter()
+            .map(|p| self.repo.find_commit(oid(p)?).map_err(gerr(p.clone())))
+            .collect::<Result<_>>()?;
+        let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
+        let sig = self.signature(when)?;
+        let id = self.repo.commit(None, &sig, &sig, message, &tree, &parent_refs).map_err(gerr("commit"))?;
+        Ok(id.to_string())
+    }
+
+    pub fn resolve_ref(&self, name: &str) -> Result<Option<String>> {
+        match self.repo.refname_to_id(name) {
+            Ok(id) => Ok(Some(id.to_string())),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(gerr(name)(e)),
+        }
+    }
+
+    /// Compare-and-swap: sets `name` to `new` only if it still holds `expected` (None: absent).
+    /// Ok(false) when someone else moved it first.
+    pub fn update_ref(&self, name: &str, new: &str, expected: Option<&str>, log: &str) -> Result<bool> {
+        let new = oid(new)?;
+        let result = match expected {
+            None => self.repo.reference(name, new, false, log).map(|_| ()),
+            Some(old) => self.repo.reference_matching(name, new, true, oid(old)?, log).map(|_| ()),
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(e.code(), ErrorCode::Exists | ErrorCode::Modified | ErrorCode::Locked | ErrorCode::NotFound) => {
+                Ok(false)
+            }
+            Err(e) => Err(gerr(name)(e)),
+        }
+    }
+
+    /// Deletes `name` only if it still holds `expected`; Ok(false) when it moved.
+    pub fn delete_ref(&self, name: &str, expected: &str) -> Result<bool> {
+        let mut tx = self.repo.transaction().map_err(gerr(name))?;
+        match tx.lock_ref(name) {
+            Ok(()) => {}
+            Err(e) if e.code() == ErrorCode::Locked => return Ok(false),
+            Err(e) => return Err(gerr(name)(e)),
+        }
+        if self.resolve_ref(name)?.as_deref() != Some(expected) {
+            return Ok(false);
+        }
+        tx.remove(name).map_err(gerr(name))?;
+        tx.commit().map_err(gerr(name))?;
+        Ok(true)
+    }
+
+    /// `(ref name, target)` for every ref under `prefix`, sorted by name.
+    pub fn refs(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let glob = format!("{prefix}*");
+        let mut out = Vec::new();
+        for r in self.repo.references_glob(&glob).map_err(gerr(prefix))? {
+            let r = r.map_err(gerr(prefix))?;
+            if let (Some(name), Some(target)) = (r.name(), r.target()) {
+                out.push((name.to_string(), target.to_string()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub fn message(&self, commit: &str) -> Result<String> {
+        let c = self.repo.find_commit(oid(commit)?).map_err(gerr(commit))?;
+        Ok(String::from_utf8_lossy(c.message_bytes()).into_owned())
+    }
+
+    pub fn parents(&self, commit: &str) -> Result<Vec<String>> {
+        let c = self.repo.find_commit(oid(commit)?).map_err(gerr(commit))?;
+        Ok(c.parent_ids().map(|p| p.to_string()).collect())
+    }
+
+    pub fn tree_of(&self, commit: &str) -> Result<String> {
+        let c = self.repo.find_commit(oid(commit)?).map_err(gerr(commit))?;
+        Ok(c.tree_id().to_string())
+    }
+
+    /// The lines of the keepsake note on `target`.
+    pub fn note_lines(&self, target: &str) -> Result<Vec<String>> {
+        match self.repo.find_note(Some(NOTES_REF), oid(target)?) {
+            Ok(note) => Ok(note.message().unwrap_or_default().lines().map(str::to_string).collect()),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(Vec::new()),
+            Err(e) => Err(gerr(NOTES_REF)(e)),
+        }
+    }
+
+    /// Rewrites the keepsake note on `target` with `edit` (lines in, lines out), as a
+    /// compare-and-swap on the notes ref, retried until it lands: concurrent writers lose nothing.
+    pub fn edit_note(&self, target: &str, when: DateTime<Utc>, edit: impl Fn(Vec<String>) -> Vec<String>) -> Result<()> {
+        let target_oid = oid(target)?;
+        for attempt in 0..200u32 {
+            let parent = self.resolve_ref(NOTES_REF)?;
+            let base_tree = match &parent {
+                Some(p) => Some(self.repo.find_commit(oid(p)?).map_err(gerr(NOTES_REF))?.tree().map_err(gerr(NOTES_REF))?),
+                None => None,
+            };
+            let (path, current) = note_entry(&self.repo, base_tree.as_ref(), target_oid)?;
+            let mut lines = edit(current.clone());
+            lines.sort();
+            lines.dedup();
+            if lines == current {
+                return Ok(());
+            }
+            let blob = if lines.is_empty() {
+                None
+            } else {
+                Some(self.repo.blob(format!("{}\n", lines.join("\n")).as_bytes()).map_err(gerr(NOTES_REF))?)
+            };
+            let tree = set_path(&self.repo, base_tree.as_ref(), &path, blob)?;
+            let message = format!("Notes updated by git-keepsake for {}", &target[..target.len().min(12)]);
+            let commit = self.commit(&tree.to_string(), &parent.iter().cloned().collect::<Vec<_>>(), &message, when)?;
+            if self.update_ref(NOTES_REF, &commit, parent.as_deref(), "git-keepsake: notes")? {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1 + u64::from(attempt % 20)));
+        }
+        Err(Error::Git { what: NOTES_REF.into(), message: "too many concurrent updates; try again".into() })
+    }
+
+    /// A unified diff between two trees (`None`: the empty tree).
+    pub fn diff_trees(&self, a: Option<&str>, b: Option<&str>) -> Result<String> {
+        let find = |t: Option<&str>| -> Result<Option<git2::Tree>> {
+            t.map(|t| self.repo.find_tree(oid(t)?).map_err(gerr(t))).transpose()
+        };
+        let (ta, tb) = (find(a)?, find(b)?);
+        let diff = self.repo.diff_tree_to_tree(ta.as_ref(), tb.as_ref(), None).map_err(gerr("diff"))?;
+        let mut out = String::new();
+        diff.print(git2::DiffFormat::Patch, |_, _, line| {
+            if matches!(line.origin(), '+' | '-' | ' ') {
+                out.push(line.origin());
+            }
+            out.push_str(&String::from_utf8_lossy(line.content()));
+            true
+        })
+        .map_err(gerr("diff"))?;
+        Ok(out)
+    }
+
+    /// Writes the tree's files under `dest` (for experiments whose code only git holds).
+    pub fn checkout_tree(&self, tree: &str, dest: &Path) -> Result<Vec<String>> {
+        let tree = self.repo.find_tree(oid(tree)?).map_err(gerr(tree))?;
+        let mut written = Vec::new();
+        let mut failure = None;
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() != Some(ObjectType::Blob) {
+                return git2::TreeWalkResult::Ok;
+            }
+            let rel = format!("{dir}{}", entry.name().unwrap_or_default());
+            let result = (|| -> Result<()> {
+                let blob = self.repo.find_blob(entry.id()).map_err(gerr(rel.clone()))?;
+                let path = dest.join(&rel);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                }
+                std::fs::write(&path, blob.content()).map_err(|e| Error::io(&path, e))?;
+                let mode = if entry.filemode() == 0o100755 { 0o755 } else { 0o644 };
+                crate::pack::set_mode(&path, mode)
+            })();
+            match result {
+                Ok(()) => {
+                    written.push(rel);
+                    git2::TreeWalkResult::Ok
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    git2::TreeWalkResult::Abort
+                }
+            }
+        })
+        .ok();
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(written),
+        }
+    }
+}
+
+/// Where the note for `target` lives in a notes tree (flat `<oid>` or fan-out `<2>/<38>`), and
+/// its current lines.
+fn note_entry(repo: &Repository, tree: Option<&git2::Tree>, target: Oid) -> Result<(Vec<String>, Vec<String>)> {
+    let hex = target.to_string();
+    let flat = vec![hex.clone()];
+    let Some(tree) = tree else { return Ok((flat, Vec::new())) };
+    for path in [flat.clone(), vec![hex[..2].to_string(), hex[2..].to_string()]] {
+        if let Ok(entry) = tree.get_path(Path::new(&path.join("/"))) {
+            let blob = repo.find_blob(entry.id()).map_err(gerr(NOTES_REF))?;
+            let lines = String::from_utf8_lossy(blob.content()).lines().map(str::to_string).collect();
+            return Ok((path, lines));
+        }
+    }
+    Ok((flat, Vec::new()))
+}
+
+/// A copy of `tree` with the blob at `path` replaced (None: removed).
+fn set_path(repo: &Repository, tree: Option<&git2::Tree>, path: &[String], blob: Option<Oid>) -> Result<Oid> {
+    let mut tb = repo.treebuilder(tree).map_err(gerr(NOTES_REF))?;
+    let name = &path[0];
+    if path.len() == 1 {
+        match blob {
+            Some(b) => {
+                tb.insert(name, b, 0o100644).map_err(gerr(NOTES_REF))?;
+            }
+            None => {
+                let _ = tb.remove(name);
+            }
+        }
+    } else {
+        let sub = match tree.and_then(|t| t.get_name(name)) {
+            Some(e) => Some(repo.find_tree(e.id()).map_err(gerr(NOTES_REF))?),
+            None => None,
+        };
+        let id = set_path(repo, sub.as_ref(), &path[1..], blob)?;
+        let empty = repo.find_tree(id).map(|t| t.is_empty()).unwrap_or(false);
+        if empty {
+            let _ = tb.remove(name);
+        } else {
+            tb.insert(name, id, 0o040000).map_err(gerr(NOTES_REF))?;
+        }
+    }
+    tb.write().map_err(gerr(NOTES_REF))
+}

@@ -1,0 +1,160 @@
+//! `import`: turns experiments found in a Keepsake-layout store (written by Keepsake 0.4.2, or by
+//! git-keepsake outside git) into experiment refs. Idempotent: experiments with a ref are skipped.
+//! From another store, the data is copied into the project's store first, so refs never name data
+//! that is not there.
+
+use std::io::{Read, Write};
+
+use sha2::{Digest, Sha256};
+
+use crate::config::StorageUrl;
+use crate::error::{Error, Result};
+use crate::git::GitRepo;
+use crate::model::{Experiment, FileRecord};
+use crate::project::{experiment_ref, Project};
+use crate::record::{commit_checkpoint, root_message_for_import, tarball_keys};
+use crate::storage::{self, Store};
+
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub imported: Vec<Experiment>,
+    pub skipped: Vec<Experiment>,
+    pub problems: Vec<Error>,
+}
+
+impl Project {
+    /// Imports every experiment of the store at `url` (default: the project's own store).
+    pub fn import(&self, url: Option<&str>) -> Result<ImportReport> {
+        let git = self.require_git("import")?;
+        let source = match url {
+            Some(u) => Store::open(&StorageUrl::parse(u, &self.config.dir)?)?,
+            None => self.store.clone(),
+        };
+        let copying = source.url() != self.store.url();
+        if copying {
+            self.check_repository_spec()?;
+        }
+        let mut report = ImportReport::default();
+        for key in source.list(storage::EXPERIMENTS_METADATA)? {
+            let exp = match source.get(&key)? {
+                Some(bytes) => match Experiment::from_keepsake_json(&key, &bytes) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        report.problems.push(e);
+                        continue;
+                    }
+                },
+                None => continue,
+            };
+            if git.resolve_ref(&experiment_ref(&exp.id))?.is_some() {
+                report.skipped.push(exp);
+                continue;
+            }
+            match self.import_one(git, &source, copying, exp) {
+                Ok(e) => report.imported.push(e),
+                Err(e) => report.problems.push(e),
+            }
+        }
+        Ok(report)
+    }
+
+    fn import_one(&self, git: &GitRepo, source: &Store, copying: bool, mut exp: Experiment) -> Result<Experiment> {
+        let staging = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let mut files = Vec::new();
+        if !exp.path.is_empty() {
+            let id = exp.id.clone();
+            let record = self.bring(source, copying, tarball_keys(None, |c| storage::experiment_tarball_key(&id, c)), |reader, key| {
+                crate::pack::unpack(reader, key, staging.path(), None).map(|_| ())
+            })?;
+            exp.files = record;
+            if exp.files.is_some() {
+                files = crate::pack::collect(staging.path(), ".", &[])?;
+            }
+        }
+        for c in &mut exp.checkpoints {
+            if !c.path.is_empty() {
+                let id = c.id.clone();
+                c.files = self.bring(source, copying, tarball_keys(None, |codec| storage::checkpoint_tarball_key(&id, codec)), |mut r, _| {
+                    std::io::copy(&mut r, &mut std::io::sink()).map(|_| ()).map_err(|e| Error::io("<tarball>", e))
+                })?;
+            }
+        }
+        if copying {
+            self.write_storage_metadata(&exp)?;
+            let hb = storage::heartbeat_key(&exp.id);
+            if let Some(bytes) = source.get(&hb)? {
+                self.store.put(&hb, bytes)?;
+            }
+        }
+        let tree = git.write_tree(&files)?;
+        let root = git.commit(&tree, &[], &root_message_for_import(&exp), exp.created)?;
+        let mut tip = root;
+        let mut so_far = exp.clone();
+        so_far.checkpoints.clear();
+        for c in &exp.checkpoints {
+            so_far.checkpoints.push(c.clone());
+            tip = commit_checkpoint(git, &tip, &so_far, c)?;
+        }
+        if !git.update_ref(&experiment_ref(&exp.id), &tip, None, "git-keepsake: import")? {
+            return Err(Error::Git { what: experiment_ref(&exp.id), message: "the ref appeared while importing".into() });
+        }
+        exp.git_tip = Some(tip);
+        exp.git_tree = Some(tree);
+        Ok(exp)
+    }
+
+    /// Reads the first of `keys` that exists in `source` through `inspect`, hashing it (and
+    /// copying it into the project's store when `copying`). None when no key exists.
+    fn bring(
+        &self,
+        source: &Store,
+        copying: bool,
+        keys: Vec<String>,
+        inspect: impl FnOnce(&mut dyn Read, &str) -> Result<()>,
+    ) -> Result<Option<FileRecord>> {
+        for key in keys {
+            let Some(reader) = source.reader(&key)? else { continue };
+            let mut tee = Tee {
+                inner: reader,
+                hasher: Sha256::new(),
+                size: 0,
+                copy: copying.then(|| self.store.writer(&key)),
+                error: None,
+            };
+            inspect(&mut tee, &key)?;
+            std::io::copy(&mut tee, &mut std::io::sink()).map_err(|e| Error::io(&key, e))?;
+            if let Some(e) = tee.error.take() {
+                return Err(Error::io(&key, e));
+            }
+            let record = FileRecord { key: key.clone(), size: tee.size, sha256: storage::hex(&tee.hasher.finalize_reset()) };
+            if let Some(w) = tee.copy.take() {
+                w.finish()?;
+            }
+            return Ok(Some(record));
+        }
+        Ok(None)
+    }
+}
+
+/// Passes bytes through while hashing them and, optionally, uploading a copy.
+struct Tee<R> {
+    inner: R,
+    hasher: Sha256,
+    size: u64,
+    copy: Option<storage::ObjectWriter>,
+    error: Option<std::io::Error>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        if let Some(w) = &mut self.copy {
+            if let Err(e) = w.write_all(&buf[..n]) {
+                self.error.get_or_insert(e);
+            }
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,34 @@
+//! The git-keepsake core: experiments and checkpoints recorded into a git repository (one ref per
+//! experiment, a commit per checkpoint, notes on the baseline commit) and into a store with
+//! Keepsake 0.4.2's layout. No printing, no command-line parsing, no Python: the CLI and the
+//! Python binding are thin layers over this crate.
+
+pub mod checkout;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod filter;
+mod git;
+pub mod id;
+mod import;
+pub mod model;
+pub mod pack;
+pub mod project;
+pub mod record;
+pub mod storage;
+pub mod value;
+
+pub use checkout::{CheckoutOptions, CheckoutReport};
+pub use config::{ConfigSource, StorageUrl};
+pub use error::{Error, Result};
+pub use id::Id;
+pub use import::ImportReport;
+pub use model::{Checkpoint, Experiment, FileRecord, Goal, Params, PrimaryMetric};
+pub use pack::Codec;
+pub use project::{Listing, OpenOptions, Project, Summary, Target};
+pub use record::{NewCheckpoint, NewExperiment};
+
+/// The ref namespace of experiments and the notes ref, for tools and tests.
+pub mod refs {
+    pub use crate::git::{EXPERIMENT_REFS, NOTES_REF};
+}

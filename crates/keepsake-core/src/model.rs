@@ -1,0 +1,242 @@
+//! Experiments and checkpoints: the records Keepsake 0.4.2 keeps in
+//! `metadata/experiments/<id>.json`, with its field order, and the derived best and latest checkpoint.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::clock::serde_go;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::value;
+
+pub type Params = Map<String, Value>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Goal {
+    Maximize,
+    Minimize,
+}
+
+impl Goal {
+    pub fn parse(s: &str) -> Result<Goal> {
+        match s {
+            "maximize" => Ok(Goal::Maximize),
+            "minimize" => Ok(Goal::Minimize),
+            other => Err(Error::invalid(
+                "primary metric goal",
+                other,
+                "the goal is `maximize` or `minimize`",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Goal::Maximize => "maximize",
+            Goal::Minimize => "minimize",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrimaryMetric {
+    pub name: String,
+    pub goal: Goal,
+}
+
+/// Where a tarball went: its storage key, size and sha256. Kept in git, not in Keepsake's JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub id: Id,
+    #[serde(with = "serde_go")]
+    pub created: DateTime<Utc>,
+    #[serde(default, with = "null_if_empty")]
+    pub metrics: Params,
+    #[serde(default)]
+    pub step: i64,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub primary_metric: Option<PrimaryMetric>,
+    #[serde(skip)]
+    pub files: Option<FileRecord>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StorageConfig {
+    #[serde(default)]
+    pub repository: String,
+    #[serde(default)]
+    pub storage: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    pub id: Id,
+    #[serde(with = "serde_go")]
+    pub created: DateTime<Utc>,
+    #[serde(default, with = "null_if_empty")]
+    pub params: Params,
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub config: StorageConfig,
+    #[serde(default)]
+    pub command: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub python_version: String,
+    #[serde(default, with = "null_if_empty_packages")]
+    pub python_packages: BTreeMap<String, String>,
+    #[serde(default, with = "null_if_empty_list")]
+    pub checkpoints: Vec<Checkpoint>,
+    #[serde(default, alias = "replicate_version")]
+    pub keepsake_version: String,
+    #[serde(skip)]
+    pub files: Option<FileRecord>,
+    /// The commit at the tip of the experiment's ref, when it was read from git.
+    #[serde(skip)]
+    pub git_tip: Option<String>,
+    /// The tree of the code snapshot, when it was read from git.
+    #[serde(skip)]
+    pub git_tree: Option<String>,
+}
+
+impl Experiment {
+    /// Parses Keepsake's metadata JSON, tolerating any key order and unknown keys.
+    pub fn from_keepsake_json(key: &str, bytes: &[u8]) -> Result<Experiment> {
+        let mut exp: Experiment = serde_json::from_slice(bytes).map_err(|e| Error::CorruptMetadata {
+            key: key.to_string(),
+            message: e.to_string(),
+        })?;
+        exp.params = value::normalize_map(std::mem::take(&mut exp.params));
+        for c in &mut exp.checkpoints {
+            c.metrics = value::normalize_map(std::mem::take(&mut c.metrics));
+        }
+        Ok(exp)
+    }
+
+    /// The exact bytes Keepsake 0.4.2 writes: 1-space indent, no trailing newline.
+    pub fn to_keepsake_json(&self) -> String {
+        let v = serde_json::to_value(self).unwrap_or(Value::Null);
+        value::to_go_json(&v, Some(" "))
+    }
+
+    /// The best checkpoint: among checkpoints whose primary metric has a numeric, non-NaN value,
+    /// compared by the name and goal of the first such checkpoint.
+    pub fn best(&self) -> Option<&Checkpoint> {
+        best_of(self.checkpoints.iter())
+    }
+
+    /// The checkpoint created last (list order breaks ties).
+    pub fn latest(&self) -> Option<&Checkpoint> {
+        self.checkpoints.iter().rev().max_by_key(|c| c.created)
+    }
+
+    pub fn checkpoint(&self, id: &Id) -> Option<&Checkpoint> {
+        self.checkpoints.iter().find(|c| &c.id == id)
+    }
+}
+
+impl Checkpoint {
+    pub fn primary_value(&self) -> Option<f64> {
+        let pm = self.primary_metric.as_ref()?;
+        let v = value::as_f64(self.metrics.get(&pm.name)?)?;
+        (!v.is_nan()).then_some(v)
+    }
+
+    pub fn to_json_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+pub fn best_of<'a>(checkpoints: impl Iterator<Item = &'a Checkpoint>) -> Option<&'a Checkpoint> {
+    let mut best: Option<(&Checkpoint, f64)> = None;
+    let mut rule: Option<&PrimaryMetric> = None;
+    for c in checkpoints {
+        let Some(v) = c.primary_value() else { continue };
+        let pm = c.primary_metric.as_ref()?;
+        let rule = *rule.get_or_insert(pm);
+        if pm.name != rule.name {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((_, b)) => match rule.goal {
+                Goal::Maximize => v > b,
+                Goal::Minimize => v < b,
+            },
+        };
+        if better {
+            best = Some((c, v));
+        }
+    }
+    best.map(|(c, _)| c)
+}
+
+macro_rules! null_if_empty_mod {
+    ($name:ident, $ty:ty) => {
+        mod $name {
+            use super::*;
+
+            pub fn serialize<S: Serializer>(v: &$ty, s: S) -> std::result::Result<S::Ok, S::Error> {
+                if v.is_empty() {
+                    s.serialize_none()
+                } else {
+                    v.serialize(s)
+                }
+            }
+
+            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<$ty, D::Error> {
+                Ok(Option::<$ty>::deserialize(d)?.unwrap_or_default())
+            }
+        }
+    };
+}
+
+null_if_empty_mod!(null_if_empty, Params);
+null_if_empty_mod!(null_if_empty_packages, BTreeMap<String, String>);
+null_if_empty_mod!(null_if_empty_list, Vec<Checkpoint>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE_B: &str = include_str!(
+        "../../../fixtures/keepsake-0.4.2/project/.keepsake/metadata/experiments/d90ea781f109ec260bbcd1187b1ea76274ce6e10c5e2af0a861fd93b70931d43.json"
+    );
+
+    #[test]
+    fn round_trips_keepsake_json_byte_for_byte() {
+        let exp = Experiment::from_keepsake_json("b", FIXTURE_B.as_bytes()).unwrap();
+        assert_eq!(exp.checkpoints.len(), 5);
+        assert_eq!(exp.to_keepsake_json(), FIXTURE_B);
+    }
+
+    #[test]
+    fn best_and_latest() {
+        let exp = Experiment::from_keepsake_json("b", FIXTURE_B.as_bytes()).unwrap();
+        assert_eq!(exp.best().unwrap().step, 3);
+        assert_eq!(exp.latest().unwrap().step, 4);
+    }
+
+    #[test]
+    fn corrupt_json_names_the_key() {
+        let err = Experiment::from_keepsake_json("metadata/experiments/x.json", b"{\"id\": 3").unwrap_err();
+        assert!(err.to_string().contains("metadata/experiments/x.json"), "{err}");
+    }
+}

@@ -1,0 +1,361 @@
+//! A project: its configuration, its store and (when there is one) its git repository, and the
+//! read side of the API: listing, looking up by ID prefix, heartbeats.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::clock;
+use crate::config::{self, Config, ConfigSource, StorageUrl};
+use crate::error::{Error, Result};
+use crate::git::{GitRepo, EXPERIMENT_REFS};
+use crate::id::Id;
+use crate::model::{Checkpoint, Experiment, FileRecord};
+use crate::storage::{self, Store};
+
+/// An experiment counts as running while its heartbeat is younger than this.
+pub const HEARTBEAT_TIMEOUT_SECS: i64 = 30;
+
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    pub cwd: PathBuf,
+    /// A repository URL that overrides keepsake.yaml (CLI `-R`, Python `Project(repository=...)`).
+    pub repository: Option<String>,
+    /// The project directory, whose keepsake.yaml is read without walking up (CLI `-D`).
+    pub directory: Option<PathBuf>,
+}
+
+pub struct Project {
+    pub config: Config,
+    pub storage_url: StorageUrl,
+    pub(crate) store: Store,
+    pub(crate) git: Option<GitRepo>,
+}
+
+/// What a commit on an experiment ref says: the experiment, the checkpoint it adds (none for
+/// the first commit), and a summary so that listing reads one commit per experiment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CommitRecord {
+    pub experiment: Experiment,
+    pub experiment_files: Option<FileRecord>,
+    pub checkpoint: Option<Checkpoint>,
+    pub checkpoint_files: Option<FileRecord>,
+    pub num_checkpoints: usize,
+    pub best: Option<Checkpoint>,
+    pub latest: Option<Checkpoint>,
+}
+
+impl CommitRecord {
+    pub fn parse(commit: &str, message: &str) -> Result<CommitRecord> {
+        let body = message.split_once("\n\n").map(|(_, b)| b).unwrap_or_default();
+        serde_json::from_str(body).map_err(|e| Error::CorruptMetadata {
+            key: format!("commit {commit}"),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// One row of `ls`: an experiment without its checkpoint list, plus what is derived from it.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub experiment: Experiment,
+    pub num_checkpoints: usize,
+    pub best: Option<Checkpoint>,
+    pub latest: Option<Checkpoint>,
+    pub running: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub experiments: Vec<Summary>,
+    /// Experiments that could not be read; the rest are still listed.
+    pub problems: Vec<Error>,
+}
+
+/// What an ID prefix named.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Experiment(Experiment),
+    Checkpoint(Experiment, Id),
+}
+
+impl Target {
+    pub fn experiment(&self) -> &Experiment {
+        match self {
+            Target::Experiment(e) | Target::Checkpoint(e, _) => e,
+        }
+    }
+
+    pub fn checkpoint(&self) -> Option<&Checkpoint> {
+        match self {
+            Target::Experiment(_) => None,
+            Target::Checkpoint(e, id) => e.checkpoint(id),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Heartbeat {
+    #[serde(with = "crate::clock::serde_go")]
+    last_heartbeat: DateTime<Utc>,
+}
+
+pub fn experiment_ref(id: &Id) -> String {
+    format!("{EXPERIMENT_REFS}{id}")
+}
+
+impl Project {
+    pub fn open(opts: &OpenOptions) -> Result<Project> {
+        let start = opts.directory.clone().unwrap_or_else(|| opts.cwd.clone());
+        let start = start.canonicalize().map_err(|e| Error::io(&start, e))?;
+        let git = GitRepo::discover(&start)?;
+        let work_dir = git.as_ref().and_then(|g| g.work_dir());
+        let config = if let Some(url) = &opts.repository {
+            Config {
+                dir: start.clone(),
+                repository: url.clone(),
+                source: ConfigSource::Explicit,
+                compression: config::read_dir_config(&start).ok().flatten().map(|c| c.compression).unwrap_or(crate::pack::Codec::Gzip),
+                warnings: Vec::new(),
+            }
+        } else if opts.directory.is_some() {
+            config::read_dir_config(&start)?.ok_or(Error::ConfigNotFound { dir: start.clone() })?
+        } else if let Some(c) = config::find(&start, work_dir.as_deref())? {
+            c
+        } else if let (Some(g), Some(wd)) = (&git, &work_dir) {
+            Config {
+                dir: wd.clone(),
+                repository: format!("file://{}", default_store(&g.git_dir()).display()),
+                source: ConfigSource::GitDefault,
+                compression: crate::pack::Codec::Gzip,
+                warnings: Vec::new(),
+            }
+        } else {
+            return Err(Error::ConfigNotFound { dir: start });
+        };
+        let storage_url = StorageUrl::parse(&config.repository, &config.dir)?;
+        let store = Store::open(&storage_url)?;
+        Ok(Project { config, storage_url, store, git })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    pub fn store_url(&self) -> &str {
+        self.store.url()
+    }
+
+    pub fn has_git(&self) -> bool {
+        self.git.is_some()
+    }
+
+    pub fn git_dir(&self) -> Option<PathBuf> {
+        self.git.as_ref().map(|g| g.git_dir())
+    }
+
+    pub(crate) fn require_git(&self, command: &str) -> Result<&GitRepo> {
+        self.git.as_ref().ok_or_else(|| Error::NotAGitRepository {
+            command: command.to_string(),
+            dir: self.config.dir.clone(),
+        })
+    }
+
+    /// Every experiment, newest last, with the experiments that could not be read reported apart.
+    pub fn list(&self) -> Result<Listing> {
+        let running = self.running_ids()?;
+        let mut listing = Listing::default();
+        match &self.git {
+            Some(git) => {
+                for (name, tip) in git.refs(EXPERIMENT_REFS)? {
+                    match git.message(&tip).and_then(|m| CommitRecord::parse(&tip, &m)) {
+                        Ok(r) => listing.experiments.push(Summary {
+                            running: running.contains(&r.experiment.id),
+                            experiment: r.experiment,
+                            num_checkpoints: r.num_checkpoints,
+                            best: r.best,
+                            latest: r.latest,
+                        }),
+                        Err(e) => listing.problems.push(match e {
+                            Error::CorruptMetadata { message, .. } => Error::CorruptMetadata { key: name, message },
+                            other => other,
+                        }),
+                    }
+                }
+            }
+            None => {
+                for key in self.store.list(storage::EXPERIMENTS_METADATA)? {
+                    match self.read_storage_experiment(&key) {
+                        Ok(exp) => listing.experiments.push(summarize(exp, &running)),
+                        Err(e) => listing.problems.push(e),
+                    }
+                }
+            }
+        }
+        listing.experiments.sort_by(|a, b| {
+            (a.experiment.created, a.experiment.id.as_str()).cmp(&(b.experiment.created, b.experiment.id.as_str()))
+        });
+        Ok(listing)
+    }
+
+    pub(crate) fn read_storage_experiment(&self, key: &str) -> Result<Experiment> {
+        let bytes = self.store.get(key)?.ok_or_else(|| Error::MissingData {
+            what: "experiment metadata".into(),
+            key: key.to_string(),
+            url: self.store.url().to_string(),
+        })?;
+        Experiment::from_keepsake_json(key, &bytes)
+    }
+
+    /// Every experiment with all its checkpoints (what prefix lookup searches).
+    pub fn experiments(&self) -> Result<(Vec<Experiment>, Vec<Error>)> {
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        match &self.git {
+            Some(git) => {
+                for (name, _) in git.refs(EXPERIMENT_REFS)? {
+                    let id = name.trim_start_matches(EXPERIMENT_REFS);
+                    match Id::parse(id).and_then(|id| self.load_from_git(git, &id)) {
+                        Ok(Some(e)) => out.push(e),
+                        Ok(None) => {}
+                        Err(e) => problems.push(e),
+                    }
+                }
+            }
+            None => {
+                for key in self.store.list(storage::EXPERIMENTS_METADATA)? {
+                    match self.read_storage_experiment(&key) {
+                        Ok(e) => out.push(e),
+                        Err(e) => problems.push(e),
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.created, a.id.as_str()).cmp(&(b.created, b.id.as_str())));
+        Ok((out, problems))
+    }
+
+    /// The experiment with all its checkpoints, from its ref's commits; None without a ref.
+    pub(crate) fn load_from_git(&self, git: &GitRepo, id: &Id) -> Result<Option<Experiment>> {
+        let Some(tip) = git.resolve_ref(&experiment_ref(id))? else { return Ok(None) };
+        let mut commit = tip.clone();
+        let mut checkpoints = Vec::new();
+        loop {
+            let record = CommitRecord::parse(&commit, &git.message(&commit)?)?;
+            match record.checkpoint {
+                Some(mut c) => {
+                    c.files = record.checkpoint_files;
+                    checkpoints.push(c);
+                    commit = git.parents(&commit)?.into_iter().next().ok_or_else(|| Error::CorruptMetadata {
+                        key: experiment_ref(id),
+                        message: format!("commit {commit} has no parent"),
+                    })?;
+                }
+                None => {
+                    let mut exp = record.experiment;
+                    checkpoints.reverse();
+                    exp.checkpoints = checkpoints;
+                    exp.files = record.experiment_files;
+                    exp.git_tip = Some(tip);
+                    exp.git_tree = Some(git.tree_of(&commit)?);
+                    return Ok(Some(exp));
+                }
+            }
+        }
+    }
+
+    /// The one experiment or checkpoint whose ID starts with `prefix`.
+    pub fn resolve(&self, prefix: &str) -> Result<Target> {
+        if prefix.is_empty() || Id::parse(prefix).is_err() {
+            return Err(Error::invalid("ID prefix", prefix, "IDs are lowercase hexadecimal"));
+        }
+        let (experiments, _) = self.experiments()?;
+        let mut found: Vec<Target> = Vec::new();
+        for e in &experiments {
+            if e.id.as_str().starts_with(prefix) {
+                found.push(Target::Experiment(e.clone()));
+            }
+            for c in &e.checkpoints {
+                if c.id.as_str().starts_with(prefix) {
+                    found.push(Target::Checkpoint(e.clone(), c.id.clone()));
+                }
+            }
+        }
+        match found.len() {
+            0 => Err(Error::NotFound { prefix: prefix.to_string() }),
+            1 => Ok(found.remove(0)),
+            _ => Err(Error::Ambiguous {
+                prefix: prefix.to_string(),
+                candidates: found
+                    .iter()
+                    .map(|t| match t {
+                        Target::Experiment(e) => format!("experiment {}", e.id.short()),
+                        Target::Checkpoint(e, c) => format!("checkpoint {} of {}", c.short(), e.id.short()),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    /// The experiment whose ID starts with `prefix` (experiments only, as `experiments.get`).
+    pub fn get_experiment(&self, prefix: &str) -> Result<Experiment> {
+        match self.resolve(prefix) {
+            Ok(Target::Experiment(e)) => Ok(e),
+            Ok(Target::Checkpoint(..)) => Err(Error::NotFound { prefix: prefix.to_string() }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// IDs of experiments whose heartbeat is fresh.
+    pub fn running_ids(&self) -> Result<std::collections::HashSet<Id>> {
+        let now = clock::now();
+        let mut out = std::collections::HashSet::new();
+        for key in self.store.list(storage::HEARTBEATS)? {
+            let Some(name) = key.strip_prefix(storage::HEARTBEATS).and_then(|n| n.strip_suffix(".json")) else { continue };
+            let Ok(id) = Id::parse(name) else { continue };
+            let Some(bytes) = self.store.get(&key)? else { continue };
+            if let Ok(hb) = serde_json::from_slice::<Heartbeat>(&bytes) {
+                if (now - hb.last_heartbeat).num_milliseconds() < HEARTBEAT_TIMEOUT_SECS * 1000 {
+                    out.insert(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn is_running(&self, id: &Id) -> Result<bool> {
+        Ok(self.running_ids()?.contains(id))
+    }
+
+    /// Writes the heartbeat file with the current time, in Keepsake's format.
+    pub fn heartbeat(&self, id: &Id) -> Result<()> {
+        let v = serde_json::json!({"experiment_id": id.as_str(), "last_heartbeat": clock::format(&clock::now())});
+        self.store.put(&storage::heartbeat_key(id), crate::value::to_go_json(&v, Some(" ")).into_bytes())
+    }
+
+    /// Marks the experiment stopped (deletes its heartbeat).
+    pub fn stop(&self, id: &Id) -> Result<()> {
+        self.store.delete(&storage::heartbeat_key(id))
+    }
+
+    /// A unified diff of the code snapshots of two experiments (git only).
+    pub fn code_diff(&self, a: &Experiment, b: &Experiment) -> Result<String> {
+        let git = self.require_git("diff")?;
+        git.diff_trees(a.git_tree.as_deref(), b.git_tree.as_deref())
+    }
+}
+
+pub(crate) fn summarize(exp: Experiment, running: &std::collections::HashSet<Id>) -> Summary {
+    let best = exp.best().cloned();
+    let latest = exp.latest().cloned();
+    let num_checkpoints = exp.checkpoints.len();
+    let mut experiment = exp;
+    experiment.checkpoints.clear();
+    Summary { running: running.contains(&experiment.id), experiment, num_checkpoints, best, latest }
+}
+
+/// Where experiments go when there is no keepsake.yaml: inside the git directory, never committed.
+pub fn default_store(git_dir: &Path) -> PathBuf {
+    git_dir.join("keepsake").join("storage")
+}

@@ -1,0 +1,337 @@
+//! The write side: creating experiments and checkpoints, deleting them, importing a Keepsake
+//! store. The order of writes is always tarball, then storage metadata, then the git ref, so a
+//! ref never names data that is not there; deletion goes the other way round.
+
+use std::collections::BTreeMap;
+
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::git::GitRepo;
+use crate::id::Id;
+use crate::model::{best_of, Checkpoint, Experiment, FileRecord, Params, PrimaryMetric, StorageConfig};
+use crate::pack::{self, Codec};
+use crate::project::{experiment_ref, CommitRecord, Project};
+use crate::storage;
+
+/// The `keepsake_version` written into metadata: this implementation's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Debug, Clone, Default)]
+pub struct NewExperiment {
+    /// File or directory to snapshot, relative to the project directory; None for no files.
+    pub path: Option<String>,
+    pub params: Params,
+    pub command: String,
+    pub user: String,
+    pub host: String,
+    pub python_version: String,
+    pub python_packages: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewCheckpoint {
+    pub path: Option<String>,
+    pub step: i64,
+    pub metrics: Params,
+    pub primary_metric: Option<PrimaryMetric>,
+}
+
+fn non_empty(path: &Option<String>) -> Option<&str> {
+    path.as_deref().filter(|p| !p.is_empty())
+}
+
+impl Project {
+    fn codec(&self) -> Codec {
+        self.config.compression
+    }
+
+    /// Directories a snapshot must never enter: the store, when it lives inside the project.
+    fn snapshot_excludes(&self) -> Vec<std::path::PathBuf> {
+        match &self.storage_url {
+            crate::config::StorageUrl::File(p) => vec![p.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Refuses to write to a repository made by a newer format; writes `repository.json` if absent.
+    pub fn check_repository_spec(&self) -> Result<()> {
+        let url = self.store.url().to_string();
+        match self.store.get(storage::REPOSITORY_JSON)? {
+            None => self.store.put(storage::REPOSITORY_JSON, storage::REPOSITORY_SPEC),
+            Some(bytes) => {
+                let version = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v.get("version").and_then(|v| v.as_i64()));
+                match version {
+                    Some(v) if v <= 1 => Ok(()),
+                    Some(v) => Err(Error::IncompatibleVersion { url, version: v }),
+                    None => Err(Error::CorruptedSpec {
+                        url,
+                        message: format!("`{}` has no integer `version`", String::from_utf8_lossy(&bytes)),
+                    }),
+                }
+            }
+        }
+    }
+
+    fn upload_snapshot(&self, files: &[pack::FileEntry], id: &Id, key: String) -> Result<FileRecord> {
+        let writer = self.store.writer(&key);
+        let writer = pack::write_tarball(files, id.as_str(), self.codec(), writer)?;
+        writer.finish()
+    }
+
+    /// Records a new experiment: code snapshot, storage metadata, then its git ref and note.
+    pub fn create_experiment(&self, spec: NewExperiment) -> Result<Experiment> {
+        self.check_repository_spec()?;
+        let id = Id::generate();
+        let files = match non_empty(&spec.path) {
+            Some(p) => pack::collect(self.dir(), p, &self.snapshot_excludes())?,
+            None => Vec::new(),
+        };
+        let mut exp = Experiment {
+            id: id.clone(),
+            created: clock::now(),
+            params: crate::value::normalize_map(spec.params),
+            host: spec.host,
+            user: spec.user,
+            config: StorageConfig { repository: self.store.url().to_string(), storage: String::new() },
+            command: spec.command,
+            path: spec.path.unwrap_or_default(),
+            python_version: spec.python_version,
+            python_packages: spec.python_packages,
+            checkpoints: Vec::new(),
+            keepsake_version: VERSION.to_string(),
+            files: None,
+            git_tip: None,
+            git_tree: None,
+        };
+        if !exp.path.is_empty() {
+            exp.files = Some(self.upload_snapshot(&files, &id, storage::experiment_tarball_key(&id, self.codec()))?);
+        }
+        self.write_storage_metadata(&exp)?;
+        if let Some(git) = &self.git {
+            let tree = git.write_tree(&files)?;
+            let baseline = git.head();
+            let record = root_record(&exp);
+            let commit = git.commit(&tree, &baseline.iter().cloned().collect::<Vec<_>>(), &root_message(&exp, &record), exp.created)?;
+            if !git.update_ref(&experiment_ref(&id), &commit, None, "git-keepsake: experiment")? {
+                return Err(Error::Git { what: experiment_ref(&id), message: "the ref already exists".into() });
+            }
+            if let Some(base) = baseline {
+                let line = format!("experiment {id}");
+                git.edit_note(&base, exp.created, |mut lines| {
+                    lines.push(line.clone());
+                    lines
+                })?;
+            }
+            exp.git_tip = Some(commit);
+            exp.git_tree = Some(tree);
+        }
+        Ok(exp)
+    }
+
+    pub(crate) fn write_storage_metadata(&self, exp: &Experiment) -> Result<()> {
+        self.store.put(&storage::experiment_metadata_key(&exp.id), exp.to_keepsake_json().into_bytes())
+    }
+
+    /// Records a checkpoint of `exp`: its files, the experiment's storage metadata, then a commit
+    /// on the experiment's ref (retried on top of whatever another process added meanwhile).
+    pub fn create_checkpoint(&self, exp: &mut Experiment, spec: NewCheckpoint) -> Result<Checkpoint> {
+        validate_checkpoint(&spec)?;
+        let id = Id::generate();
+        let files = match non_empty(&spec.path) {
+            Some(p) => pack::collect(self.dir(), p, &self.snapshot_excludes())?,
+            None => Vec::new(),
+        };
+        let mut checkpoint = Checkpoint {
+            id: id.clone(),
+            created: clock::now(),
+            metrics: crate::value::normalize_map(spec.metrics),
+            step: spec.step,
+            path: spec.path.unwrap_or_default(),
+            primary_metric: spec.primary_metric,
+            files: None,
+        };
+        if !checkpoint.path.is_empty() {
+            checkpoint.files = Some(self.upload_snapshot(&files, &id, storage::checkpoint_tarball_key(&id, self.codec()))?);
+        }
+        match &self.git {
+            None => {
+                exp.checkpoints.push(checkpoint.clone());
+                self.write_storage_metadata(exp)?;
+            }
+            Some(git) => self.append_in_git(git, exp, &checkpoint)?,
+        }
+        Ok(checkpoint)
+    }
+
+    fn append_in_git(&self, git: &GitRepo, exp: &mut Experiment, checkpoint: &Checkpoint) -> Result<()> {
+        let name = experiment_ref(&exp.id);
+        for _ in 0..100 {
+            let tip = git.resolve_ref(&name)?;
+            if tip != exp.git_tip {
+                // Another process recorded into this experiment: continue from what it wrote.
+                if let Some(fresh) = self.load_from_git(git, &exp.id)? {
+                    *exp = fresh;
+                }
+            }
+            let Some(parent) = exp.git_tip.clone() else {
+                return Err(Error::NotFound { prefix: exp.id.to_string() });
+            };
+            let mut next = exp.clone();
+            next.checkpoints.push(checkpoint.clone());
+            self.write_storage_metadata(&next)?;
+            let commit = commit_checkpoint(git, &parent, &next, checkpoint)?;
+            if git.update_ref(&name, &commit, Some(&parent), "git-keepsake: checkpoint")? {
+                next.git_tip = Some(commit);
+                *exp = next;
+                return Ok(());
+            }
+        }
+        Err(Error::Git { what: name, message: "too many concurrent updates; try again".into() })
+    }
+
+    /// Deletes an experiment: its ref and note line first, then its metadata and files.
+    pub fn delete_experiment(&self, exp: &Experiment) -> Result<()> {
+        if let Some(git) = &self.git {
+            let name = experiment_ref(&exp.id);
+            if let Some(tip) = git.resolve_ref(&name)? {
+                let root = root_commit(git, &tip)?;
+                if !git.delete_ref(&name, &tip)? {
+                    return Err(Error::Git { what: name, message: "it changed while deleting; try again".into() });
+                }
+                if let Some(base) = git.parents(&root)?.into_iter().next() {
+                    let line = format!("experiment {}", exp.id);
+                    git.edit_note(&base, clock::now(), |lines| lines.into_iter().filter(|l| *l != line).collect())?;
+                }
+            }
+        }
+        self.store.delete(&storage::experiment_metadata_key(&exp.id))?;
+        self.store.delete(&storage::heartbeat_key(&exp.id))?;
+        for key in tarball_keys(exp.files.as_ref(), |c| storage::experiment_tarball_key(&exp.id, c)) {
+            self.store.delete(&key)?;
+        }
+        for c in &exp.checkpoints {
+            for key in tarball_keys(c.files.as_ref(), |codec| storage::checkpoint_tarball_key(&c.id, codec)) {
+                self.store.delete(&key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes one checkpoint: the experiment's history is rewritten without it, then its
+    /// metadata is rewritten, then its files go.
+    pub fn delete_checkpoint(&self, exp: &Experiment, id: &Id) -> Result<()> {
+        let Some(gone) = exp.checkpoint(id).cloned() else {
+            return Err(Error::NotFound { prefix: id.to_string() });
+        };
+        let mut kept = exp.clone();
+        kept.checkpoints.retain(|c| &c.id != id);
+        if let (Some(git), Some(tip)) = (&self.git, &exp.git_tip) {
+            let root = root_commit(git, tip)?;
+            let mut commit = root;
+            let mut so_far = kept.clone();
+            so_far.checkpoints.clear();
+            for c in &kept.checkpoints {
+                so_far.checkpoints.push(c.clone());
+                commit = commit_checkpoint(git, &commit, &so_far, c)?;
+            }
+            let name = experiment_ref(&exp.id);
+            if !git.update_ref(&name, &commit, Some(tip), "git-keepsake: remove checkpoint")? {
+                return Err(Error::Git { what: name, message: "it changed while deleting; try again".into() });
+            }
+        }
+        self.write_storage_metadata(&kept)?;
+        for key in tarball_keys(gone.files.as_ref(), |codec| storage::checkpoint_tarball_key(id, codec)) {
+            self.store.delete(&key)?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_checkpoint(spec: &NewCheckpoint) -> Result<()> {
+    if spec.step < 0 {
+        return Err(Error::invalid("step", spec.step, "steps are zero or positive"));
+    }
+    if let Some(pm) = &spec.primary_metric {
+        if !spec.metrics.contains_key(&pm.name) {
+            let known: Vec<&str> = spec.metrics.keys().map(String::as_str).collect();
+            return Err(Error::invalid(
+                "primary metric",
+                &pm.name,
+                format!("it is not among the metrics ({})", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The storage keys a tarball may have: the recorded one, or either codec's when unknown.
+pub(crate) fn tarball_keys(files: Option<&FileRecord>, key: impl Fn(Codec) -> String) -> Vec<String> {
+    match files {
+        Some(f) => vec![f.key.clone()],
+        None => vec![key(Codec::Gzip), key(Codec::Zstd)],
+    }
+}
+
+fn root_record(exp: &Experiment) -> CommitRecord {
+    let mut head = exp.clone();
+    head.checkpoints.clear();
+    CommitRecord {
+        experiment: head,
+        experiment_files: exp.files.clone(),
+        checkpoint: None,
+        checkpoint_files: None,
+        num_checkpoints: 0,
+        best: None,
+        latest: None,
+    }
+}
+
+fn root_message(exp: &Experiment, record: &CommitRecord) -> String {
+    let body = serde_json::to_string_pretty(record).unwrap_or_default();
+    format!("keepsake: experiment {}\n\n{body}\n", exp.id.short())
+}
+
+/// A commit adding `checkpoint` on top of `parent`; `exp` already lists it last.
+pub(crate) fn commit_checkpoint(git: &GitRepo, parent: &str, exp: &Experiment, checkpoint: &Checkpoint) -> Result<String> {
+    let mut head = exp.clone();
+    head.checkpoints.clear();
+    let record = CommitRecord {
+        experiment: head,
+        experiment_files: exp.files.clone(),
+        checkpoint: Some(checkpoint.clone()),
+        checkpoint_files: checkpoint.files.clone(),
+        num_checkpoints: exp.checkpoints.len(),
+        best: best_of(exp.checkpoints.iter()).cloned(),
+        latest: exp.latest().cloned(),
+    };
+    let body = serde_json::to_string_pretty(&record).unwrap_or_default();
+    let message = format!(
+        "keepsake: checkpoint {} (step {}) of {}\n\n{body}\n",
+        checkpoint.id.short(),
+        checkpoint.step,
+        exp.id.short()
+    );
+    let tree = git.tree_of(parent)?;
+    git.commit(&tree, &[parent.to_string()], &message, checkpoint.created)
+}
+
+/// The experiment's first commit: follows first parents while commits add checkpoints.
+fn root_commit(git: &GitRepo, tip: &str) -> Result<String> {
+    let mut commit = tip.to_string();
+    loop {
+        let record = CommitRecord::parse(&commit, &git.message(&commit)?)?;
+        if record.checkpoint.is_none() {
+            return Ok(commit);
+        }
+        commit = git.parents(&commit)?.into_iter().next().ok_or_else(|| Error::CorruptMetadata {
+            key: commit.clone(),
+            message: "a checkpoint commit without a parent".into(),
+        })?;
+    }
+}
+
+pub(crate) fn root_message_for_import(exp: &Experiment) -> String {
+    root_message(exp, &root_record(exp))
+}

@@ -1,0 +1,375 @@
+//! The one module that talks to object storage (through `object_store`), and the names of
+//! Keepsake 0.4.2's layout. Every write is all-or-nothing: small objects are put whole, large ones
+//! go up as a multipart upload that only becomes visible when it completes.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::buffered::BufWriter;
+use object_store::path::Path as ObjectPath;
+use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::StorageUrl;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::model::FileRecord;
+use crate::pack::Codec;
+
+pub const REPOSITORY_JSON: &str = "repository.json";
+pub const REPOSITORY_SPEC: &[u8] = br#"{"version":1}"#;
+pub const EXPERIMENTS_METADATA: &str = "metadata/experiments/";
+pub const HEARTBEATS: &str = "metadata/heartbeats/";
+
+pub fn experiment_metadata_key(id: &Id) -> String {
+    format!("{EXPERIMENTS_METADATA}{id}.json")
+}
+
+pub fn heartbeat_key(id: &Id) -> String {
+    format!("{HEARTBEATS}{id}.json")
+}
+
+pub fn experiment_tarball_key(id: &Id, codec: Codec) -> String {
+    format!("experiments/{id}{}", codec.extension())
+}
+
+pub fn checkpoint_tarball_key(id: &Id, codec: Codec) -> String {
+    format!("checkpoints/{id}{}", codec.extension())
+}
+
+const CHUNK: usize = 1 << 20;
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("keepsake-io")
+            .enable_all()
+            .build()
+            .expect("the I/O runtime starts") // only fails when threads cannot be spawned at all
+    })
+}
+
+/// In-memory stores by name, so that two `Store`s opened on `memory://x` share their objects.
+fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
+    static STORES: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
+    let mut map = STORES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(name.to_string())
+        .or_insert_with(|| Arc::new(object_store::memory::InMemory::new()))
+        .clone()
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    url: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.url)
+    }
+}
+
+impl Store {
+    pub fn open(url: &StorageUrl) -> Result<Store> {
+        let display = url.display();
+        let fail = |e: object_store::Error| Error::Storage {
+            url: display.clone(),
+            key: String::new(),
+            message: one_line(&e.to_string()),
+        };
+        let inner: Arc<dyn ObjectStore> = match url {
+            StorageUrl::File(path) => {
+                std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+                Arc::new(object_store::local::LocalFileSystem::new_with_prefix(path).map_err(fail)?)
+            }
+            StorageUrl::S3 { bucket, prefix } => {
+                let mut builder = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry_config())
+                    .with_client_options(client_options());
+                let endpoint = std::env::var("AWS_ENDPOINT").or_else(|_| std::env::var("AWS_ENDPOINT_URL"));
+                if let Ok(endpoint) = endpoint {
+                    builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
+                }
+                if std::env::var("AWS_DEFAULT_REGION").is_err() && std::env::var("AWS_REGION").is_err() {
+                    builder = builder.with_region("us-east-1");
+                }
+                with_prefix(Arc::new(builder.build().map_err(fail)?), prefix)
+            }
+            StorageUrl::Gcs { bucket, prefix } => {
+                let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry_config())
+                    .with_client_options(client_options());
+                with_prefix(Arc::new(builder.build().map_err(fail)?), prefix)
+            }
+            StorageUrl::Memory(name) => memory_store(name),
+        };
+        Ok(Store { inner, url: display })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn err(&self, key: &str, e: object_store::Error) -> Error {
+        Error::Storage { url: self.url.clone(), key: key.to_string(), message: one_line(&e.to_string()) }
+    }
+
+    /// The whole object, or None when it does not exist.
+    pub fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        let path = ObjectPath::from(key);
+        runtime().block_on(async {
+            match self.inner.get(&path).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(|e| self.err(key, e))
+    }
+
+    /// Replaces the object atomically: readers see the old bytes or the new, never a mix.
+    pub fn put(&self, key: &str, bytes: impl Into<Bytes>) -> Result<()> {
+        let path = ObjectPath::from(key);
+        let payload = PutPayload::from(bytes.into());
+        runtime()
+            .block_on(self.inner.put(&path, payload))
+            .map(|_| ())
+            .map_err(|e| self.err(key, e))
+    }
+
+    /// Deletes the object; a missing object is not an error.
+    pub fn delete(&self, key: &str) -> Result<()> {
+        let path = ObjectPath::from(key);
+        match runtime().block_on(self.inner.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(key, e)),
+        }
+    }
+
+    /// The size of the object, or None when it does not exist.
+    pub fn size(&self, key: &str) -> Result<Option<u64>> {
+        let path = ObjectPath::from(key);
+        match runtime().block_on(self.inner.head(&path)) {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(key, e)),
+        }
+    }
+
+    /// Keys (relative to the store root) of every object under `prefix`, sorted.
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let path = ObjectPath::from(prefix.trim_end_matches('/'));
+        let metas: Vec<_> = runtime()
+            .block_on(self.inner.list(Some(&path)).collect::<Vec<_>>())
+            .into_iter()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(prefix, e))?;
+        let mut keys: Vec<String> = metas.into_iter().map(|m| m.location.to_string()).collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Starts an upload to `key`; nothing is visible there until `ObjectWriter::finish` succeeds.
+    pub fn writer(&self, key: &str) -> ObjectWriter {
+        let (tx, mut rx) = mpsc::channel::<Chunk>(4);
+        let (done_tx, done_rx) = oneshot::channel();
+        let mut upload = BufWriter::new(self.inner.clone(), ObjectPath::from(key));
+        runtime().spawn(async move {
+            let result = async {
+                loop {
+                    match rx.recv().await {
+                        Some(Chunk::Data(b)) => upload.write_all(&b).await?,
+                        Some(Chunk::Finish) => return upload.shutdown().await,
+                        None => {
+                            let _ = upload.abort().await;
+                            return Err(std::io::Error::other("upload abandoned"));
+                        }
+                    }
+                }
+            }
+            .await;
+            let _ = done_tx.send(result);
+        });
+        ObjectWriter {
+            tx,
+            done: Some(done_rx),
+            buf: Vec::with_capacity(CHUNK),
+            hasher: Sha256::new(),
+            size: 0,
+            key: key.to_string(),
+            url: self.url.clone(),
+        }
+    }
+
+    /// Streams the object, or None when it does not exist. Memory stays bounded by a few chunks.
+    pub fn reader(&self, key: &str) -> Result<Option<ObjectReader>> {
+        let path = ObjectPath::from(key);
+        let got = match runtime().block_on(self.inner.get(&path)) {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err(key, e)),
+        };
+        let (tx, rx) = mpsc::channel(4);
+        runtime().spawn(async move {
+            let mut stream = got.into_stream();
+            while let Some(item) = stream.next().await {
+                let item = item.map_err(|e| std::io::Error::other(one_line(&e.to_string())));
+                if tx.send(item).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Some(ObjectReader { rx, current: Bytes::new() }))
+    }
+}
+
+fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
+    if prefix.is_empty() {
+        store
+    } else {
+        Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+    }
+}
+
+/// A few quick retries: a command fails in seconds when storage is down rather than hanging.
+fn retry_config() -> RetryConfig {
+    RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(20), ..Default::default() }
+}
+
+fn client_options() -> ClientOptions {
+    ClientOptions::new().with_connect_timeout(Duration::from_secs(5))
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+enum Chunk {
+    Data(Bytes),
+    Finish,
+}
+
+/// A streaming upload that hashes what it sends. Dropping it without `finish` abandons the upload.
+pub struct ObjectWriter {
+    tx: mpsc::Sender<Chunk>,
+    done: Option<oneshot::Receiver<std::io::Result<()>>>,
+    buf: Vec<u8>,
+    hasher: Sha256,
+    size: u64,
+    key: String,
+    url: String,
+}
+
+impl ObjectWriter {
+    fn send(&mut self, chunk: Chunk) -> std::io::Result<()> {
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "upload stopped"))
+    }
+
+    fn flush_buf(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let data = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+            self.send(Chunk::Data(data))?;
+        }
+        Ok(())
+    }
+
+    /// Completes the upload; only then is the object visible.
+    pub fn finish(mut self) -> Result<FileRecord> {
+        let sent = self.flush_buf().and_then(|_| self.send(Chunk::Finish));
+        let outcome = self.done.take().map(|d| d.blocking_recv());
+        let fail = |message: String| Error::Storage { url: self.url.clone(), key: self.key.clone(), message };
+        match outcome {
+            Some(Ok(Ok(()))) if sent.is_ok() => Ok(FileRecord {
+                key: self.key.clone(),
+                size: self.size,
+                sha256: hex(&std::mem::take(&mut self.hasher).finalize()),
+            }),
+            Some(Ok(Err(e))) => Err(fail(one_line(&e.to_string()))),
+            _ => Err(fail(sent.err().map(|e| e.to_string()).unwrap_or_else(|| "upload stopped".into()))),
+        }
+    }
+}
+
+impl Write for ObjectWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(data);
+        self.size += data.len() as u64;
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush_buf()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub struct ObjectReader {
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl Read for ObjectReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_up_and_down_with_sha256() {
+        let store = Store::open(&StorageUrl::Memory("storage-test".into())).unwrap();
+        let mut w = store.writer("checkpoints/a.tar.gz");
+        let data = vec![7u8; 3 * CHUNK + 5];
+        w.write_all(&data).unwrap();
+        let rec = w.finish().unwrap();
+        assert_eq!(rec.size, data.len() as u64);
+        assert_eq!(rec.sha256, hex(&Sha256::digest(&data)));
+        let mut back = Vec::new();
+        store.reader("checkpoints/a.tar.gz").unwrap().unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back, data);
+        assert!(store.reader("missing").unwrap().is_none());
+    }
+
+    #[test]
+    fn dropped_writer_leaves_nothing() {
+        let store = Store::open(&StorageUrl::Memory("storage-drop".into())).unwrap();
+        let mut w = store.writer("x");
+        w.write_all(b"partial").unwrap();
+        drop(w);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(store.get("x").unwrap().is_none());
+    }
+}
