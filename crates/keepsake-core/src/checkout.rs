@@ -32,21 +32,37 @@ pub struct CheckoutReport {
 impl Project {
     /// Opens an experiment's or checkpoint's tarball; None when it has no files. Missing data for
     /// something that should have files is an error, never a silent skip.
-    fn open_tarball(&self, what: &str, files: Option<&FileRecord>, key: impl Fn(Codec) -> String) -> Result<(String, ObjectReader)> {
+    fn open_tarball(
+        &self,
+        what: &str,
+        files: Option<&FileRecord>,
+        key: impl Fn(Codec) -> String,
+    ) -> Result<(String, ObjectReader)> {
         let keys = tarball_keys(files, key);
         for k in &keys {
             if let Some(r) = self.store.reader(k)? {
                 return Ok((k.clone(), r));
             }
         }
-        Err(Error::MissingData { what: what.to_string(), key: keys[0].clone(), url: self.store.url().to_string() })
+        Err(Error::MissingData {
+            what: what.to_string(),
+            key: keys[0].clone(),
+            url: self.store.url().to_string(),
+        })
     }
 
-    fn unpack_experiment(&self, exp: &Experiment, staging: &Path, only: Option<&str>) -> Result<()> {
+    fn unpack_experiment(
+        &self,
+        exp: &Experiment,
+        staging: &Path,
+        only: Option<&str>,
+    ) -> Result<()> {
         if exp.path.is_empty() {
             return Ok(());
         }
-        let opened = self.open_tarball("experiment code", exp.files.as_ref(), |c| storage::experiment_tarball_key(&exp.id, c));
+        let opened = self.open_tarball("experiment code", exp.files.as_ref(), |c| {
+            storage::experiment_tarball_key(&exp.id, c)
+        });
         match (opened, &self.git, &exp.git_tree) {
             (Ok((key, reader)), _, _) => pack::unpack(reader, &key, staging, only).map(|_| ()),
             // The code is in git too: a store that lost the tarball still gives it back.
@@ -62,13 +78,21 @@ impl Project {
         if c.path.is_empty() {
             return Ok(());
         }
-        let (key, reader) = self.open_tarball("checkpoint files", c.files.as_ref(), |codec| storage::checkpoint_tarball_key(&c.id, codec))?;
+        let (key, reader) = self.open_tarball("checkpoint files", c.files.as_ref(), |codec| {
+            storage::checkpoint_tarball_key(&c.id, codec)
+        })?;
         pack::unpack(reader, &key, staging, only).map(|_| ())
     }
 
     /// Checks out an experiment's code, or a checkpoint's code and files, into `dest`.
     /// Files that exist with other content are listed in the error unless `force`.
-    pub fn checkout(&self, target: &Target, dest: &Path, opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Result<CheckoutReport> {
+    pub fn checkout(
+        &self,
+        target: &Target,
+        dest: &Path,
+        opts: &CheckoutOptions,
+        progress: &mut dyn FnMut(String),
+    ) -> Result<CheckoutReport> {
         let exp = target.experiment();
         let checkpoint = target.checkpoint();
         let only = match &opts.path {
@@ -83,7 +107,11 @@ impl Project {
             ));
         }
         if dest.exists() && !dest.is_dir() {
-            return Err(Error::invalid("output directory", dest.display(), "it is not a directory"));
+            return Err(Error::invalid(
+                "output directory",
+                dest.display(),
+                "it is not a directory",
+            ));
         }
         std::fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
         let staging = tempfile::Builder::new()
@@ -91,11 +119,19 @@ impl Project {
             .tempdir_in(dest)
             .map_err(|e| Error::io(dest, e))?;
         if !exp.path.is_empty() {
-            progress(format!("Copying code of experiment {} to {}", exp.id.short(), dest.display()));
+            progress(format!(
+                "Copying code of experiment {} to {}",
+                exp.id.short(),
+                dest.display()
+            ));
             self.unpack_experiment(exp, staging.path(), only.as_deref())?;
         }
         if let Some(c) = checkpoint.filter(|c| !c.path.is_empty()) {
-            progress(format!("Copying files of checkpoint {} to {}", c.id.short(), dest.display()));
+            progress(format!(
+                "Copying files of checkpoint {} to {}",
+                c.id.short(),
+                dest.display()
+            ));
             self.unpack_checkpoint(c, staging.path(), only.as_deref())?;
         }
         let mut files = staged_files(staging.path())?;
@@ -104,7 +140,10 @@ impl Project {
         }
         if files.is_empty() {
             let what = opts.path.clone().unwrap_or_default();
-            return Err(Error::NoFilesMatched { path: what, dir: PathBuf::from(format!("experiment {}", exp.id.short())) });
+            return Err(Error::NoFilesMatched {
+                path: what,
+                dir: PathBuf::from(format!("experiment {}", exp.id.short())),
+            });
         }
         let conflicts: Vec<String> = files
             .iter()
@@ -120,29 +159,54 @@ impl Project {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
             if target_path.is_dir() {
-                return Err(Error::invalid("checkout path", target_path.display(), "a directory is in the way of a file"));
+                return Err(Error::invalid(
+                    "checkout path",
+                    target_path.display(),
+                    "a directory is in the way of a file",
+                ));
             }
-            std::fs::rename(staging.path().join(f), &target_path).map_err(|e| Error::io(&target_path, e))?;
+            std::fs::rename(staging.path().join(f), &target_path)
+                .map_err(|e| Error::io(&target_path, e))?;
         }
-        Ok(CheckoutReport { dest: dest.to_path_buf(), files })
+        Ok(CheckoutReport {
+            dest: dest.to_path_buf(),
+            files,
+        })
     }
 
     /// Streams one file of a checkpoint (its own files first, then its experiment's code) into
     /// `sink`, without unpacking anything else.
-    pub fn read_file(&self, exp: &Experiment, checkpoint: Option<&Id>, rel: &str, sink: &mut dyn Write) -> Result<()> {
-        if let Some(c) = checkpoint.and_then(|id| exp.checkpoint(id)).filter(|c| !c.path.is_empty()) {
-            let (key, reader) = self.open_tarball("checkpoint files", c.files.as_ref(), |codec| storage::checkpoint_tarball_key(&c.id, codec))?;
+    pub fn read_file(
+        &self,
+        exp: &Experiment,
+        checkpoint: Option<&Id>,
+        rel: &str,
+        sink: &mut dyn Write,
+    ) -> Result<()> {
+        if let Some(c) = checkpoint
+            .and_then(|id| exp.checkpoint(id))
+            .filter(|c| !c.path.is_empty())
+        {
+            let (key, reader) =
+                self.open_tarball("checkpoint files", c.files.as_ref(), |codec| {
+                    storage::checkpoint_tarball_key(&c.id, codec)
+                })?;
             if pack::read_entry(reader, &key, rel, sink)? {
                 return Ok(());
             }
         }
         if !exp.path.is_empty() {
-            let (key, reader) = self.open_tarball("experiment code", exp.files.as_ref(), |c| storage::experiment_tarball_key(&exp.id, c))?;
+            let (key, reader) = self.open_tarball("experiment code", exp.files.as_ref(), |c| {
+                storage::experiment_tarball_key(&exp.id, c)
+            })?;
             if pack::read_entry(reader, &key, rel, sink)? {
                 return Ok(());
             }
         }
-        Err(Error::NoFilesMatched { path: rel.to_string(), dir: PathBuf::from(format!("experiment {}", exp.id.short())) })
+        Err(Error::NoFilesMatched {
+            path: rel.to_string(),
+            dir: PathBuf::from(format!("experiment {}", exp.id.short())),
+        })
     }
 }
 
@@ -152,7 +216,11 @@ fn staged_files(root: &Path) -> Result<Vec<String>> {
         for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
             let entry = entry.map_err(|e| Error::io(dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
             let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
             if kind.is_dir() {
                 walk(&entry.path(), &rel, out)?;
@@ -170,11 +238,16 @@ fn staged_files(root: &Path) -> Result<Vec<String>> {
 
 /// Whether `existing` is there with content other than `staged`'s (streamed, never whole).
 fn differs(staged: &Path, existing: &Path) -> bool {
-    let Ok(meta) = std::fs::symlink_metadata(existing) else { return false };
+    let Ok(meta) = std::fs::symlink_metadata(existing) else {
+        return false;
+    };
     if !meta.is_file() || std::fs::metadata(staged).map(|m| m.len()).ok() != Some(meta.len()) {
         return true;
     }
-    let (Ok(mut a), Ok(mut b)) = (std::fs::File::open(staged), std::fs::File::open(existing)) else { return true };
+    let (Ok(mut a), Ok(mut b)) = (std::fs::File::open(staged), std::fs::File::open(existing))
+    else {
+        return true;
+    };
     let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
     loop {
         let n = match a.read(&mut ba) {

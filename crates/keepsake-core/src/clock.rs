@@ -1,20 +1,37 @@
 //! Time: the one clock of the core, and Keepsake's timestamp format (RFC 3339, UTC, nanoseconds
 //! with trailing zeros trimmed, as Go writes `time.Time`).
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::OnceLock;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// Overrides the clock, for hermetic tests: an RFC 3339 timestamp.
+/// Fixes the clock, for hermetic tests: an RFC 3339 timestamp.
 pub const NOW_ENV: &str = "GIT_KEEPSAKE_NOW";
 
+static FIXED: OnceLock<Option<DateTime<Utc>>> = OnceLock::new();
+static TICKS: AtomicI64 = AtomicI64::new(0);
+
+/// Fixes the clock of this process at `t` (tests that record in-process use it; the environment
+/// variable does the same for a whole process).
+pub fn fix(t: DateTime<Utc>) {
+    let _ = FIXED.set(Some(t));
+}
+
+/// The current time. A fixed clock still advances by a millisecond per reading, so that records
+/// made one after another keep their order.
 pub fn now() -> DateTime<Utc> {
-    std::env::var(NOW_ENV)
-        .ok()
-        .and_then(|s| parse(&s))
-        .unwrap_or_else(Utc::now)
+    let fixed = FIXED.get_or_init(|| std::env::var(NOW_ENV).ok().and_then(|s| parse(&s)));
+    match fixed {
+        Some(t) => *t + chrono::Duration::milliseconds(TICKS.fetch_add(1, Ordering::Relaxed)),
+        None => Utc::now(),
+    }
 }
 
 pub fn parse(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 pub fn format(t: &DateTime<Utc>) -> String {

@@ -8,14 +8,25 @@ use serde_yaml_ng::Value as Yaml;
 use crate::error::{Error, Result};
 use crate::pack::Codec;
 
-pub const CONFIG_NAMES: [&str; 4] = ["keepsake.yaml", "keepsake.yml", "replicate.yaml", "replicate.yml"];
+pub const CONFIG_NAMES: [&str; 4] = [
+    "keepsake.yaml",
+    "keepsake.yml",
+    "replicate.yaml",
+    "replicate.yml",
+];
 
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageUrl {
     File(PathBuf),
-    S3 { bucket: String, prefix: String },
-    Gcs { bucket: String, prefix: String },
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
+    Gcs {
+        bucket: String,
+        prefix: String,
+    },
     /// In-process storage, for tests of the core.
     Memory(String),
 }
@@ -25,7 +36,9 @@ impl StorageUrl {
     pub fn parse(url: &str, base: &Path) -> Result<StorageUrl> {
         let trimmed = url.trim();
         if trimmed.is_empty() {
-            return Err(Error::MissingScheme { url: url.to_string() });
+            return Err(Error::MissingScheme {
+                url: url.to_string(),
+            });
         }
         let Some((scheme, rest)) = split_scheme(trimmed) else {
             return Ok(StorageUrl::File(clean(&base.join(trimmed))));
@@ -49,7 +62,10 @@ impl StorageUrl {
                 })
             }
             "memory" => Ok(StorageUrl::Memory(rest.trim_start_matches('/').to_string())),
-            _ => Err(Error::UnknownScheme { url: url.to_string(), scheme: scheme.to_string() }),
+            _ => Err(Error::UnknownScheme {
+                url: url.to_string(),
+                scheme: scheme.to_string(),
+            }),
         }
     }
 
@@ -76,7 +92,9 @@ fn split_scheme(url: &str) -> Option<(&str, &str)> {
     let (scheme, rest) = url.split_once(':')?;
     let valid = scheme.len() > 1
         && scheme.chars().next()?.is_ascii_alphabetic()
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     valid.then_some((scheme, rest))
 }
 
@@ -143,7 +161,9 @@ pub fn read_dir_config(dir: &Path) -> Result<Option<Config>> {
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
             let mut config = parse(&path, &text)?;
             if name.starts_with("replicate") {
-                config.warnings.push(format!("{name} is deprecated: rename it to keepsake.yaml"));
+                config
+                    .warnings
+                    .push(format!("{name} is deprecated: rename it to keepsake.yaml"));
             }
             return Ok(Some(config));
         }
@@ -152,7 +172,10 @@ pub fn read_dir_config(dir: &Path) -> Result<Option<Config>> {
 }
 
 pub fn parse(path: &Path, text: &str) -> Result<Config> {
-    let bad = |message: String| Error::Config { path: path.to_path_buf(), message };
+    let bad = |message: String| Error::Config {
+        path: path.to_path_buf(),
+        message,
+    };
     let yaml: Yaml = serde_yaml_ng::from_str(text)
         .map_err(|e| bad(e.to_string().lines().next().unwrap_or_default().to_string()))?;
     let map = match yaml {
@@ -173,26 +196,42 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
             "storage" => storage = Some(string()?),
             "compression" => {
                 let s = string()?;
-                compression = Codec::from_name(&s)
-                    .ok_or_else(|| bad(format!("unknown compression `{s}` (use `gzip` or `zstd`)")))?;
+                compression = Codec::from_name(&s).ok_or_else(|| {
+                    bad(format!("unknown compression `{s}` (use `gzip` or `zstd`)"))
+                })?;
             }
-            _ => return Err(bad(format!("unknown key `{key}` (known: repository, compression)"))),
+            _ => {
+                return Err(bad(format!(
+                    "unknown key `{key}` (known: repository, compression)"
+                )))
+            }
         }
     }
     let mut warnings = Vec::new();
     let repository = match (repository, storage) {
         (Some(_), Some(_)) => {
-            return Err(bad("`repository` and the deprecated `storage` cannot both be set".into()))
+            return Err(bad(
+                "`repository` and the deprecated `storage` cannot both be set".into(),
+            ))
         }
         (Some(r), None) => r,
         (None, Some(s)) => {
-            warnings.push("The `storage` key in keepsake.yaml is deprecated: rename it to `repository`".into());
+            warnings.push(
+                "The `storage` key in keepsake.yaml is deprecated: rename it to `repository`"
+                    .into(),
+            );
             s
         }
         (None, None) => return Err(bad("missing required key `repository`".into())),
     };
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok(Config { dir, repository, source: ConfigSource::File(path.to_path_buf()), compression, warnings })
+    Ok(Config {
+        dir,
+        repository,
+        source: ConfigSource::File(path.to_path_buf()),
+        compression,
+        warnings,
+    })
 }
 
 #[cfg(test)]
@@ -205,17 +244,41 @@ mod tests {
 
     #[test]
     fn url_table() {
-        assert_eq!(url("file://.keepsake").unwrap(), StorageUrl::File("/p/.keepsake".into()));
-        assert_eq!(url("file://./ks2").unwrap(), StorageUrl::File("/p/ks2".into()));
-        assert_eq!(url("file://ks3/sub").unwrap(), StorageUrl::File("/p/ks3/sub".into()));
-        assert_eq!(url("file://../outside").unwrap(), StorageUrl::File("/outside".into()));
-        assert_eq!(url("file:///abs/path").unwrap(), StorageUrl::File("/abs/path".into()));
-        assert_eq!(url("file:/abs/path").unwrap(), StorageUrl::File("/abs/path".into()));
+        assert_eq!(
+            url("file://.keepsake").unwrap(),
+            StorageUrl::File("/p/.keepsake".into())
+        );
+        assert_eq!(
+            url("file://./ks2").unwrap(),
+            StorageUrl::File("/p/ks2".into())
+        );
+        assert_eq!(
+            url("file://ks3/sub").unwrap(),
+            StorageUrl::File("/p/ks3/sub".into())
+        );
+        assert_eq!(
+            url("file://../outside").unwrap(),
+            StorageUrl::File("/outside".into())
+        );
+        assert_eq!(
+            url("file:///abs/path").unwrap(),
+            StorageUrl::File("/abs/path".into())
+        );
+        assert_eq!(
+            url("file:/abs/path").unwrap(),
+            StorageUrl::File("/abs/path".into())
+        );
         assert_eq!(url("FILE://.x").unwrap(), StorageUrl::File("/p/.x".into()));
-        assert_eq!(url(".keepsake").unwrap(), StorageUrl::File("/p/.keepsake".into()));
+        assert_eq!(
+            url(".keepsake").unwrap(),
+            StorageUrl::File("/p/.keepsake".into())
+        );
         assert_eq!(
             url("s3://bucket/root/prefix").unwrap(),
-            StorageUrl::S3 { bucket: "bucket".into(), prefix: "root/prefix".into() }
+            StorageUrl::S3 {
+                bucket: "bucket".into(),
+                prefix: "root/prefix".into()
+            }
         );
         assert_eq!(url("gs://b").unwrap().display(), "gs://b");
         assert!(matches!(url("ftp://x"), Err(Error::UnknownScheme { .. })));
@@ -225,13 +288,26 @@ mod tests {
     #[test]
     fn config_keys() {
         let p = Path::new("/p/keepsake.yaml");
-        assert_eq!(parse(p, "repository: \"file://.keepsake\"\n").unwrap().repository, "file://.keepsake");
+        assert_eq!(
+            parse(p, "repository: \"file://.keepsake\"\n")
+                .unwrap()
+                .repository,
+            "file://.keepsake"
+        );
         let c = parse(p, "storage: s3://b\n").unwrap();
         assert_eq!((c.repository.as_str(), c.warnings.len()), ("s3://b", 1));
         assert!(parse(p, "repository: a\nstorage: b\n").is_err());
-        assert!(parse(p, "foo: 1\n").unwrap_err().to_string().contains("unknown key `foo`"));
+        assert!(parse(p, "foo: 1\n")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown key `foo`"));
         assert!(parse(p, "").unwrap_err().to_string().contains("empty"));
         assert!(parse(p, "repository: [a\n").is_err());
-        assert_eq!(parse(p, "repository: x\ncompression: zstd\n").unwrap().compression, Codec::Zstd);
+        assert_eq!(
+            parse(p, "repository: x\ncompression: zstd\n")
+                .unwrap()
+                .compression,
+            Codec::Zstd
+        );
     }
 }

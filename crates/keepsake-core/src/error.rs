@@ -16,7 +16,11 @@ pub enum Error {
     #[error("Unknown repository scheme `{scheme}` in `{url}`")]
     UnknownScheme { url: String, scheme: String },
     #[error("Storage `{url}` failed at `{key}`: {message}")]
-    Storage { url: String, key: String, message: String },
+    Storage {
+        url: String,
+        key: String,
+        message: String,
+    },
     #[error("The repository at `{url}` uses storage version {version}, newer than this git-keepsake supports (1)")]
     IncompatibleVersion { url: String, version: i64 },
     #[error("The repository spec `{url}/repository.json` is corrupted: {message}")]
@@ -26,23 +30,41 @@ pub enum Error {
     #[error("No experiment or checkpoint matches `{prefix}`")]
     NotFound { prefix: String },
     #[error("`{prefix}` is ambiguous: it matches {}", candidates.join(", "))]
-    Ambiguous { prefix: String, candidates: Vec<String> },
+    Ambiguous {
+        prefix: String,
+        candidates: Vec<String>,
+    },
     #[error("Refusing tarball entry `{entry}` in `{archive}`: {reason}")]
-    UnsafeEntry { archive: String, entry: String, reason: String },
+    UnsafeEntry {
+        archive: String,
+        entry: String,
+        reason: String,
+    },
     #[error("Checkout would overwrite {} modified file(s): {}", paths.len(), paths.join(", "))]
     WouldOverwrite { paths: Vec<String> },
     #[error("`{command}` needs a git repository, and `{}` is not inside one", dir.display())]
     NotAGitRepository { command: String, dir: PathBuf },
     #[error("Invalid {what} `{value}`: {message}")]
-    InvalidInput { what: String, value: String, message: String },
+    InvalidInput {
+        what: String,
+        value: String,
+        message: String,
+    },
     #[error("No files matched `{path}` in `{}`", dir.display())]
     NoFilesMatched { path: String, dir: PathBuf },
     #[error("Missing data: {what} `{key}` is not in storage `{url}`")]
-    MissingData { what: String, key: String, url: String },
+    MissingData {
+        what: String,
+        key: String,
+        url: String,
+    },
     #[error("Git failed at `{what}`: {message}")]
     Git { what: String, message: String },
     #[error("I/O failed at `{}`: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -77,7 +99,10 @@ impl Error {
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn invalid(what: &str, value: impl ToString, message: impl ToString) -> Error {

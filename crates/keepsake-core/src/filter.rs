@@ -29,9 +29,22 @@ pub struct Filter {
 
 impl Filter {
     pub fn parse(expr: &str) -> Result<Filter> {
-        let bad = |why: &str| Error::invalid("filter", expr, format!("{why}; the format is `<name> <op> <value>` with op one of = != < <= > >="));
+        let bad = |why: &str| {
+            Error::invalid(
+                "filter",
+                expr,
+                format!("{why}; the format is `<name> <op> <value>` with op one of = != < <= > >="),
+            )
+        };
         // Two-character operators first, so `<=` is not read as `<`.
-        let ops = [("!=", Op::Ne), ("<=", Op::Le), (">=", Op::Ge), ("=", Op::Eq), ("<", Op::Lt), (">", Op::Gt)];
+        let ops = [
+            ("!=", Op::Ne),
+            ("<=", Op::Le),
+            (">=", Op::Ge),
+            ("=", Op::Eq),
+            ("<", Op::Lt),
+            (">", Op::Gt),
+        ];
         let (pos, len, op) = ops
             .iter()
             .filter_map(|(s, op)| expr.find(s).map(|p| (p, s.len(), *op)))
@@ -43,11 +56,19 @@ impl Filter {
             return Err(bad("unknown operator"));
         }
         let name_ok = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c));
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c));
         if !name_ok {
-            return Err(bad("the name is empty or has characters other than letters, digits, `-`, `_`, `.`"));
+            return Err(bad(
+                "the name is empty or has characters other than letters, digits, `-`, `_`, `.`",
+            ));
         }
-        Ok(Filter { name: name.to_string(), op, value: parse_value(raw) })
+        Ok(Filter {
+            name: name.to_string(),
+            op,
+            value: parse_value(raw),
+        })
     }
 
     pub fn matches(&self, s: &Summary, now: chrono::DateTime<chrono::Utc>) -> Result<bool> {
@@ -55,7 +76,13 @@ impl Filter {
         let wanted = if self.name == "created" || self.name == "started" {
             match parse_date(&self.value) {
                 Some(t) => Value::from(t),
-                None => return Err(Error::invalid("date", value::display(&self.value), "use YYYY-MM-DD or RFC 3339")),
+                None => {
+                    return Err(Error::invalid(
+                        "date",
+                        value::display(&self.value),
+                        "use YYYY-MM-DD or RFC 3339",
+                    ))
+                }
             }
         } else {
             self.value.clone()
@@ -68,11 +95,17 @@ impl Filter {
         if value::is_none(&actual) {
             return Ok(false);
         }
-        if matches!(actual, Value::Object(_) | Value::Array(_)) || matches!(wanted, Value::Object(_) | Value::Array(_)) {
+        if matches!(actual, Value::Object(_) | Value::Array(_))
+            || matches!(wanted, Value::Object(_) | Value::Array(_))
+        {
             return match self.op {
                 Op::Eq => Ok(actual == wanted),
                 Op::Ne => Ok(actual != wanted),
-                _ => Err(Error::invalid("filter", &self.name, "objects and lists can only be compared with = and !=")),
+                _ => Err(Error::invalid(
+                    "filter",
+                    &self.name,
+                    "objects and lists can only be compared with = and !=",
+                )),
             };
         }
         let ord = value::compare(&actual, &wanted)
@@ -146,7 +179,12 @@ pub fn lookup(s: &Summary, name: &str) -> Value {
         "id" => return Value::from(e.id.to_string()),
         _ => {}
     }
-    if let Some(v) = s.best.as_ref().or(s.latest.as_ref()).and_then(|c| nested(&c.metrics, name)) {
+    if let Some(v) = s
+        .best
+        .as_ref()
+        .or(s.latest.as_ref())
+        .and_then(|c| nested(&c.metrics, name))
+    {
         return v.clone();
     }
     nested(&e.params, name).cloned().unwrap_or(Value::Null)
@@ -161,7 +199,11 @@ pub fn sort(rows: &mut [Summary], key: &str) -> Result<()> {
     } else {
         (key.strip_suffix("-asc").unwrap_or(key), false)
     };
-    let mut keyed: Vec<(Value, usize)> = rows.iter().enumerate().map(|(i, s)| (lookup(s, name), i)).collect();
+    let mut keyed: Vec<(Value, usize)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (lookup(s, name), i))
+        .collect();
     let mut error = None;
     keyed.sort_by(|(a, ia), (b, ib)| {
         let ord = match (value::is_none(a), value::is_none(b)) {
@@ -191,9 +233,15 @@ mod tests {
     #[test]
     fn parses_keepsake_grammar() {
         let f = Filter::parse("note = lower lr, wider layer").unwrap();
-        assert_eq!((f.name.as_str(), f.op, f.value.as_str()), ("note", Op::Eq, Some("lower lr, wider layer")));
+        assert_eq!(
+            (f.name.as_str(), f.op, f.value.as_str()),
+            ("note", Op::Eq, Some("lower lr, wider layer"))
+        );
         assert_eq!(Filter::parse("step>=5").unwrap().op, Op::Ge);
-        assert_eq!(Filter::parse("model.dropout < 0.5").unwrap().name, "model.dropout");
+        assert_eq!(
+            Filter::parse("model.dropout < 0.5").unwrap().name,
+            "model.dropout"
+        );
         assert!(Filter::parse("foo == bar").is_err());
         assert!(Filter::parse("foo >> bar").is_err());
         assert!(Filter::parse("no operator").is_err());

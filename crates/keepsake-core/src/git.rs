@@ -20,7 +20,10 @@ pub struct GitRepo {
 
 fn gerr(what: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
     let what = what.into();
-    move |e| Error::Git { what, message: e.message().to_string() }
+    move |e| Error::Git {
+        what,
+        message: e.message().to_string(),
+    }
 }
 
 fn oid(hex: &str) -> Result<Oid> {
@@ -38,7 +41,9 @@ impl GitRepo {
     }
 
     pub fn work_dir(&self) -> Option<PathBuf> {
-        self.repo.workdir().map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()))
+        self.repo
+            .workdir()
+            .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()))
     }
 
     pub fn git_dir(&self) -> PathBuf {
@@ -48,21 +53,35 @@ impl GitRepo {
 
     /// The commit HEAD points at; None on an unborn branch.
     pub fn head(&self) -> Option<String> {
-        self.repo.head().ok()?.peel_to_commit().ok().map(|c| c.id().to_string())
+        self.repo
+            .head()
+            .ok()?
+            .peel_to_commit()
+            .ok()
+            .map(|c| c.id().to_string())
     }
 
     /// Whether the work tree has changes against HEAD (untracked files count).
     pub fn is_dirty(&self) -> bool {
         let mut opts = git2::StatusOptions::new();
         opts.include_untracked(true).include_ignored(false);
-        self.repo.statuses(Some(&mut opts)).map(|s| !s.is_empty()).unwrap_or(false)
+        self.repo
+            .statuses(Some(&mut opts))
+            .map(|s| !s.is_empty())
+            .unwrap_or(false)
     }
 
     fn signature(&self, when: DateTime<Utc>) -> Result<Signature<'static>> {
         let time = git2::Time::new(when.timestamp(), 0);
         let (name, email) = match self.repo.signature() {
-            Ok(s) => (s.name().unwrap_or("git-keepsake").to_string(), s.email().unwrap_or("").to_string()),
-            Err(_) => ("git-keepsake".to_string(), "git-keepsake@localhost".to_string()),
+            Ok(s) => (
+                s.name().unwrap_or("git-keepsake").to_string(),
+                s.email().unwrap_or("").to_string(),
+            ),
+            Err(_) => (
+                "git-keepsake".to_string(),
+                "git-keepsake@localhost".to_string(),
+            ),
         };
         Signature::new(&name, &email, &time).map_err(gerr("signature"))
     }
@@ -81,7 +100,11 @@ impl GitRepo {
             let mut src = std::fs::File::open(&f.abs).map_err(|e| Error::io(&f.abs, e))?;
             std::io::copy(&mut src, &mut writer).map_err(|e| Error::io(&f.abs, e))?;
             let blob = writer.commit().map_err(gerr(f.rel.clone()))?;
-            let mode = if f.mode & 0o111 != 0 { 0o100755 } else { 0o100644 };
+            let mode = if f.mode & 0o111 != 0 {
+                0o100755
+            } else {
+                0o100644
+            };
             let mut parts: Vec<&str> = f.rel.split('/').collect();
             let name = parts.pop().unwrap_or_default().to_string();
             let mut dir = &mut root;
@@ -104,7 +127,13 @@ impl GitRepo {
         Ok(write(&self.repo, &root)?.to_string())
     }
 
-    pub fn commit(&self, tree: &str, parents: &[String], message: &str, when: DateTime<Utc>) -> Result<String> {
+    pub fn commit(
+        &self,
+        tree: &str,
+        parents: &[String],
+        message: &str,
+        when: DateTime<Utc>,
+    ) -> Result<String> {
         let tree = self.repo.find_tree(oid(tree)?).map_err(gerr(tree))?;
         let parents: Vec<git2::Commit> = parents
             .iter()
@@ -112,7 +141,10 @@ impl GitRepo {
             .collect::<Result<_>>()?;
         let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
         let sig = self.signature(when)?;
-        let id = self.repo.commit(None, &sig, &sig, message, &tree, &parent_refs).map_err(gerr("commit"))?;
+        let id = self
+            .repo
+            .commit(None, &sig, &sig, message, &tree, &parent_refs)
+            .map_err(gerr("commit"))?;
         Ok(id.to_string())
     }
 
@@ -125,36 +157,45 @@ impl GitRepo {
     }
 
     /// Compare-and-swap: sets `name` to `new` only if it still holds `expected` (None: absent).
-    /// Ok(false) when someone else moved it first.
-    pub fn update_ref(&self, name: &str, new: &str, expected: Option<&str>, log: &str) -> Result<bool> {
+    /// Ok(false) when someone else moved it first. The value is checked while holding the ref's
+    /// lock: libgit2's own "create if absent" checks before locking, so two creators can both win.
+    pub fn update_ref(
+        &self,
+        name: &str,
+        new: &str,
+        expected: Option<&str>,
+        log: &str,
+    ) -> Result<bool> {
         let new = oid(new)?;
-        let result = match expected {
-            None => self.repo.reference(name, new, false, log).map(|_| ()),
-            Some(old) => self.repo.reference_matching(name, new, true, oid(old)?, log).map(|_| ()),
-        };
-        match result {
-            Ok(()) => Ok(true),
-            Err(e) if matches!(e.code(), ErrorCode::Exists | ErrorCode::Modified | ErrorCode::Locked | ErrorCode::NotFound) => {
-                Ok(false)
-            }
-            Err(e) => Err(gerr(name)(e)),
-        }
+        self.locked(name, expected, |tx| tx.set_target(name, new, None, log))
     }
 
     /// Deletes `name` only if it still holds `expected`; Ok(false) when it moved.
     pub fn delete_ref(&self, name: &str, expected: &str) -> Result<bool> {
+        self.locked(name, Some(expected), |tx| tx.remove(name))
+    }
+
+    fn locked(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+        change: impl FnOnce(&mut git2::Transaction) -> std::result::Result<(), git2::Error>,
+    ) -> Result<bool> {
         let mut tx = self.repo.transaction().map_err(gerr(name))?;
         match tx.lock_ref(name) {
             Ok(()) => {}
             Err(e) if e.code() == ErrorCode::Locked => return Ok(false),
             Err(e) => return Err(gerr(name)(e)),
         }
-        if self.resolve_ref(name)?.as_deref() != Some(expected) {
+        if self.resolve_ref(name)?.as_deref() != expected {
             return Ok(false);
         }
-        tx.remove(name).map_err(gerr(name))?;
-        tx.commit().map_err(gerr(name))?;
-        Ok(true)
+        change(&mut tx).map_err(gerr(name))?;
+        match tx.commit() {
+            Ok(()) => Ok(true),
+            Err(e) if e.code() == ErrorCode::Locked => Ok(false),
+            Err(e) => Err(gerr(name)(e)),
+        }
     }
 
     /// `(ref name, target)` for every ref under `prefix`, sorted by name.
@@ -189,7 +230,12 @@ impl GitRepo {
     /// The lines of the keepsake note on `target`.
     pub fn note_lines(&self, target: &str) -> Result<Vec<String>> {
         match self.repo.find_note(Some(NOTES_REF), oid(target)?) {
-            Ok(note) => Ok(note.message().unwrap_or_default().lines().map(str::to_string).collect()),
+            Ok(note) => Ok(note
+                .message()
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect()),
             Err(e) if e.code() == ErrorCode::NotFound => Ok(Vec::new()),
             Err(e) => Err(gerr(NOTES_REF)(e)),
         }
@@ -197,12 +243,23 @@ impl GitRepo {
 
     /// Rewrites the keepsake note on `target` with `edit` (lines in, lines out), as a
     /// compare-and-swap on the notes ref, retried until it lands: concurrent writers lose nothing.
-    pub fn edit_note(&self, target: &str, when: DateTime<Utc>, edit: impl Fn(Vec<String>) -> Vec<String>) -> Result<()> {
+    pub fn edit_note(
+        &self,
+        target: &str,
+        when: DateTime<Utc>,
+        edit: impl Fn(Vec<String>) -> Vec<String>,
+    ) -> Result<()> {
         let target_oid = oid(target)?;
         for attempt in 0..200u32 {
             let parent = self.resolve_ref(NOTES_REF)?;
             let base_tree = match &parent {
-                Some(p) => Some(self.repo.find_commit(oid(p)?).map_err(gerr(NOTES_REF))?.tree().map_err(gerr(NOTES_REF))?),
+                Some(p) => Some(
+                    self.repo
+                        .find_commit(oid(p)?)
+                        .map_err(gerr(NOTES_REF))?
+                        .tree()
+                        .map_err(gerr(NOTES_REF))?,
+                ),
                 None => None,
             };
             let (path, current) = note_entry(&self.repo, base_tree.as_ref(), target_oid)?;
@@ -215,26 +272,47 @@ impl GitRepo {
             let blob = if lines.is_empty() {
                 None
             } else {
-                Some(self.repo.blob(format!("{}\n", lines.join("\n")).as_bytes()).map_err(gerr(NOTES_REF))?)
+                Some(
+                    self.repo
+                        .blob(format!("{}\n", lines.join("\n")).as_bytes())
+                        .map_err(gerr(NOTES_REF))?,
+                )
             };
             let tree = set_path(&self.repo, base_tree.as_ref(), &path, blob)?;
-            let message = format!("Notes updated by git-keepsake for {}", &target[..target.len().min(12)]);
-            let commit = self.commit(&tree.to_string(), &parent.iter().cloned().collect::<Vec<_>>(), &message, when)?;
+            let message = format!(
+                "Notes updated by git-keepsake for {}",
+                &target[..target.len().min(12)]
+            );
+            let commit = self.commit(
+                &tree.to_string(),
+                &parent.iter().cloned().collect::<Vec<_>>(),
+                &message,
+                when,
+            )?;
             if self.update_ref(NOTES_REF, &commit, parent.as_deref(), "git-keepsake: notes")? {
                 return Ok(());
             }
-            std::thread::sleep(std::time::Duration::from_millis(1 + u64::from(attempt % 20)));
+            std::thread::sleep(std::time::Duration::from_millis(
+                1 + u64::from(attempt % 20),
+            ));
         }
-        Err(Error::Git { what: NOTES_REF.into(), message: "too many concurrent updates; try again".into() })
+        Err(Error::Git {
+            what: NOTES_REF.into(),
+            message: "too many concurrent updates; try again".into(),
+        })
     }
 
     /// A unified diff between two trees (`None`: the empty tree).
     pub fn diff_trees(&self, a: Option<&str>, b: Option<&str>) -> Result<String> {
         let find = |t: Option<&str>| -> Result<Option<git2::Tree>> {
-            t.map(|t| self.repo.find_tree(oid(t)?).map_err(gerr(t))).transpose()
+            t.map(|t| self.repo.find_tree(oid(t)?).map_err(gerr(t)))
+                .transpose()
         };
         let (ta, tb) = (find(a)?, find(b)?);
-        let diff = self.repo.diff_tree_to_tree(ta.as_ref(), tb.as_ref(), None).map_err(gerr("diff"))?;
+        let diff = self
+            .repo
+            .diff_tree_to_tree(ta.as_ref(), tb.as_ref(), None)
+            .map_err(gerr("diff"))?;
         let mut out = String::new();
         diff.print(git2::DiffFormat::Patch, |_, _, line| {
             if matches!(line.origin(), '+' | '-' | ' ') {
@@ -264,7 +342,11 @@ impl GitRepo {
                     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
                 }
                 std::fs::write(&path, blob.content()).map_err(|e| Error::io(&path, e))?;
-                let mode = if entry.filemode() == 0o100755 { 0o755 } else { 0o644 };
+                let mode = if entry.filemode() == 0o100755 {
+                    0o755
+                } else {
+                    0o644
+                };
                 crate::pack::set_mode(&path, mode)
             })();
             match result {
@@ -288,14 +370,26 @@ impl GitRepo {
 
 /// Where the note for `target` lives in a notes tree (flat `<oid>` or fan-out `<2>/<38>`), and
 /// its current lines.
-fn note_entry(repo: &Repository, tree: Option<&git2::Tree>, target: Oid) -> Result<(Vec<String>, Vec<String>)> {
+fn note_entry(
+    repo: &Repository,
+    tree: Option<&git2::Tree>,
+    target: Oid,
+) -> Result<(Vec<String>, Vec<String>)> {
     let hex = target.to_string();
     let flat = vec![hex.clone()];
-    let Some(tree) = tree else { return Ok((flat, Vec::new())) };
-    for path in [flat.clone(), vec![hex[..2].to_string(), hex[2..].to_string()]] {
+    let Some(tree) = tree else {
+        return Ok((flat, Vec::new()));
+    };
+    for path in [
+        flat.clone(),
+        vec![hex[..2].to_string(), hex[2..].to_string()],
+    ] {
         if let Ok(entry) = tree.get_path(Path::new(&path.join("/"))) {
             let blob = repo.find_blob(entry.id()).map_err(gerr(NOTES_REF))?;
-            let lines = String::from_utf8_lossy(blob.content()).lines().map(str::to_string).collect();
+            let lines = String::from_utf8_lossy(blob.content())
+                .lines()
+                .map(str::to_string)
+                .collect();
             return Ok((path, lines));
         }
     }
@@ -303,7 +397,12 @@ fn note_entry(repo: &Repository, tree: Option<&git2::Tree>, target: Oid) -> Resu
 }
 
 /// A copy of `tree` with the blob at `path` replaced (None: removed).
-fn set_path(repo: &Repository, tree: Option<&git2::Tree>, path: &[String], blob: Option<Oid>) -> Result<Oid> {
+fn set_path(
+    repo: &Repository,
+    tree: Option<&git2::Tree>,
+    path: &[String],
+    blob: Option<Oid>,
+) -> Result<Oid> {
     let mut tb = repo.treebuilder(tree).map_err(gerr(NOTES_REF))?;
     let name = &path[0];
     if path.len() == 1 {
@@ -329,4 +428,41 @@ fn set_path(repo: &Repository, tree: Option<&git2::Tree>, path: &[String], blob:
         }
     }
     tb.write().map_err(gerr(NOTES_REF))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_note_edits_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let sig = Signature::now("t", "t@t").unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let base = repo
+            .commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+            .unwrap()
+            .to_string();
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let path = dir.path().to_path_buf();
+                let base = base.clone();
+                std::thread::spawn(move || {
+                    let g = GitRepo::discover(&path).unwrap().unwrap();
+                    g.edit_note(&base, Utc::now(), |mut lines| {
+                        lines.push(format!("line {i:02}"));
+                        lines
+                    })
+                    .unwrap();
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let g = GitRepo::discover(dir.path()).unwrap().unwrap();
+        assert_eq!(g.note_lines(&base).unwrap().len(), 16);
+    }
 }

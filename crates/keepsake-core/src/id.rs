@@ -4,7 +4,9 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Id(String);
 
@@ -24,7 +26,10 @@ impl Id {
 
     /// Accepts any non-empty run of lowercase hex: Keepsake wrote 64, but never checked.
     pub fn parse(s: &str) -> Result<Id> {
-        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Id(s.to_string()))
         } else {
             Err(Error::invalid("ID", s, "an ID is lowercase hexadecimal"))

@@ -58,14 +58,23 @@ impl Project {
         Ok(report)
     }
 
-    fn import_one(&self, git: &GitRepo, source: &Store, copying: bool, mut exp: Experiment) -> Result<Experiment> {
+    fn import_one(
+        &self,
+        git: &GitRepo,
+        source: &Store,
+        copying: bool,
+        mut exp: Experiment,
+    ) -> Result<Experiment> {
         let staging = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
         let mut files = Vec::new();
         if !exp.path.is_empty() {
             let id = exp.id.clone();
-            let record = self.bring(source, copying, tarball_keys(None, |c| storage::experiment_tarball_key(&id, c)), |reader, key| {
-                crate::pack::unpack(reader, key, staging.path(), None).map(|_| ())
-            })?;
+            let record = self.bring(
+                source,
+                copying,
+                tarball_keys(None, |c| storage::experiment_tarball_key(&id, c)),
+                |reader, key| crate::pack::unpack(reader, key, staging.path(), None).map(|_| ()),
+            )?;
             exp.files = record;
             if exp.files.is_some() {
                 files = crate::pack::collect(staging.path(), ".", &[])?;
@@ -74,9 +83,16 @@ impl Project {
         for c in &mut exp.checkpoints {
             if !c.path.is_empty() {
                 let id = c.id.clone();
-                c.files = self.bring(source, copying, tarball_keys(None, |codec| storage::checkpoint_tarball_key(&id, codec)), |mut r, _| {
-                    std::io::copy(&mut r, &mut std::io::sink()).map(|_| ()).map_err(|e| Error::io("<tarball>", e))
-                })?;
+                c.files = self.bring(
+                    source,
+                    copying,
+                    tarball_keys(None, |codec| storage::checkpoint_tarball_key(&id, codec)),
+                    |mut r, _| {
+                        std::io::copy(&mut r, &mut std::io::sink())
+                            .map(|_| ())
+                            .map_err(|e| Error::io("<tarball>", e))
+                    },
+                )?;
             }
         }
         if copying {
@@ -96,7 +112,10 @@ impl Project {
             tip = commit_checkpoint(git, &tip, &so_far, c)?;
         }
         if !git.update_ref(&experiment_ref(&exp.id), &tip, None, "git-keepsake: import")? {
-            return Err(Error::Git { what: experiment_ref(&exp.id), message: "the ref appeared while importing".into() });
+            return Err(Error::Git {
+                what: experiment_ref(&exp.id),
+                message: "the ref appeared while importing".into(),
+            });
         }
         exp.git_tip = Some(tip);
         exp.git_tree = Some(tree);
@@ -113,7 +132,9 @@ impl Project {
         inspect: impl FnOnce(&mut dyn Read, &str) -> Result<()>,
     ) -> Result<Option<FileRecord>> {
         for key in keys {
-            let Some(reader) = source.reader(&key)? else { continue };
+            let Some(reader) = source.reader(&key)? else {
+                continue;
+            };
             let mut tee = Tee {
                 inner: reader,
                 hasher: Sha256::new(),
@@ -126,7 +147,11 @@ impl Project {
             if let Some(e) = tee.error.take() {
                 return Err(Error::io(&key, e));
             }
-            let record = FileRecord { key: key.clone(), size: tee.size, sha256: storage::hex(&tee.hasher.finalize_reset()) };
+            let record = FileRecord {
+                key: key.clone(),
+                size: tee.size,
+                sha256: storage::hex(&tee.hasher.finalize_reset()),
+            };
             if let Some(w) = tee.copy.take() {
                 w.finish()?;
             }

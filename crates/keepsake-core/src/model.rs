@@ -119,10 +119,11 @@ pub struct Experiment {
 impl Experiment {
     /// Parses Keepsake's metadata JSON, tolerating any key order and unknown keys.
     pub fn from_keepsake_json(key: &str, bytes: &[u8]) -> Result<Experiment> {
-        let mut exp: Experiment = serde_json::from_slice(bytes).map_err(|e| Error::CorruptMetadata {
-            key: key.to_string(),
-            message: e.to_string(),
-        })?;
+        let mut exp: Experiment =
+            serde_json::from_slice(bytes).map_err(|e| Error::CorruptMetadata {
+                key: key.to_string(),
+                message: e.to_string(),
+            })?;
         exp.params = value::normalize_map(std::mem::take(&mut exp.params));
         for c in &mut exp.checkpoints {
             c.metrics = value::normalize_map(std::mem::take(&mut c.metrics));
@@ -201,7 +202,9 @@ macro_rules! null_if_empty_mod {
                 }
             }
 
-            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<$ty, D::Error> {
+            pub fn deserialize<'de, D: Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<$ty, D::Error> {
                 Ok(Option::<$ty>::deserialize(d)?.unwrap_or_default())
             }
         }
@@ -236,7 +239,11 @@ mod tests {
 
     #[test]
     fn corrupt_json_names_the_key() {
-        let err = Experiment::from_keepsake_json("metadata/experiments/x.json", b"{\"id\": 3").unwrap_err();
-        assert!(err.to_string().contains("metadata/experiments/x.json"), "{err}");
+        let err = Experiment::from_keepsake_json("metadata/experiments/x.json", b"{\"id\": 3")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("metadata/experiments/x.json"),
+            "{err}"
+        );
     }
 }

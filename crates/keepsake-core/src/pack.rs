@@ -78,12 +78,22 @@ pub fn normalize_path(path: &str) -> Result<String> {
 /// `exclude` holds directories never to enter (the store itself, when it lives in the project).
 pub fn collect(project_dir: &Path, path: &str, exclude: &[PathBuf]) -> Result<Vec<FileEntry>> {
     let rel = normalize_path(path)?;
-    let target = if rel.is_empty() { project_dir.to_path_buf() } else { project_dir.join(&rel) };
-    let no_match = || Error::NoFilesMatched { path: path.to_string(), dir: project_dir.to_path_buf() };
+    let target = if rel.is_empty() {
+        project_dir.to_path_buf()
+    } else {
+        project_dir.join(&rel)
+    };
+    let no_match = || Error::NoFilesMatched {
+        path: path.to_string(),
+        dir: project_dir.to_path_buf(),
+    };
     let meta = std::fs::metadata(&target).map_err(|_| no_match())?;
     let walker = Walker {
         ignore: load_ignore(project_dir),
-        exclude: exclude.iter().filter_map(|p| p.canonicalize().ok()).collect(),
+        exclude: exclude
+            .iter()
+            .filter_map(|p| p.canonicalize().ok())
+            .collect(),
         visited: HashSet::new(),
     };
     let mut out = Vec::new();
@@ -113,7 +123,13 @@ fn load_ignore(project_dir: &Path) -> Gitignore {
 
 fn entry(abs: &Path, rel: String, meta: &std::fs::Metadata) -> FileEntry {
     use std::os::unix::fs::MetadataExt;
-    FileEntry { rel, abs: abs.to_path_buf(), mode: meta.mode() & 0o7777, size: meta.len(), mtime: meta.mtime().max(0) as u64 }
+    FileEntry {
+        rel,
+        abs: abs.to_path_buf(),
+        mode: meta.mode() & 0o7777,
+        size: meta.len(),
+        mtime: meta.mtime().max(0) as u64,
+    }
 }
 
 struct Walker {
@@ -140,11 +156,19 @@ impl Walker {
         for name in names {
             let name_str = name.to_string_lossy().into_owned();
             let abs = dir.join(&name);
-            let child_rel = if rel.is_empty() { name_str.clone() } else { format!("{rel}/{name_str}") };
+            let child_rel = if rel.is_empty() {
+                name_str.clone()
+            } else {
+                format!("{rel}/{name_str}")
+            };
             // Follows symlinks: a link to a file is stored as that file; a dangling link is skipped.
-            let Ok(meta) = std::fs::metadata(&abs) else { continue };
+            let Ok(meta) = std::fs::metadata(&abs) else {
+                continue;
+            };
             if meta.is_dir() {
-                if SKIPPED_DIRS.contains(&name_str.as_str()) || self.ignore.matched(&child_rel, true).is_ignore() {
+                if SKIPPED_DIRS.contains(&name_str.as_str())
+                    || self.ignore.matched(&child_rel, true).is_ignore()
+                {
                     continue;
                 }
                 self.walk_dir(&abs, &child_rel, out)?;
@@ -157,7 +181,12 @@ impl Walker {
 }
 
 /// Writes `entries` as a tarball under the top directory `top`, compressed with `codec`.
-pub fn write_tarball<W: Write>(entries: &[FileEntry], top: &str, codec: Codec, out: W) -> Result<W> {
+pub fn write_tarball<W: Write>(
+    entries: &[FileEntry],
+    top: &str,
+    codec: Codec,
+    out: W,
+) -> Result<W> {
     match codec {
         Codec::Gzip => {
             let enc = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
@@ -181,12 +210,18 @@ fn append_all<W: Write>(entries: &[FileEntry], top: &str, out: W) -> Result<W> {
         header.set_mode(e.mode);
         header.set_mtime(e.mtime);
         header.set_entry_type(tar::EntryType::Regular);
-        let mut reader = ExactReader { inner: file.take(e.size), left: e.size, path: &e.abs };
+        let mut reader = ExactReader {
+            inner: file.take(e.size),
+            left: e.size,
+            path: &e.abs,
+        };
         builder
             .append_data(&mut header, format!("{top}/{}", e.rel), &mut reader)
             .map_err(|err| Error::io(&e.abs, err))?;
     }
-    builder.into_inner().map_err(|e| Error::io("<tar stream>", e))
+    builder
+        .into_inner()
+        .map_err(|e| Error::io("<tar stream>", e))
 }
 
 /// Reads exactly the size recorded in the header, failing if the file shrank meanwhile.
@@ -200,7 +235,10 @@ impl<R: Read> Read for ExactReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n == 0 && self.left > 0 && !buf.is_empty() {
-            return Err(std::io::Error::other(format!("{} shrank while it was being read", self.path.display())));
+            return Err(std::io::Error::other(format!(
+                "{} shrank while it was being read",
+                self.path.display()
+            )));
         }
         self.left -= n as u64;
         Ok(n)
@@ -214,9 +252,14 @@ pub fn decoder<'a, R: Read + 'a>(reader: R, archive: &str) -> Result<Box<dyn Rea
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(buffered)))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Ok(Box::new(zstd::Decoder::with_buffer(buffered).map_err(|e| Error::io(archive, e))?))
+        Ok(Box::new(
+            zstd::Decoder::with_buffer(buffered).map_err(|e| Error::io(archive, e))?,
+        ))
     } else {
-        Err(Error::CorruptMetadata { key: archive.to_string(), message: "not a gzip or zstd tarball".into() })
+        Err(Error::CorruptMetadata {
+            key: archive.to_string(),
+            message: "not a gzip or zstd tarball".into(),
+        })
     }
 }
 
@@ -228,7 +271,9 @@ fn entry_path(raw: &Path) -> std::result::Result<Option<PathBuf>, String> {
         match c {
             Component::Normal(s) if i > 0 => out.push(s),
             Component::Normal(_) | Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => return Err("absolute paths are not extracted".into()),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("absolute paths are not extracted".into())
+            }
             Component::ParentDir => return Err("paths with `..` are not extracted".into()),
         }
     }
@@ -245,7 +290,12 @@ fn selected(rel: &Path, only: Option<&str>) -> bool {
 /// Unpacks the tarball into `dest`, keeping file modes, and returns the project-relative paths
 /// written. `only` restricts it to one file or directory. Links, devices, absolute paths and `..`
 /// are refused before anything of theirs is written.
-pub fn unpack<R: Read>(reader: R, archive: &str, dest: &Path, only: Option<&str>) -> Result<Vec<String>> {
+pub fn unpack<R: Read>(
+    reader: R,
+    archive: &str,
+    dest: &Path,
+    only: Option<&str>,
+) -> Result<Vec<String>> {
     let mut tar = tar::Archive::new(decoder(reader, archive)?);
     let mut written = Vec::new();
     let bad = |entry: &Path, reason: String| Error::UnsafeEntry {
@@ -277,20 +327,32 @@ pub fn unpack<R: Read>(reader: R, archive: &str, dest: &Path, only: Option<&str>
                 set_mode(&target, mode)?;
                 written.push(rel.to_string_lossy().into_owned());
             }
-            other => return Err(bad(&raw, format!("{other:?} entries (links, devices) are not extracted"))),
+            other => {
+                return Err(bad(
+                    &raw,
+                    format!("{other:?} entries (links, devices) are not extracted"),
+                ))
+            }
         }
     }
     Ok(written)
 }
 
 /// Copies the one file `rel` out of a tarball into `sink`; false when the tarball lacks it.
-pub fn read_entry<R: Read>(reader: R, archive: &str, rel: &str, sink: &mut dyn Write) -> Result<bool> {
+pub fn read_entry<R: Read>(
+    reader: R,
+    archive: &str,
+    rel: &str,
+    sink: &mut dyn Write,
+) -> Result<bool> {
     let want = normalize_path(rel)?;
     let mut tar = tar::Archive::new(decoder(reader, archive)?);
     for item in tar.entries().map_err(|e| Error::io(archive, e))? {
         let mut item = item.map_err(|e| Error::io(archive, e))?;
         let raw = item.path().map_err(|e| Error::io(archive, e))?.into_owned();
-        let Ok(Some(path)) = entry_path(&raw) else { continue };
+        let Ok(Some(path)) = entry_path(&raw) else {
+            continue;
+        };
         if item.header().entry_type().is_file() && path == Path::new(&want) {
             std::io::copy(&mut item, sink).map_err(|e| Error::io(archive, e))?;
             return Ok(true);
@@ -301,7 +363,8 @@ pub fn read_entry<R: Read>(reader: R, archive: &str, rel: &str, sink: &mut dyn W
 
 pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| Error::io(path, e))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]
@@ -322,15 +385,45 @@ mod tests {
     fn ignore_rules_like_keepsake() {
         let d = tempfile::tempdir().unwrap();
         let r = d.path();
-        write(r, ".keepsakeignore", "*.log\n!keep.log\n/build\ndocs/**/*.md\ncache/\n");
-        for f in ["a.log", "keep.log", "sub/s.log", "build/x", "sub/build/y", "docs/top.md", "docs/a/b/x.md",
-            "cache/c", "sub/cache/c", ".env", ".git/HEAD", "venv/pyvenv.cfg", "venv/lib.py", "src/m.py"] {
+        write(
+            r,
+            ".keepsakeignore",
+            "*.log\n!keep.log\n/build\ndocs/**/*.md\ncache/\n",
+        );
+        for f in [
+            "a.log",
+            "keep.log",
+            "sub/s.log",
+            "build/x",
+            "sub/build/y",
+            "docs/top.md",
+            "docs/a/b/x.md",
+            "cache/c",
+            "sub/cache/c",
+            ".env",
+            ".git/HEAD",
+            "venv/pyvenv.cfg",
+            "venv/lib.py",
+            "src/m.py",
+        ] {
             write(r, f, "x");
         }
         let got = collect(r, ".", &[]).unwrap();
-        assert_eq!(rels(&got), [".env", ".keepsakeignore", "keep.log", "src/m.py", "sub/build/y"]);
+        assert_eq!(
+            rels(&got),
+            [
+                ".env",
+                ".keepsakeignore",
+                "keep.log",
+                "src/m.py",
+                "sub/build/y"
+            ]
+        );
         assert_eq!(rels(&collect(r, "./src/", &[]).unwrap()), ["src/m.py"]);
-        assert!(matches!(collect(r, "missing", &[]), Err(Error::NoFilesMatched { .. })));
+        assert!(matches!(
+            collect(r, "missing", &[]),
+            Err(Error::NoFilesMatched { .. })
+        ));
         assert!(collect(r, "../x", &[]).is_err());
         assert!(collect(r, "/etc", &[]).is_err());
     }
@@ -351,9 +444,19 @@ mod tests {
             let files = unpack(&tarball[..], "t", &out, None).unwrap();
             assert_eq!(files, ["d/a", "d/sub/s", "d2/x", "run.sh"]);
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(out.join("run.sh")).unwrap().permissions().mode() & 0o777, 0o755);
+            assert_eq!(
+                std::fs::metadata(out.join("run.sh"))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o755
+            );
             let only = d.path().join(format!("only-{}", codec.name()));
-            assert_eq!(unpack(&tarball[..], "t", &only, Some("d")).unwrap(), ["d/a", "d/sub/s"]);
+            assert_eq!(
+                unpack(&tarball[..], "t", &only, Some("d")).unwrap(),
+                ["d/a", "d/sub/s"]
+            );
             let mut sink = Vec::new();
             assert!(read_entry(&tarball[..], "t", "d/sub/s", &mut sink).unwrap());
             assert_eq!(sink, b"s");
@@ -391,10 +494,13 @@ mod tests {
             ("id/hard", tar::EntryType::Link, Some("../../x")),
             ("id/dev", tar::EntryType::Char, None),
         ] {
-            let err = unpack(&hostile(name, kind, link)[..], "bad.tar.gz", &dest, None).unwrap_err();
+            let err =
+                unpack(&hostile(name, kind, link)[..], "bad.tar.gz", &dest, None).unwrap_err();
             assert!(matches!(err, Error::UnsafeEntry { .. }), "{name}: {err}");
         }
         assert!(!d.path().join("evil").exists());
-        assert!(std::fs::read_dir(&dest).map(|mut r| r.next().is_none()).unwrap_or(true));
+        assert!(std::fs::read_dir(&dest)
+            .map(|mut r| r.next().is_none())
+            .unwrap_or(true));
     }
 }

@@ -48,7 +48,10 @@ pub(crate) struct CommitRecord {
 
 impl CommitRecord {
     pub fn parse(commit: &str, message: &str) -> Result<CommitRecord> {
-        let body = message.split_once("\n\n").map(|(_, b)| b).unwrap_or_default();
+        let body = message
+            .split_once("\n\n")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
         serde_json::from_str(body).map_err(|e| Error::CorruptMetadata {
             key: format!("commit {commit}"),
             message: e.to_string(),
@@ -116,7 +119,11 @@ impl Project {
                 dir: start.clone(),
                 repository: url.clone(),
                 source: ConfigSource::Explicit,
-                compression: config::read_dir_config(&start).ok().flatten().map(|c| c.compression).unwrap_or(crate::pack::Codec::Gzip),
+                compression: config::read_dir_config(&start)
+                    .ok()
+                    .flatten()
+                    .map(|c| c.compression)
+                    .unwrap_or(crate::pack::Codec::Gzip),
                 warnings: Vec::new(),
             }
         } else if opts.directory.is_some() {
@@ -136,7 +143,12 @@ impl Project {
         };
         let storage_url = StorageUrl::parse(&config.repository, &config.dir)?;
         let store = Store::open(&storage_url)?;
-        Ok(Project { config, storage_url, store, git })
+        Ok(Project {
+            config,
+            storage_url,
+            store,
+            git,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -169,7 +181,10 @@ impl Project {
         match &self.git {
             Some(git) => {
                 for (name, tip) in git.refs(EXPERIMENT_REFS)? {
-                    match git.message(&tip).and_then(|m| CommitRecord::parse(&tip, &m)) {
+                    match git
+                        .message(&tip)
+                        .and_then(|m| CommitRecord::parse(&tip, &m))
+                    {
                         Ok(r) => listing.experiments.push(Summary {
                             running: running.contains(&r.experiment.id),
                             experiment: r.experiment,
@@ -178,7 +193,9 @@ impl Project {
                             latest: r.latest,
                         }),
                         Err(e) => listing.problems.push(match e {
-                            Error::CorruptMetadata { message, .. } => Error::CorruptMetadata { key: name, message },
+                            Error::CorruptMetadata { message, .. } => {
+                                Error::CorruptMetadata { key: name, message }
+                            }
                             other => other,
                         }),
                     }
@@ -194,7 +211,8 @@ impl Project {
             }
         }
         listing.experiments.sort_by(|a, b| {
-            (a.experiment.created, a.experiment.id.as_str()).cmp(&(b.experiment.created, b.experiment.id.as_str()))
+            (a.experiment.created, a.experiment.id.as_str())
+                .cmp(&(b.experiment.created, b.experiment.id.as_str()))
         });
         Ok(listing)
     }
@@ -238,7 +256,9 @@ impl Project {
 
     /// The experiment with all its checkpoints, from its ref's commits; None without a ref.
     pub(crate) fn load_from_git(&self, git: &GitRepo, id: &Id) -> Result<Option<Experiment>> {
-        let Some(tip) = git.resolve_ref(&experiment_ref(id))? else { return Ok(None) };
+        let Some(tip) = git.resolve_ref(&experiment_ref(id))? else {
+            return Ok(None);
+        };
         let mut commit = tip.clone();
         let mut checkpoints = Vec::new();
         loop {
@@ -247,9 +267,11 @@ impl Project {
                 Some(mut c) => {
                     c.files = record.checkpoint_files;
                     checkpoints.push(c);
-                    commit = git.parents(&commit)?.into_iter().next().ok_or_else(|| Error::CorruptMetadata {
-                        key: experiment_ref(id),
-                        message: format!("commit {commit} has no parent"),
+                    commit = git.parents(&commit)?.into_iter().next().ok_or_else(|| {
+                        Error::CorruptMetadata {
+                            key: experiment_ref(id),
+                            message: format!("commit {commit} has no parent"),
+                        }
                     })?;
                 }
                 None => {
@@ -268,7 +290,11 @@ impl Project {
     /// The one experiment or checkpoint whose ID starts with `prefix`.
     pub fn resolve(&self, prefix: &str) -> Result<Target> {
         if prefix.is_empty() || Id::parse(prefix).is_err() {
-            return Err(Error::invalid("ID prefix", prefix, "IDs are lowercase hexadecimal"));
+            return Err(Error::invalid(
+                "ID prefix",
+                prefix,
+                "IDs are lowercase hexadecimal",
+            ));
         }
         let (experiments, _) = self.experiments()?;
         let mut found: Vec<Target> = Vec::new();
@@ -283,7 +309,9 @@ impl Project {
             }
         }
         match found.len() {
-            0 => Err(Error::NotFound { prefix: prefix.to_string() }),
+            0 => Err(Error::NotFound {
+                prefix: prefix.to_string(),
+            }),
             1 => Ok(found.remove(0)),
             _ => Err(Error::Ambiguous {
                 prefix: prefix.to_string(),
@@ -291,7 +319,9 @@ impl Project {
                     .iter()
                     .map(|t| match t {
                         Target::Experiment(e) => format!("experiment {}", e.id.short()),
-                        Target::Checkpoint(e, c) => format!("checkpoint {} of {}", c.short(), e.id.short()),
+                        Target::Checkpoint(e, c) => {
+                            format!("checkpoint {} of {}", c.short(), e.id.short())
+                        }
                     })
                     .collect(),
             }),
@@ -302,7 +332,9 @@ impl Project {
     pub fn get_experiment(&self, prefix: &str) -> Result<Experiment> {
         match self.resolve(prefix) {
             Ok(Target::Experiment(e)) => Ok(e),
-            Ok(Target::Checkpoint(..)) => Err(Error::NotFound { prefix: prefix.to_string() }),
+            Ok(Target::Checkpoint(..)) => Err(Error::NotFound {
+                prefix: prefix.to_string(),
+            }),
             Err(e) => Err(e),
         }
     }
@@ -312,9 +344,16 @@ impl Project {
         let now = clock::now();
         let mut out = std::collections::HashSet::new();
         for key in self.store.list(storage::HEARTBEATS)? {
-            let Some(name) = key.strip_prefix(storage::HEARTBEATS).and_then(|n| n.strip_suffix(".json")) else { continue };
+            let Some(name) = key
+                .strip_prefix(storage::HEARTBEATS)
+                .and_then(|n| n.strip_suffix(".json"))
+            else {
+                continue;
+            };
             let Ok(id) = Id::parse(name) else { continue };
-            let Some(bytes) = self.store.get(&key)? else { continue };
+            let Some(bytes) = self.store.get(&key)? else {
+                continue;
+            };
             if let Ok(hb) = serde_json::from_slice::<Heartbeat>(&bytes) {
                 if (now - hb.last_heartbeat).num_milliseconds() < HEARTBEAT_TIMEOUT_SECS * 1000 {
                     out.insert(id);
@@ -331,7 +370,10 @@ impl Project {
     /// Writes the heartbeat file with the current time, in Keepsake's format.
     pub fn heartbeat(&self, id: &Id) -> Result<()> {
         let v = serde_json::json!({"experiment_id": id.as_str(), "last_heartbeat": clock::format(&clock::now())});
-        self.store.put(&storage::heartbeat_key(id), crate::value::to_go_json(&v, Some(" ")).into_bytes())
+        self.store.put(
+            &storage::heartbeat_key(id),
+            crate::value::to_go_json(&v, Some(" ")).into_bytes(),
+        )
     }
 
     /// Marks the experiment stopped (deletes its heartbeat).
@@ -352,7 +394,13 @@ pub(crate) fn summarize(exp: Experiment, running: &std::collections::HashSet<Id>
     let num_checkpoints = exp.checkpoints.len();
     let mut experiment = exp;
     experiment.checkpoints.clear();
-    Summary { running: running.contains(&experiment.id), experiment, num_checkpoints, best, latest }
+    Summary {
+        running: running.contains(&experiment.id),
+        experiment,
+        num_checkpoints,
+        best,
+        latest,
+    }
 }
 
 /// Where experiments go when there is no keepsake.yaml: inside the git directory, never committed.

@@ -8,7 +8,9 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::git::GitRepo;
 use crate::id::Id;
-use crate::model::{best_of, Checkpoint, Experiment, FileRecord, Params, PrimaryMetric, StorageConfig};
+use crate::model::{
+    best_of, Checkpoint, Experiment, FileRecord, Params, PrimaryMetric, StorageConfig,
+};
 use crate::pack::{self, Codec};
 use crate::project::{experiment_ref, CommitRecord, Project};
 use crate::storage;
@@ -57,7 +59,9 @@ impl Project {
     pub fn check_repository_spec(&self) -> Result<()> {
         let url = self.store.url().to_string();
         match self.store.get(storage::REPOSITORY_JSON)? {
-            None => self.store.put(storage::REPOSITORY_JSON, storage::REPOSITORY_SPEC),
+            None => self
+                .store
+                .put(storage::REPOSITORY_JSON, storage::REPOSITORY_SPEC),
             Some(bytes) => {
                 let version = serde_json::from_slice::<serde_json::Value>(&bytes)
                     .ok()
@@ -67,14 +71,22 @@ impl Project {
                     Some(v) => Err(Error::IncompatibleVersion { url, version: v }),
                     None => Err(Error::CorruptedSpec {
                         url,
-                        message: format!("`{}` has no integer `version`", String::from_utf8_lossy(&bytes)),
+                        message: format!(
+                            "`{}` has no integer `version`",
+                            String::from_utf8_lossy(&bytes)
+                        ),
                     }),
                 }
             }
         }
     }
 
-    fn upload_snapshot(&self, files: &[pack::FileEntry], id: &Id, key: String) -> Result<FileRecord> {
+    fn upload_snapshot(
+        &self,
+        files: &[pack::FileEntry],
+        id: &Id,
+        key: String,
+    ) -> Result<FileRecord> {
         let writer = self.store.writer(&key);
         let writer = pack::write_tarball(files, id.as_str(), self.codec(), writer)?;
         writer.finish()
@@ -94,7 +106,10 @@ impl Project {
             params: crate::value::normalize_map(spec.params),
             host: spec.host,
             user: spec.user,
-            config: StorageConfig { repository: self.store.url().to_string(), storage: String::new() },
+            config: StorageConfig {
+                repository: self.store.url().to_string(),
+                storage: String::new(),
+            },
             command: spec.command,
             path: spec.path.unwrap_or_default(),
             python_version: spec.python_version,
@@ -106,16 +121,33 @@ impl Project {
             git_tree: None,
         };
         if !exp.path.is_empty() {
-            exp.files = Some(self.upload_snapshot(&files, &id, storage::experiment_tarball_key(&id, self.codec()))?);
+            exp.files = Some(self.upload_snapshot(
+                &files,
+                &id,
+                storage::experiment_tarball_key(&id, self.codec()),
+            )?);
         }
         self.write_storage_metadata(&exp)?;
         if let Some(git) = &self.git {
             let tree = git.write_tree(&files)?;
             let baseline = git.head();
             let record = root_record(&exp);
-            let commit = git.commit(&tree, &baseline.iter().cloned().collect::<Vec<_>>(), &root_message(&exp, &record), exp.created)?;
-            if !git.update_ref(&experiment_ref(&id), &commit, None, "git-keepsake: experiment")? {
-                return Err(Error::Git { what: experiment_ref(&id), message: "the ref already exists".into() });
+            let commit = git.commit(
+                &tree,
+                &baseline.iter().cloned().collect::<Vec<_>>(),
+                &root_message(&exp, &record),
+                exp.created,
+            )?;
+            if !git.update_ref(
+                &experiment_ref(&id),
+                &commit,
+                None,
+                "git-keepsake: experiment",
+            )? {
+                return Err(Error::Git {
+                    what: experiment_ref(&id),
+                    message: "the ref already exists".into(),
+                });
             }
             if let Some(base) = baseline {
                 let line = format!("experiment {id}");
@@ -131,12 +163,19 @@ impl Project {
     }
 
     pub(crate) fn write_storage_metadata(&self, exp: &Experiment) -> Result<()> {
-        self.store.put(&storage::experiment_metadata_key(&exp.id), exp.to_keepsake_json().into_bytes())
+        self.store.put(
+            &storage::experiment_metadata_key(&exp.id),
+            exp.to_keepsake_json().into_bytes(),
+        )
     }
 
     /// Records a checkpoint of `exp`: its files, the experiment's storage metadata, then a commit
     /// on the experiment's ref (retried on top of whatever another process added meanwhile).
-    pub fn create_checkpoint(&self, exp: &mut Experiment, spec: NewCheckpoint) -> Result<Checkpoint> {
+    pub fn create_checkpoint(
+        &self,
+        exp: &mut Experiment,
+        spec: NewCheckpoint,
+    ) -> Result<Checkpoint> {
         validate_checkpoint(&spec)?;
         let id = Id::generate();
         let files = match non_empty(&spec.path) {
@@ -153,7 +192,11 @@ impl Project {
             files: None,
         };
         if !checkpoint.path.is_empty() {
-            checkpoint.files = Some(self.upload_snapshot(&files, &id, storage::checkpoint_tarball_key(&id, self.codec()))?);
+            checkpoint.files = Some(self.upload_snapshot(
+                &files,
+                &id,
+                storage::checkpoint_tarball_key(&id, self.codec()),
+            )?);
         }
         match &self.git {
             None => {
@@ -165,7 +208,12 @@ impl Project {
         Ok(checkpoint)
     }
 
-    fn append_in_git(&self, git: &GitRepo, exp: &mut Experiment, checkpoint: &Checkpoint) -> Result<()> {
+    fn append_in_git(
+        &self,
+        git: &GitRepo,
+        exp: &mut Experiment,
+        checkpoint: &Checkpoint,
+    ) -> Result<()> {
         let name = experiment_ref(&exp.id);
         for _ in 0..100 {
             let tip = git.resolve_ref(&name)?;
@@ -176,7 +224,9 @@ impl Project {
                 }
             }
             let Some(parent) = exp.git_tip.clone() else {
-                return Err(Error::NotFound { prefix: exp.id.to_string() });
+                return Err(Error::NotFound {
+                    prefix: exp.id.to_string(),
+                });
             };
             let mut next = exp.clone();
             next.checkpoints.push(checkpoint.clone());
@@ -188,7 +238,10 @@ impl Project {
                 return Ok(());
             }
         }
-        Err(Error::Git { what: name, message: "too many concurrent updates; try again".into() })
+        Err(Error::Git {
+            what: name,
+            message: "too many concurrent updates; try again".into(),
+        })
     }
 
     /// Deletes an experiment: its ref and note line first, then its metadata and files.
@@ -198,21 +251,31 @@ impl Project {
             if let Some(tip) = git.resolve_ref(&name)? {
                 let root = root_commit(git, &tip)?;
                 if !git.delete_ref(&name, &tip)? {
-                    return Err(Error::Git { what: name, message: "it changed while deleting; try again".into() });
+                    return Err(Error::Git {
+                        what: name,
+                        message: "it changed while deleting; try again".into(),
+                    });
                 }
                 if let Some(base) = git.parents(&root)?.into_iter().next() {
                     let line = format!("experiment {}", exp.id);
-                    git.edit_note(&base, clock::now(), |lines| lines.into_iter().filter(|l| *l != line).collect())?;
+                    git.edit_note(&base, clock::now(), |lines| {
+                        lines.into_iter().filter(|l| *l != line).collect()
+                    })?;
                 }
             }
         }
-        self.store.delete(&storage::experiment_metadata_key(&exp.id))?;
+        self.store
+            .delete(&storage::experiment_metadata_key(&exp.id))?;
         self.store.delete(&storage::heartbeat_key(&exp.id))?;
-        for key in tarball_keys(exp.files.as_ref(), |c| storage::experiment_tarball_key(&exp.id, c)) {
+        for key in tarball_keys(exp.files.as_ref(), |c| {
+            storage::experiment_tarball_key(&exp.id, c)
+        }) {
             self.store.delete(&key)?;
         }
         for c in &exp.checkpoints {
-            for key in tarball_keys(c.files.as_ref(), |codec| storage::checkpoint_tarball_key(&c.id, codec)) {
+            for key in tarball_keys(c.files.as_ref(), |codec| {
+                storage::checkpoint_tarball_key(&c.id, codec)
+            }) {
                 self.store.delete(&key)?;
             }
         }
@@ -223,7 +286,9 @@ impl Project {
     /// metadata is rewritten, then its files go.
     pub fn delete_checkpoint(&self, exp: &Experiment, id: &Id) -> Result<()> {
         let Some(gone) = exp.checkpoint(id).cloned() else {
-            return Err(Error::NotFound { prefix: id.to_string() });
+            return Err(Error::NotFound {
+                prefix: id.to_string(),
+            });
         };
         let mut kept = exp.clone();
         kept.checkpoints.retain(|c| &c.id != id);
@@ -238,11 +303,16 @@ impl Project {
             }
             let name = experiment_ref(&exp.id);
             if !git.update_ref(&name, &commit, Some(tip), "git-keepsake: remove checkpoint")? {
-                return Err(Error::Git { what: name, message: "it changed while deleting; try again".into() });
+                return Err(Error::Git {
+                    what: name,
+                    message: "it changed while deleting; try again".into(),
+                });
             }
         }
         self.write_storage_metadata(&kept)?;
-        for key in tarball_keys(gone.files.as_ref(), |codec| storage::checkpoint_tarball_key(id, codec)) {
+        for key in tarball_keys(gone.files.as_ref(), |codec| {
+            storage::checkpoint_tarball_key(id, codec)
+        }) {
             self.store.delete(&key)?;
         }
         Ok(())
@@ -251,7 +321,11 @@ impl Project {
 
 fn validate_checkpoint(spec: &NewCheckpoint) -> Result<()> {
     if spec.step < 0 {
-        return Err(Error::invalid("step", spec.step, "steps are zero or positive"));
+        return Err(Error::invalid(
+            "step",
+            spec.step,
+            "steps are zero or positive",
+        ));
     }
     if let Some(pm) = &spec.primary_metric {
         if !spec.metrics.contains_key(&pm.name) {
@@ -267,7 +341,10 @@ fn validate_checkpoint(spec: &NewCheckpoint) -> Result<()> {
 }
 
 /// The storage keys a tarball may have: the recorded one, or either codec's when unknown.
-pub(crate) fn tarball_keys(files: Option<&FileRecord>, key: impl Fn(Codec) -> String) -> Vec<String> {
+pub(crate) fn tarball_keys(
+    files: Option<&FileRecord>,
+    key: impl Fn(Codec) -> String,
+) -> Vec<String> {
     match files {
         Some(f) => vec![f.key.clone()],
         None => vec![key(Codec::Gzip), key(Codec::Zstd)],
@@ -294,7 +371,12 @@ fn root_message(exp: &Experiment, record: &CommitRecord) -> String {
 }
 
 /// A commit adding `checkpoint` on top of `parent`; `exp` already lists it last.
-pub(crate) fn commit_checkpoint(git: &GitRepo, parent: &str, exp: &Experiment, checkpoint: &Checkpoint) -> Result<String> {
+pub(crate) fn commit_checkpoint(
+    git: &GitRepo,
+    parent: &str,
+    exp: &Experiment,
+    checkpoint: &Checkpoint,
+) -> Result<String> {
     let mut head = exp.clone();
     head.checkpoints.clear();
     let record = CommitRecord {
@@ -325,10 +407,14 @@ fn root_commit(git: &GitRepo, tip: &str) -> Result<String> {
         if record.checkpoint.is_none() {
             return Ok(commit);
         }
-        commit = git.parents(&commit)?.into_iter().next().ok_or_else(|| Error::CorruptMetadata {
-            key: commit.clone(),
-            message: "a checkpoint commit without a parent".into(),
-        })?;
+        commit =
+            git.parents(&commit)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::CorruptMetadata {
+                    key: commit.clone(),
+                    message: "a checkpoint commit without a parent".into(),
+                })?;
     }
 }
 

@@ -60,7 +60,10 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// In-memory stores by name, so that two `Store`s opened on `memory://x` share their objects.
 fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
     static STORES: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
-    let mut map = STORES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut map = STORES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     map.entry(name.to_string())
         .or_insert_with(|| Arc::new(object_store::memory::InMemory::new()))
         .clone()
@@ -96,11 +99,16 @@ impl Store {
                     .with_bucket_name(bucket)
                     .with_retry(retry_config())
                     .with_client_options(client_options());
-                let endpoint = std::env::var("AWS_ENDPOINT").or_else(|_| std::env::var("AWS_ENDPOINT_URL"));
+                let endpoint =
+                    std::env::var("AWS_ENDPOINT").or_else(|_| std::env::var("AWS_ENDPOINT_URL"));
                 if let Ok(endpoint) = endpoint {
-                    builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
+                    builder = builder
+                        .with_allow_http(endpoint.starts_with("http://"))
+                        .with_endpoint(endpoint);
                 }
-                if std::env::var("AWS_DEFAULT_REGION").is_err() && std::env::var("AWS_REGION").is_err() {
+                if std::env::var("AWS_DEFAULT_REGION").is_err()
+                    && std::env::var("AWS_REGION").is_err()
+                {
                     builder = builder.with_region("us-east-1");
                 }
                 with_prefix(Arc::new(builder.build().map_err(fail)?), prefix)
@@ -114,7 +122,10 @@ impl Store {
             }
             StorageUrl::Memory(name) => memory_store(name),
         };
-        Ok(Store { inner, url: display })
+        Ok(Store {
+            inner,
+            url: display,
+        })
     }
 
     pub fn url(&self) -> &str {
@@ -122,20 +133,25 @@ impl Store {
     }
 
     fn err(&self, key: &str, e: object_store::Error) -> Error {
-        Error::Storage { url: self.url.clone(), key: key.to_string(), message: one_line(&e.to_string()) }
+        Error::Storage {
+            url: self.url.clone(),
+            key: key.to_string(),
+            message: one_line(&e.to_string()),
+        }
     }
 
     /// The whole object, or None when it does not exist.
     pub fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let path = ObjectPath::from(key);
-        runtime().block_on(async {
-            match self.inner.get(&path).await {
-                Ok(r) => r.bytes().await.map(Some),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })
-        .map_err(|e| self.err(key, e))
+        runtime()
+            .block_on(async {
+                match self.inner.get(&path).await {
+                    Ok(r) => r.bytes().await.map(Some),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .map_err(|e| self.err(key, e))
     }
 
     /// Replaces the object atomically: readers see the old bytes or the new, never a mix.
@@ -230,7 +246,10 @@ impl Store {
                 }
             }
         });
-        Ok(Some(ObjectReader { rx, current: Bytes::new() }))
+        Ok(Some(ObjectReader {
+            rx,
+            current: Bytes::new(),
+        }))
     }
 }
 
@@ -244,7 +263,11 @@ fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore
 
 /// A few quick retries: a command fails in seconds when storage is down rather than hanging.
 fn retry_config() -> RetryConfig {
-    RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(20), ..Default::default() }
+    RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(20),
+        ..Default::default()
+    }
 }
 
 fn client_options() -> ClientOptions {
@@ -290,7 +313,11 @@ impl ObjectWriter {
     pub fn finish(mut self) -> Result<FileRecord> {
         let sent = self.flush_buf().and_then(|_| self.send(Chunk::Finish));
         let outcome = self.done.take().map(|d| d.blocking_recv());
-        let fail = |message: String| Error::Storage { url: self.url.clone(), key: self.key.clone(), message };
+        let fail = |message: String| Error::Storage {
+            url: self.url.clone(),
+            key: self.key.clone(),
+            message,
+        };
         match outcome {
             Some(Ok(Ok(()))) if sent.is_ok() => Ok(FileRecord {
                 key: self.key.clone(),
@@ -298,7 +325,11 @@ impl ObjectWriter {
                 sha256: hex(&std::mem::take(&mut self.hasher).finalize()),
             }),
             Some(Ok(Err(e))) => Err(fail(one_line(&e.to_string()))),
-            _ => Err(fail(sent.err().map(|e| e.to_string()).unwrap_or_else(|| "upload stopped".into()))),
+            _ => Err(fail(
+                sent.err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "upload stopped".into()),
+            )),
         }
     }
 }
@@ -358,7 +389,12 @@ mod tests {
         assert_eq!(rec.size, data.len() as u64);
         assert_eq!(rec.sha256, hex(&Sha256::digest(&data)));
         let mut back = Vec::new();
-        store.reader("checkpoints/a.tar.gz").unwrap().unwrap().read_to_end(&mut back).unwrap();
+        store
+            .reader("checkpoints/a.tar.gz")
+            .unwrap()
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, data);
         assert!(store.reader("missing").unwrap().is_none());
     }

@@ -17,7 +17,9 @@ pub fn from_f64(f: f64) -> Value {
     } else if f.is_infinite() {
         Value::String(if f > 0.0 { POS_INF } else { NEG_INF }.into())
     } else {
-        Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+        Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -140,7 +142,9 @@ fn write_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -155,7 +159,9 @@ pub fn short_string(v: &Value, max_len: usize, precision: usize) -> String {
         Value::Null => return "null".into(),
         Value::Bool(b) => return b.to_string(),
         Value::Number(n) if !n.is_f64() => return n.to_string(),
-        Value::Number(n) => return format_float_short(n.as_f64().unwrap_or(0.0), max_len, precision),
+        Value::Number(n) => {
+            return format_float_short(n.as_f64().unwrap_or(0.0), max_len, precision)
+        }
         Value::String(s) if s == NAN => return "NaN".into(),
         Value::String(s) if s == POS_INF => return "+Inf".into(),
         Value::String(s) if s == NEG_INF => return "-Inf".into(),
@@ -286,17 +292,26 @@ mod tests {
             to_go_json(&v, Some(" ")),
             "{\n \"a\": [\n  64,\n  32\n ],\n \"b\": {},\n \"c\": \"\\u003cx\\u003e\\u0026é\",\n \"d\": []\n}"
         );
-        assert_eq!(to_go_json(&json!({"x": 0.1, "y": [1]}), None), "{\"x\":0.1,\"y\":[1]}");
+        assert_eq!(
+            to_go_json(&json!({"x": 0.1, "y": [1]}), None),
+            "{\"x\":0.1,\"y\":[1]}"
+        );
     }
 
     #[test]
     fn short_strings_like_keepsake() {
         assert_eq!(short_string(&json!(0.1234567), 10, 5), "0.12346");
         assert_eq!(short_string(&json!(0.000001234567), 10, 5), "1.2346e-06");
-        assert_eq!(short_string(&json!(12345678912345.6789), 10, 5), "1.2346e+13");
+        assert_eq!(
+            short_string(&json!(12345678912345.6789), 10, 5),
+            "1.2346e+13"
+        );
         assert_eq!(short_string(&json!(123456.789), 20, 5), "123456.789");
         assert_eq!(short_string(&json!(0.79), 20, 5), "0.79");
-        assert_eq!(short_string(&json!("lower lr, wider layer"), 20, 5), "lower lr, wider l...");
+        assert_eq!(
+            short_string(&json!("lower lr, wider layer"), 20, 5),
+            "lower lr, wider l..."
+        );
         assert_eq!(short_string(&json!(NAN), 20, 5), "NaN");
         assert_eq!(short_string(&json!(null), 20, 5), "null");
     }

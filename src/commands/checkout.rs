@@ -1,0 +1,60 @@
+//! `checkout`: an experiment restores its code; a checkpoint its code and files.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use keepsake_core::CheckoutOptions;
+
+use super::{open_project, Global};
+use crate::error::CliResult;
+use crate::ui;
+
+#[derive(Args)]
+pub struct CheckoutArgs {
+    /// Experiment or checkpoint ID (any unique prefix)
+    id: String,
+    /// Directory to write to (default: the project directory)
+    #[arg(short, long = "output-directory", value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// Overwrite files that differ
+    #[arg(short, long)]
+    force: bool,
+    /// Only this file or directory
+    #[arg(long, value_name = "PATH")]
+    path: Option<String>,
+}
+
+pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
+    let project = open_project(g)?;
+    let target = project.resolve(&args.id)?;
+    let dest = args
+        .output
+        .clone()
+        .unwrap_or_else(|| project.dir().to_path_buf());
+    let exp = target.experiment();
+    match target.checkpoint() {
+        Some(c) => ui::progress(&format!(
+            "Checking out checkpoint {} of experiment {}",
+            c.id.short(),
+            exp.id.short()
+        )),
+        None => ui::progress(&format!(
+            "Checking out the code of experiment {}",
+            exp.id.short()
+        )),
+    }
+    let opts = CheckoutOptions {
+        force: args.force,
+        path: args.path.clone(),
+    };
+    let report = project.checkout(&target, &dest, &opts, &mut |m| ui::progress(&m))?;
+    ui::progress(&format!(
+        "Wrote {} file(s) to {}",
+        report.files.len(),
+        report.dest.display()
+    ));
+    if !exp.command.is_empty() {
+        ui::progress(&format!("It was run as: {}", exp.command));
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! `diff`: params, metrics, environment and code of two experiments or checkpoints.
+
+use std::collections::BTreeSet;
+
+use clap::Args;
+use keepsake_core::{value, Checkpoint, Experiment, Project, Target};
+use serde_json::{json, Map, Value};
+
+use super::{open_project, Global};
+use crate::error::{CliError, CliResult};
+use crate::ui;
+
+#[derive(Args)]
+pub struct DiffArgs {
+    /// First experiment or checkpoint ID (any unique prefix)
+    a: String,
+    /// Second experiment or checkpoint ID
+    b: String,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+/// The checkpoint a diff compares: the one named, or an experiment's best, else its latest.
+fn pick<'a>(prefix: &str, target: &'a Target) -> (&'a Experiment, Option<&'a Checkpoint>) {
+    let e = target.experiment();
+    match target.checkpoint() {
+        Some(c) => (e, Some(c)),
+        None => {
+            let c = e.best().or_else(|| e.latest());
+            if let Some(c) = c {
+                let which = if e.best().is_some() { "best" } else { "latest" };
+                ui::progress(&format!(
+                    "`{prefix}` is an experiment: comparing its {which} checkpoint {}",
+                    c.id.short()
+                ));
+            }
+            (e, c)
+        }
+    }
+}
+
+type Rows = Vec<(String, Option<String>, Option<String>)>;
+
+fn map_rows(a: &Map<String, Value>, b: &Map<String, Value>) -> Rows {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| {
+            (
+                k.clone(),
+                a.get(k).map(value::display),
+                b.get(k).map(value::display),
+            )
+        })
+        .collect()
+}
+
+fn field_rows(pairs: &[(&str, String, String)]) -> Rows {
+    pairs
+        .iter()
+        .filter(|(_, x, y)| x != y)
+        .map(|(k, x, y)| (k.to_string(), Some(x.clone()), Some(y.clone())))
+        .collect()
+}
+
+fn packages(e: &Experiment) -> Map<String, Value> {
+    e.python_packages
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+        .collect()
+}
+
+pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
+    let project = open_project(g)?;
+    let (ta, tb) = (project.resolve(&args.a)?, project.resolve(&args.b)?);
+    let ((ea, ca), (eb, cb)) = (pick(&args.a, &ta), pick(&args.b, &tb));
+    let experiment = field_rows(&[
+        ("Command", ea.command.clone(), eb.command.clone()),
+        (
+            "Created",
+            ui::long_time(ea.created),
+            ui::long_time(eb.created),
+        ),
+        ("Host", ea.host.clone(), eb.host.clone()),
+        (
+            "Python version",
+            ea.python_version.clone(),
+            eb.python_version.clone(),
+        ),
+        ("User", ea.user.clone(), eb.user.clone()),
+    ]);
+    let params = map_rows(&ea.params, &eb.params);
+    let env = map_rows(&packages(ea), &packages(eb));
+    let empty = Map::new();
+    let checkpoint = field_rows(&[
+        (
+            "Created",
+            ca.map(|c| ui::long_time(c.created)).unwrap_or_default(),
+            cb.map(|c| ui::long_time(c.created)).unwrap_or_default(),
+        ),
+        (
+            "Path",
+            ca.map(|c| c.path.clone()).unwrap_or_default(),
+            cb.map(|c| c.path.clone()).unwrap_or_default(),
+        ),
+        (
+            "Step",
+            ca.map(|c| c.step.to_string()).unwrap_or_default(),
+            cb.map(|c| c.step.to_string()).unwrap_or_default(),
+        ),
+    ]);
+    let metrics = map_rows(
+        ca.map(|c| &c.metrics).unwrap_or(&empty),
+        cb.map(|c| &c.metrics).unwrap_or(&empty),
+    );
+    let code = code_diff(&project, ea, eb)?;
+    if args.json {
+        let section = |rows: &Rows| -> Value {
+            Value::Object(
+                rows.iter()
+                    .map(|(k, a, b)| (k.clone(), json!([a, b])))
+                    .collect(),
+            )
+        };
+        let v = json!({
+            "a": {"experiment": ea.id.as_str(), "checkpoint": ca.map(|c| c.id.as_str())},
+            "b": {"experiment": eb.id.as_str(), "checkpoint": cb.map(|c| c.id.as_str())},
+            "experiment": section(&experiment),
+            "params": section(&params),
+            "python_packages": section(&env),
+            "checkpoint": section(&checkpoint),
+            "metrics": section(&metrics),
+            "code": code,
+        });
+        return Ok(ui::out(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
+    }
+    let short = |c: Option<&Checkpoint>| {
+        c.map(|c| c.id.short().to_string())
+            .unwrap_or_else(|| "(none)".into())
+    };
+    let mut t = ui::Table::default();
+    let mut section = |title: &str, id_row: Option<(String, String)>, rows: &Rows| {
+        t.row(vec![vec![title.to_string()]]);
+        if let Some((a, b)) = id_row {
+            t.row(vec![vec!["ID:".into()], vec![a], vec![b]]);
+        }
+        if rows.is_empty() && title != "Experiment" {
+            t.row(vec![vec!["(no difference)".into()]]);
+        }
+        for (k, a, b) in rows {
+            let cell =
+                |v: &Option<String>| value::truncate(v.as_deref().unwrap_or("(not set)"), 50);
+            t.row(vec![vec![format!("{k}:")], vec![cell(a)], vec![cell(b)]]);
+        }
+        t.row(vec![vec![String::new()]]);
+    };
+    section(
+        "Experiment",
+        Some((ea.id.short().into(), eb.id.short().into())),
+        &experiment,
+    );
+    section("Params", None, &params);
+    section("Python Packages", None, &env);
+    section("Checkpoint", Some((short(ca), short(cb))), &checkpoint);
+    section("Metrics", None, &metrics);
+    let mut out = t.render();
+    out.push_str("Code\n");
+    match code {
+        Some(c) if c.is_empty() => out.push_str("(no difference)\n"),
+        Some(c) => out.push_str(&c),
+        None => out.push_str("(code diff needs a git repository)\n"),
+    }
+    Ok(ui::out(&out)?)
+}
+
+fn code_diff(project: &Project, a: &Experiment, b: &Experiment) -> CliResult<Option<String>> {
+    if !project.has_git() {
+        return Ok(None);
+    }
+    project.code_diff(a, b).map(Some).map_err(CliError::from)
+}

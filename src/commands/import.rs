@@ -1,0 +1,44 @@
+//! `import`: experiments of a Keepsake-layout store become git refs.
+
+use clap::Args;
+
+use super::{open_project, Global};
+use crate::error::CliResult;
+use crate::ui;
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Store to import from (default: the project's own store)
+    url: Option<String>,
+}
+
+pub fn cmd_import(g: &Global, args: ImportArgs) -> CliResult {
+    let project = open_project(g)?;
+    let report = project.import(args.url.as_deref())?;
+    for e in &report.imported {
+        ui::out(&format!(
+            "imported {} ({} checkpoints)\n",
+            e.id,
+            e.checkpoints.len()
+        ))?;
+    }
+    for p in &report.problems {
+        ui::warn(&p.to_string());
+    }
+    ui::progress(&format!(
+        "Imported {} experiment(s); {} already had refs",
+        report.imported.len(),
+        report.skipped.len()
+    ));
+    if report.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::CliError::user(
+            format!(
+                "{} experiment(s) could not be imported",
+                report.problems.len()
+            ),
+            None,
+        ))
+    }
+}

@@ -1,0 +1,210 @@
+//! `ls` and `ps`: Keepsake's experiment table, `--json` and `-q`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use clap::Args;
+use keepsake_core::filter::{self, Filter};
+use keepsake_core::{clock, value, Checkpoint, Summary};
+use serde_json::{json, Value};
+
+use super::{open_project, Global};
+use crate::error::{CliError, CliResult};
+use crate::ui;
+
+#[derive(Args)]
+pub struct LsArgs {
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+    /// Print only IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Show all params and metrics, not only those that differ
+    #[arg(long)]
+    all: bool,
+    /// Keep experiments matching `<name> <op> <value>` (op: = != < <= > >=); repeatable
+    #[arg(short, long = "filter", value_name = "EXPR")]
+    filters: Vec<String>,
+    /// Sort by this key; `-KEY` sorts descending
+    #[arg(short, long, default_value = "created", allow_hyphen_values = true)]
+    sort: String,
+}
+
+pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
+    if args.quiet && args.json {
+        return Err(CliError::user("Cannot use --quiet with --json", None));
+    }
+    let mut filters: Vec<Filter> = args
+        .filters
+        .iter()
+        .map(|f| Filter::parse(f))
+        .collect::<Result<_, _>>()?;
+    if running_only {
+        filters.retain(|f| f.name != "status");
+        filters.push(Filter::parse("status = running")?);
+    }
+    let project = open_project(g)?;
+    let listing = project.list()?;
+    for p in &listing.problems {
+        ui::warn(&p.to_string());
+    }
+    let now = clock::now();
+    let mut rows = Vec::new();
+    for s in listing.experiments {
+        let mut keep = true;
+        for f in &filters {
+            keep &= f.matches(&s, now)?;
+        }
+        if keep {
+            rows.push(s);
+        }
+    }
+    filter::sort(&mut rows, &args.sort)?;
+    if args.json {
+        let items: Vec<Value> = rows.iter().map(summary_json).collect();
+        return Ok(ui::out(
+            &(value::to_go_json(&Value::Array(items), Some("  ")) + "\n"),
+        )?);
+    }
+    if args.quiet {
+        let ids: String = rows
+            .iter()
+            .map(|s| format!("{}\n", s.experiment.id))
+            .collect();
+        return Ok(ui::out(&ids)?);
+    }
+    if rows.is_empty() {
+        ui::progress("No experiments found");
+        return Ok(());
+    }
+    Ok(ui::out(&table(&rows, args.all, now))?)
+}
+
+/// Keepsake's `ls --json` object, with its key order.
+pub fn summary_json(s: &Summary) -> Value {
+    let e = &s.experiment;
+    let params = if e.params.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(e.params.clone())
+    };
+    json!({
+        "id": e.id.as_str(),
+        "created": clock::format(&e.created),
+        "params": params,
+        "command": e.command,
+        "num_checkpoints": s.num_checkpoints,
+        "latest_checkpoint": s.latest.as_ref().map(Checkpoint::to_json_value),
+        "best_checkpoint": s.best.as_ref().map(Checkpoint::to_json_value),
+        "user": e.user,
+        "host": e.host,
+        "running": s.running,
+    })
+}
+
+fn table(rows: &[Summary], all: bool, now: chrono::DateTime<chrono::Utc>) -> String {
+    let show_host = rows
+        .iter()
+        .map(|s| &s.experiment.host)
+        .collect::<BTreeSet<_>>()
+        .len()
+        > 1;
+    let show_user = rows
+        .iter()
+        .map(|s| &s.experiment.user)
+        .collect::<BTreeSet<_>>()
+        .len()
+        > 1;
+    let show_best = rows.iter().any(|s| s.best.is_some());
+    let param_keys = param_keys(rows, all);
+    let metric_keys: BTreeSet<String> = if all {
+        rows.iter()
+            .filter_map(|s| s.best.as_ref().or(s.latest.as_ref()))
+            .flat_map(|c| c.metrics.keys().cloned())
+            .collect()
+    } else {
+        rows.iter()
+            .filter_map(|s| {
+                s.best
+                    .as_ref()?
+                    .primary_metric
+                    .as_ref()
+                    .map(|p| p.name.clone())
+            })
+            .collect()
+    };
+    let mut header = vec!["EXPERIMENT", "STARTED", "STATUS"];
+    if show_host {
+        header.push("HOST");
+    }
+    if show_user {
+        header.push("USER");
+    }
+    header.push("PARAMS");
+    if show_best {
+        header.push("BEST CHECKPOINT");
+    }
+    header.push("LATEST CHECKPOINT");
+    let mut t = ui::Table::default();
+    t.row(header.iter().map(|h| vec![h.to_string()]).collect());
+    for s in rows {
+        let e = &s.experiment;
+        let mut cells = vec![
+            vec![e.id.short().to_string()],
+            vec![ui::ago(e.created, now)],
+            vec![if s.running { "running" } else { "stopped" }.to_string()],
+        ];
+        if show_host {
+            cells.push(vec![e.host.clone()]);
+        }
+        if show_user {
+            cells.push(vec![e.user.clone()]);
+        }
+        cells.push(
+            param_keys
+                .iter()
+                .filter_map(|k| {
+                    e.params
+                        .get(k)
+                        .map(|v| format!("{k}={}", value::short_string(v, 20, 5)))
+                })
+                .collect(),
+        );
+        if show_best {
+            cells.push(checkpoint_cell(s.best.as_ref(), &metric_keys));
+        }
+        cells.push(checkpoint_cell(s.latest.as_ref(), &metric_keys));
+        t.row(cells);
+        t.row(vec![vec![String::new()]]);
+    }
+    t.render()
+}
+
+/// Params to show: every scalar one with `--all`; otherwise those whose values differ between
+/// the experiments that have them.
+fn param_keys(rows: &[Summary], all: bool) -> Vec<String> {
+    let mut values: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for s in rows {
+        for (k, v) in &s.experiment.params {
+            if !matches!(v, Value::Object(_) | Value::Array(_)) {
+                values.entry(k).or_default().push(v);
+            }
+        }
+    }
+    values
+        .into_iter()
+        .filter(|(_, vs)| all || (vs.len() > 1 && vs.iter().any(|v| *v != vs[0])))
+        .map(|(k, _)| k.to_string())
+        .collect()
+}
+
+fn checkpoint_cell(c: Option<&Checkpoint>, metrics: &BTreeSet<String>) -> Vec<String> {
+    let Some(c) = c else { return vec![] };
+    let mut lines = vec![format!("{} (step {})", c.id.short(), c.step)];
+    for m in metrics {
+        if let Some(v) = c.metrics.get(m) {
+            lines.push(format!("{m}={}", value::short_string(v, 20, 5)));
+        }
+    }
+    lines
+}

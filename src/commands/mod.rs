@@ -1,0 +1,94 @@
+//! One file per command, each with its clap arguments and one `cmd_*` function.
+
+mod checkout;
+mod config;
+mod diff;
+mod import;
+mod init;
+mod ls;
+mod rm;
+mod show;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use keepsake_core::{OpenOptions, Project};
+
+use crate::error::CliResult;
+
+#[derive(Parser)]
+#[command(
+    name = "git-keepsake",
+    bin_name = "git keepsake",
+    version,
+    about = "Version control for machine learning, built into git"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct Global {
+    /// Use this repository URL instead of the one in keepsake.yaml
+    #[arg(short = 'R', long, global = true)]
+    pub repository: Option<String>,
+    /// Use this project directory instead of searching upwards for keepsake.yaml
+    #[arg(short = 'D', long = "project-directory", global = true)]
+    pub project_directory: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// List experiments
+    #[command(visible_alias = "list")]
+    Ls(ls::LsArgs),
+    /// List running experiments
+    #[command(visible_alias = "processes")]
+    Ps(ls::LsArgs),
+    /// Show an experiment or a checkpoint
+    Show(show::ShowArgs),
+    /// Compare two experiments or checkpoints
+    Diff(diff::DiffArgs),
+    /// Restore an experiment's code, or a checkpoint's code and files
+    Checkout(checkout::CheckoutArgs),
+    /// Delete experiments or checkpoints
+    #[command(visible_alias = "delete")]
+    Rm(rm::RmArgs),
+    /// Turn experiments of a Keepsake store into git refs
+    Import(import::ImportArgs),
+    /// Show where experiments are stored
+    Config(config::ConfigArgs),
+    /// Set up git-keepsake in this repository
+    Init(init::InitArgs),
+}
+
+pub fn run(cli: Cli) -> CliResult {
+    let g = &cli.global;
+    match cli.command {
+        Command::Ls(args) => ls::cmd_ls(g, args, false),
+        Command::Ps(args) => ls::cmd_ls(g, args, true),
+        Command::Show(args) => show::cmd_show(g, args),
+        Command::Diff(args) => diff::cmd_diff(g, args),
+        Command::Checkout(args) => checkout::cmd_checkout(g, args),
+        Command::Rm(args) => rm::cmd_rm(g, args),
+        Command::Import(args) => import::cmd_import(g, args),
+        Command::Config(args) => config::cmd_config(g, args),
+        Command::Init(args) => init::cmd_init(g, args),
+    }
+}
+
+pub fn open_project(g: &Global) -> CliResult<Project> {
+    let cwd = std::env::current_dir()?;
+    let project = Project::open(&OpenOptions {
+        cwd,
+        repository: g.repository.clone(),
+        directory: g.project_directory.clone(),
+    })?;
+    for w in &project.config.warnings {
+        crate::ui::warn(w);
+    }
+    Ok(project)
+}

@@ -1,0 +1,62 @@
+//! `rm`: delete experiments or checkpoints, with their refs, notes lines and storage.
+
+use clap::Args;
+use keepsake_core::Target;
+
+use super::{open_project, Global};
+use crate::error::{CliError, CliResult};
+use crate::ui;
+
+#[derive(Args)]
+pub struct RmArgs {
+    /// Experiment or checkpoint IDs (any unique prefixes)
+    #[arg(required = true)]
+    ids: Vec<String>,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long, alias = "force")]
+    yes: bool,
+}
+
+pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
+    let project = open_project(g)?;
+    // Every prefix is resolved before anything is deleted: one bad ID deletes nothing.
+    let targets: Vec<Target> = args
+        .ids
+        .iter()
+        .map(|p| project.resolve(p))
+        .collect::<Result<_, _>>()?;
+    let describe = |t: &Target| match t {
+        Target::Experiment(e) => format!(
+            "experiment {} ({} checkpoints)",
+            e.id.short(),
+            e.checkpoints.len()
+        ),
+        Target::Checkpoint(e, c) => {
+            format!("checkpoint {} of experiment {}", c.short(), e.id.short())
+        }
+    };
+    if !args.yes {
+        let list: Vec<String> = targets.iter().map(describe).collect();
+        eprintln!("About to delete:\n  {}", list.join("\n  "));
+        if !ui::confirm("Delete these?") {
+            return Err(CliError::user(
+                "Nothing deleted",
+                Some("Pass --yes to delete without a prompt"),
+            ));
+        }
+    }
+    for t in &targets {
+        ui::progress(&format!("Deleting {}", describe(t)));
+        match t {
+            Target::Experiment(e) => project.delete_experiment(e)?,
+            Target::Checkpoint(e, c) => {
+                // Re-read: an earlier argument may have changed the same experiment.
+                let fresh = project
+                    .get_experiment(e.id.as_str())
+                    .unwrap_or_else(|_| e.clone());
+                project.delete_checkpoint(&fresh, c)?
+            }
+        }
+    }
+    Ok(())
+}

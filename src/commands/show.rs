@@ -1,0 +1,238 @@
+//! `show`: one experiment (all fields and its checkpoints) or one checkpoint.
+
+use clap::Args;
+use keepsake_core::{value, Checkpoint, Experiment, Project, Target};
+use serde_json::Value;
+
+use super::{open_project, Global};
+use crate::error::CliResult;
+use crate::ui;
+
+#[derive(Args)]
+pub struct ShowArgs {
+    /// Experiment or checkpoint ID (any unique prefix)
+    id: String,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+    /// Show all Python packages
+    #[arg(long)]
+    all: bool,
+}
+
+/// Lines of a `show` page; field rows share one column width across sections.
+pub enum Line {
+    Title(String),
+    Heading(&'static str),
+    Blank,
+    Field(String, String),
+    Raw(String),
+}
+
+pub fn render(lines: &[Line]) -> String {
+    let width = lines
+        .iter()
+        .filter_map(|l| match l {
+            Line::Field(k, _) => Some(k.chars().count() + 1),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let mut out = String::new();
+    for l in lines {
+        let text = match l {
+            Line::Title(t) | Line::Raw(t) => t.clone(),
+            Line::Heading(h) => h.to_string(),
+            Line::Blank => String::new(),
+            Line::Field(k, v) => format!("{:<width$}{v}", format!("{k}:")),
+        };
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
+    let project = open_project(g)?;
+    let target = project.resolve(&args.id)?;
+    let running = project.is_running(&target.experiment().id)?;
+    if args.json {
+        let v = match &target {
+            Target::Experiment(e) => serde_json::to_value(e).unwrap_or(Value::Null),
+            Target::Checkpoint(e, id) => e
+                .checkpoint(id)
+                .map(Checkpoint::to_json_value)
+                .unwrap_or(Value::Null),
+        };
+        return Ok(ui::out(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
+    }
+    let mut lines = Vec::new();
+    match &target {
+        Target::Experiment(e) => {
+            lines.push(Line::Title(format!("Experiment: {}", e.id)));
+            lines.push(Line::Blank);
+            experiment_fields(&project, e, running, args.all, &mut lines);
+            checkpoints_table(e, &mut lines);
+        }
+        Target::Checkpoint(e, id) => {
+            let Some(c) = e.checkpoint(id) else {
+                return Ok(());
+            };
+            lines.push(Line::Title(format!("Checkpoint: {}", c.id)));
+            lines.push(Line::Blank);
+            lines.push(Line::Field("Created".into(), ui::long_time(c.created)));
+            lines.push(Line::Field("Path".into(), c.path.clone()));
+            lines.push(Line::Field("Step".into(), c.step.to_string()));
+            if let Some(f) = &c.files {
+                lines.push(Line::Field(
+                    "Files".into(),
+                    format!("{} ({} bytes, sha256 {})", f.key, f.size, f.sha256),
+                ));
+            }
+            lines.push(Line::Blank);
+            lines.push(Line::Heading("Experiment"));
+            lines.push(Line::Field("ID".into(), e.id.to_string()));
+            experiment_fields(&project, e, running, args.all, &mut lines);
+            lines.push(Line::Blank);
+            lines.push(Line::Heading("Metrics"));
+            for (k, v) in &c.metrics {
+                let primary = c.primary_metric.as_ref().filter(|p| &p.name == k);
+                let suffix = primary
+                    .map(|p| format!(" (primary, {})", p.goal.as_str()))
+                    .unwrap_or_default();
+                lines.push(Line::Field(
+                    k.clone(),
+                    format!("{}{suffix}", value::display(v)),
+                ));
+            }
+            if c.metrics.is_empty() {
+                lines.push(Line::Raw("(none)".into()));
+            }
+        }
+    }
+    Ok(ui::out(&render(&lines))?)
+}
+
+const INTERESTING_PACKAGES: [&str; 10] = [
+    "cntk",
+    "keras",
+    "jax",
+    "mxnet",
+    "numpy",
+    "pandas",
+    "pytorch_lightning",
+    "sklearn",
+    "tensorflow",
+    "torch",
+];
+
+fn experiment_fields(
+    project: &Project,
+    e: &Experiment,
+    running: bool,
+    all: bool,
+    lines: &mut Vec<Line>,
+) {
+    let _ = project;
+    lines.push(Line::Field("Created".into(), ui::long_time(e.created)));
+    lines.push(Line::Field(
+        "Status".into(),
+        if running { "running" } else { "stopped" }.into(),
+    ));
+    lines.push(Line::Field("Host".into(), e.host.clone()));
+    lines.push(Line::Field("User".into(), e.user.clone()));
+    lines.push(Line::Field("Command".into(), e.command.clone()));
+    if !e.path.is_empty() {
+        lines.push(Line::Field("Code".into(), e.path.clone()));
+    }
+    lines.push(Line::Blank);
+    lines.push(Line::Heading("Params"));
+    for (k, v) in &e.params {
+        lines.push(Line::Field(k.clone(), value::display(v)));
+    }
+    if e.params.is_empty() {
+        lines.push(Line::Raw("(none)".into()));
+    }
+    if !e.python_version.is_empty() {
+        lines.push(Line::Blank);
+        lines.push(Line::Heading("System"));
+        lines.push(Line::Field(
+            "Python version".into(),
+            e.python_version.clone(),
+        ));
+    }
+    lines.push(Line::Blank);
+    lines.push(Line::Heading("Python packages"));
+    let packages: Vec<(&String, &String)> = e.python_packages.iter().collect();
+    let shown: Vec<_> = if all || packages.len() <= 5 {
+        packages.clone()
+    } else {
+        let interesting: Vec<_> = packages
+            .iter()
+            .copied()
+            .filter(|(k, _)| INTERESTING_PACKAGES.contains(&k.as_str()))
+            .collect();
+        if interesting.is_empty() {
+            packages.iter().copied().take(5).collect()
+        } else {
+            interesting
+        }
+    };
+    for (k, v) in &shown {
+        lines.push(Line::Field((*k).clone(), (*v).clone()));
+    }
+    if packages.is_empty() {
+        lines.push(Line::Raw("(none)".into()));
+    } else if shown.len() < packages.len() {
+        lines.push(Line::Raw(format!(
+            "... and {} more. Use --all to view.",
+            packages.len() - shown.len()
+        )));
+    }
+}
+
+fn checkpoints_table(e: &Experiment, lines: &mut Vec<Line>) {
+    lines.push(Line::Blank);
+    lines.push(Line::Heading("Checkpoints"));
+    if e.checkpoints.is_empty() {
+        lines.push(Line::Raw("(none)".into()));
+        return;
+    }
+    let metrics: Vec<String> = e.checkpoints[0].metrics.keys().cloned().collect();
+    let best = e.best().map(|c| c.id.clone());
+    let mut t = ui::Table::default();
+    let mut header = vec![
+        vec!["ID".to_string()],
+        vec!["STEP".to_string()],
+        vec!["CREATED".to_string()],
+    ];
+    header.extend(metrics.iter().map(|m| vec![m.to_uppercase()]));
+    t.row(header);
+    for c in &e.checkpoints {
+        let mut row = vec![
+            vec![c.id.short().to_string()],
+            vec![c.step.to_string()],
+            vec![ui::long_time(c.created)],
+        ];
+        for m in &metrics {
+            let mut cell = c
+                .metrics
+                .get(m)
+                .map(|v| value::short_string(v, 10, 5))
+                .unwrap_or_default();
+            let is_primary = c.primary_metric.as_ref().is_some_and(|p| &p.name == m);
+            if is_primary && best.as_ref() == Some(&c.id) {
+                cell.push_str(" (best)");
+            }
+            row.push(vec![cell]);
+        }
+        t.row(row);
+    }
+    lines.push(Line::Raw(t.render().trim_end().to_string()));
+    lines.push(Line::Blank);
+    lines.push(Line::Raw(
+        "To see more details about a checkpoint, run:".into(),
+    ));
+    lines.push(Line::Raw("  git keepsake show <checkpoint ID>".into()));
+}

@@ -1,0 +1,132 @@
+//! The only place that prints. Data goes to stdout; progress, warnings and errors to stderr.
+
+use std::io::{IsTerminal, Write};
+
+use chrono::{DateTime, Utc};
+
+pub fn out(text: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
+}
+
+pub fn progress(message: &str) {
+    eprintln!("{message}");
+}
+
+pub fn warn(message: &str) {
+    eprintln!("warning: {message}");
+}
+
+pub fn error(message: &str, hint: Option<&str>) {
+    // One line per message: newlines inside would break scripts that read the first line.
+    eprintln!("error: {}", message.replace('\n', " "));
+    if let Some(h) = hint {
+        eprintln!("hint: {h}");
+    }
+}
+
+/// Asks a yes/no question on the terminal; false (refuse) when stdin is not a terminal.
+pub fn confirm(question: &str) -> bool {
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// A table whose cells may span several lines; columns are padded by two spaces, like Go's
+/// tabwriter in Keepsake's output.
+#[derive(Default)]
+pub struct Table {
+    rows: Vec<Vec<Vec<String>>>,
+}
+
+impl Table {
+    pub fn row(&mut self, cells: Vec<Vec<String>>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self) -> String {
+        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut widths = vec![0usize; cols];
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                for line in cell {
+                    widths[i] = widths[i].max(line.chars().count());
+                }
+            }
+        }
+        let mut out = String::new();
+        for row in &self.rows {
+            let height = row.iter().map(Vec::len).max().unwrap_or(0).max(1);
+            for l in 0..height {
+                let mut line = String::new();
+                for (i, cell) in row.iter().enumerate() {
+                    let text = cell.get(l).map(String::as_str).unwrap_or("");
+                    line.push_str(text);
+                    if i + 1 < row.len() {
+                        line.push_str(&" ".repeat(widths[i] - text.chars().count() + 2));
+                    }
+                }
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// "N minutes ago", as Keepsake shows it; a date once it is three days old.
+pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - t).num_milliseconds() as f64 / 1000.0;
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
+    if secs < 1.5 {
+        "about a second ago".into()
+    } else if secs < 60.0 {
+        plural(secs.round() as i64, "second")
+    } else if secs < 90.0 {
+        "about a minute ago".into()
+    } else if secs < 3600.0 {
+        plural((secs / 60.0).round() as i64, "minute")
+    } else if secs < 5400.0 {
+        "about an hour ago".into()
+    } else if secs < 86400.0 {
+        plural((secs / 3600.0).round() as i64, "hour")
+    } else if secs < 73.0 * 3600.0 {
+        let days = (secs / 86400.0).round() as i64;
+        if days == 1 {
+            "one day ago".into()
+        } else {
+            plural(days, "day")
+        }
+    } else {
+        t.format("%Y-%m-%d").to_string()
+    }
+}
+
+/// RFC 1123 in UTC, as `show` and `diff` print times.
+pub fn long_time(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S UTC").to_string()
+}
+
+/// `key:` padded to a common width, then the value.
+pub fn fields(rows: &[(String, String)]) -> String {
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count() + 1)
+        .max()
+        .unwrap_or(0)
+        + 2;
+    rows.iter()
+        .map(|(k, v)| {
+            let key = format!("{k}:");
+            format!("{key:<width$}{v}").trim_end().to_string() + "\n"
+        })
+        .collect()
+}

@@ -1,0 +1,222 @@
+//! Shared helpers for the end-to-end tests: hermetic git repositories built by the scripts in
+//! fixtures/, the binary run with no user config and a fixed clock, and recording through the core.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use keepsake_core::{NewCheckpoint, NewExperiment, OpenOptions, Params, PrimaryMetric, Project};
+use serde_json::{json, Value};
+
+/// The time every test process records at (advancing by a millisecond per reading).
+pub const RECORD_TIME: &str = "2026-03-01T12:00:00Z";
+/// The time the CLI runs at in tests: two minutes after recording.
+pub const CLI_TIME: &str = "2026-03-01T12:02:00Z";
+
+pub fn fix_clock() {
+    keepsake_core::clock::fix(keepsake_core::clock::parse(RECORD_TIME).unwrap());
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A project built by fixtures/make-git-project.sh (with git unless `git` is false).
+pub struct TestProject {
+    pub tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+}
+
+impl TestProject {
+    pub fn new(git: bool) -> TestProject {
+        fix_clock();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("project");
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_root().join("fixtures/make-git-project.sh"))
+            .arg(&dir);
+        if !git {
+            cmd.arg("--no-git");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "fixture: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dir = dir.canonicalize().unwrap();
+        TestProject { tmp, dir }
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.dir.join(rel)).unwrap()
+    }
+
+    pub fn project(&self) -> Project {
+        Project::open(&OpenOptions {
+            cwd: self.dir.clone(),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    /// Runs `git keepsake <args>` in the project directory.
+    pub fn ks(&self, args: &[&str]) -> Run {
+        ks_in(&self.dir, args)
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        git_in(&self.dir, args)
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn fails(self) -> Run {
+        assert_ne!(
+            self.code, 0,
+            "expected a failure; stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+
+    /// The first line of stderr (the error message).
+    pub fn error_line(&self) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or("")
+    }
+}
+
+pub fn hermetic(cmd: &mut Command, home: &Path) {
+    cmd.env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C")
+        .env("KEEPSAKE_NO_ANALYTICS", "1")
+        .env(keepsake_core::clock::NOW_ENV, CLI_TIME);
+}
+
+pub fn ks_in(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-keepsake"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null());
+    hermetic(&mut cmd, dir);
+    to_run(cmd.output().unwrap())
+}
+
+pub fn to_run(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new("git");
+    cmd.args(args).current_dir(dir);
+    hermetic(&mut cmd, dir);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn params(v: Value) -> Params {
+    match v {
+        Value::Object(m) => m,
+        _ => panic!("params must be an object"),
+    }
+}
+
+pub fn new_experiment(path: Option<&str>, p: Value) -> NewExperiment {
+    NewExperiment {
+        path: path.map(str::to_string),
+        params: params(p),
+        command: "train.py --epochs 3".into(),
+        user: "ada".into(),
+        host: "trainer-1".into(),
+        python_version: "3.11.7".into(),
+        python_packages: [("numpy".to_string(), "1.26.4".to_string())]
+            .into_iter()
+            .collect(),
+    }
+}
+
+pub fn new_checkpoint(path: Option<&str>, step: i64, loss: f64) -> NewCheckpoint {
+    NewCheckpoint {
+        path: path.map(str::to_string),
+        step,
+        metrics: params(json!({"loss": loss, "accuracy": 1.0 - loss})),
+        primary_metric: Some(PrimaryMetric {
+            name: "loss".into(),
+            goal: keepsake_core::Goal::Minimize,
+        }),
+    }
+}
+
+/// Records one experiment with three checkpoints of a weights file; returns it.
+pub fn record_run(t: &TestProject, lr: f64, losses: &[f64]) -> keepsake_core::Experiment {
+    let project = t.project();
+    let mut exp = project
+        .create_experiment(new_experiment(Some("."), json!({"lr": lr, "layers": 2})))
+        .unwrap();
+    for (step, loss) in losses.iter().enumerate() {
+        t.write("model.pth", &format!("weights lr={lr} step={step}\n"));
+        project
+            .create_checkpoint(
+                &mut exp,
+                new_checkpoint(Some("model.pth"), step as i64, *loss),
+            )
+            .unwrap();
+    }
+    exp
+}
+
+/// Whether an optional outside part (Keepsake 0.4.2, the S3 server) is configured; in CI
+/// (`CI` set) a missing part is a failure, never a silent skip.
+pub fn require_env(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ if std::env::var("CI").is_ok() => {
+            panic!("{name} is not set: run the tests through scripts/test-all.sh")
+        }
+        _ => {
+            eprintln!("skipping: {name} is not set (scripts/test-all.sh sets it)");
+            None
+        }
+    }
+}

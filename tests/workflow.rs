@@ -1,0 +1,416 @@
+//! End to end: recording through the core into real git repositories, then `ls`, `show`, `diff`,
+//! `checkout`, `rm` and `import` through the binary.
+
+mod common;
+
+use common::*;
+use keepsake_core::refs::{EXPERIMENT_REFS, NOTES_REF};
+use serde_json::json;
+
+#[test]
+fn records_refs_commits_and_notes() {
+    let t = TestProject::new(true);
+    let head = t.git(&["rev-parse", "HEAD"]).trim().to_string();
+    t.write("train.py", "print('uncommitted change')\n");
+    let exp = record_run(&t, 0.01, &[0.9, 0.5, 0.7]);
+
+    let refs = t.git(&["for-each-ref", "--format=%(refname)", EXPERIMENT_REFS]);
+    assert_eq!(refs.trim(), format!("{EXPERIMENT_REFS}{}", exp.id));
+    // A commit per checkpoint on top of the experiment's commit, whose parent is the user's HEAD.
+    let log = t.git(&[
+        "log",
+        "--format=%s",
+        &format!("{EXPERIMENT_REFS}{}", exp.id),
+    ]);
+    let subjects: Vec<&str> = log.lines().collect();
+    assert_eq!(subjects.len(), 5, "{log}");
+    assert!(subjects[3].starts_with("keepsake: experiment "));
+    assert_eq!(subjects[4], "Initial project");
+    // The snapshot holds the uncommitted change, and not the ignored logs/.
+    let root = t.git(&[
+        "rev-list",
+        "--max-parents=1",
+        "--min-parents=1",
+        "-n1",
+        "--reverse",
+        &format!("{EXPERIMENT_REFS}{}~3", exp.id),
+    ]);
+    let shown = t.git(&["show", &format!("{}:train.py", root.trim())]);
+    assert_eq!(shown, "print('uncommitted change')\n");
+    let tree = t.git(&["ls-tree", "-r", "--name-only", root.trim()]);
+    assert!(!tree.contains("logs/"), "{tree}");
+    assert!(tree.contains("run.sh") && tree.contains("data/train.csv"));
+    // Notes on the baseline say which experiments ran on it.
+    let notes = t.git(&["notes", "--ref", NOTES_REF, "show", &head]);
+    assert_eq!(notes, format!("experiment {}\n", exp.id));
+    // Storage has Keepsake's layout.
+    let store = t.dir.join(".git/keepsake/storage");
+    assert_eq!(
+        std::fs::read_to_string(store.join("repository.json")).unwrap(),
+        r#"{"version":1}"#
+    );
+    assert!(store
+        .join(format!("metadata/experiments/{}.json", exp.id))
+        .is_file());
+    assert!(store
+        .join(format!("experiments/{}.tar.gz", exp.id))
+        .is_file());
+    for c in &exp.checkpoints {
+        assert!(store.join(format!("checkpoints/{}.tar.gz", c.id)).is_file());
+    }
+}
+
+#[test]
+fn ls_show_and_json() {
+    let t = TestProject::new(true);
+    let a = record_run(&t, 0.01, &[0.9, 0.5, 0.7]);
+    let b = record_run(&t, 0.1, &[0.8, 0.6]);
+    let table = t.ks(&["ls"]).ok().stdout;
+    let expected = format!(
+        "EXPERIMENT  STARTED          STATUS   PARAMS    BEST CHECKPOINT   LATEST CHECKPOINT
+{}     2 minutes ago    stopped  lr=0.01   {} (step 1)  {} (step 2)
+                                           loss=0.5          loss=0.7
+
+{}     2 minutes ago    stopped  lr=0.1    {} (step 1)  {} (step 1)
+                                           loss=0.6          loss=0.6
+
+",
+        a.id.short(),
+        a.checkpoints[1].id.short(),
+        a.checkpoints[2].id.short(),
+        b.id.short(),
+        b.checkpoints[1].id.short(),
+        b.checkpoints[1].id.short()
+    );
+    assert_eq!(normalize_spaces(&table), normalize_spaces(&expected));
+
+    let json = t.ks(&["ls", "--json"]).ok().json();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    let first = &json[0];
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "created",
+            "params",
+            "command",
+            "num_checkpoints",
+            "latest_checkpoint",
+            "best_checkpoint",
+            "user",
+            "host",
+            "running"
+        ]
+    );
+    assert_eq!(first["id"], json!(a.id.as_str()));
+    assert_eq!(first["num_checkpoints"], json!(3));
+    assert_eq!(first["best_checkpoint"]["step"], json!(1));
+    assert_eq!(first["host"], json!("trainer-1"));
+
+    let quiet = t.ks(&["ls", "-q", "--sort", "-lr"]).ok().stdout;
+    assert_eq!(quiet, format!("{}\n{}\n", b.id, a.id));
+    let filtered = t
+        .ks(&["ls", "-q", "-f", "lr < 0.05", "-f", "step >= 2"])
+        .ok()
+        .stdout;
+    assert_eq!(filtered, format!("{}\n", a.id));
+    let err = t.ks(&["ls", "-f", "lr == 1"]).fails();
+    assert!(err.error_line().contains("lr == 1"), "{}", err.stderr);
+
+    let show = t.ks(&["show", &a.id.as_str()[..6]]).ok().stdout;
+    assert!(
+        show.starts_with(&format!("Experiment: {}\n", a.id)),
+        "{show}"
+    );
+    assert!(show.contains("0.5 (best)"), "{show}");
+    let show_ckpt = t
+        .ks(&["show", "--json", a.checkpoints[2].id.as_str()])
+        .ok()
+        .json();
+    assert_eq!(show_ckpt["step"], json!(2));
+    assert!(t.ks(&["ps"]).ok().stdout.is_empty());
+}
+
+fn normalize_spaces(s: &str) -> String {
+    s.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn checkout_restores_code_and_weights_and_refuses_to_clobber() {
+    let t = TestProject::new(true);
+    let exp = record_run(&t, 0.01, &[0.9, 0.5, 0.7]);
+    let out = t.tmp.path().join("out");
+    let best = exp.checkpoints[1].id.as_str();
+    t.ks(&["checkout", best, "-o", out.to_str().unwrap()]).ok();
+    assert_eq!(
+        std::fs::read_to_string(out.join("model.pth")).unwrap(),
+        "weights lr=0.01 step=1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("src/model.py")).unwrap(),
+        t.read("src/model.py")
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(out.join("run.sh"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o755
+    );
+    assert!(!out.join("logs").exists());
+
+    // An experiment restores its code only.
+    let code_only = t.tmp.path().join("code");
+    t.ks(&[
+        "checkout",
+        exp.id.as_str(),
+        "-o",
+        code_only.to_str().unwrap(),
+    ])
+    .ok();
+    assert!(code_only.join("train.py").is_file() && !code_only.join("model.pth").exists());
+
+    // Into the project: model.pth differs (it holds step 2), so it is refused and listed.
+    let run = t.ks(&["checkout", best]).fails();
+    assert!(run.error_line().contains("model.pth"), "{}", run.stderr);
+    assert_eq!(t.read("model.pth"), "weights lr=0.01 step=2\n");
+    t.ks(&["checkout", best, "-f"]).ok();
+    assert_eq!(t.read("model.pth"), "weights lr=0.01 step=1\n");
+
+    // --path takes a whole directory, not its first file.
+    let only = t.tmp.path().join("only");
+    t.ks(&[
+        "checkout",
+        best,
+        "-o",
+        only.to_str().unwrap(),
+        "--path",
+        "src",
+    ])
+    .ok();
+    assert!(only.join("src/model.py").is_file() && !only.join("train.py").exists());
+}
+
+#[test]
+fn diff_shows_params_metrics_and_code() {
+    let t = TestProject::new(true);
+    let a = record_run(&t, 0.01, &[0.9, 0.5]);
+    t.write(
+        "src/model.py",
+        "def build(hidden):\n    return {\"hidden\": hidden * 2}\n",
+    );
+    let b = record_run(&t, 0.1, &[0.8]);
+    let text = t.ks(&["diff", a.id.as_str(), b.id.as_str()]).ok().stdout;
+    assert!(text.contains("lr:"), "{text}");
+    assert!(
+        text.contains("+    return {\"hidden\": hidden * 2}"),
+        "{text}"
+    );
+    let json = t
+        .ks(&["diff", "--json", a.id.as_str(), b.id.as_str()])
+        .ok()
+        .json();
+    assert_eq!(json["params"]["lr"], json!(["0.01", "0.1"]));
+    assert_eq!(json["metrics"]["loss"], json!(["0.5", "0.8"]));
+    assert!(json["code"].as_str().unwrap().contains("src/model.py"));
+}
+
+#[test]
+fn rm_removes_refs_notes_and_storage() {
+    let t = TestProject::new(true);
+    let head = t.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let a = record_run(&t, 0.01, &[0.9, 0.5, 0.7]);
+    let b = record_run(&t, 0.1, &[0.8]);
+    let store = t.dir.join(".git/keepsake/storage");
+
+    // Without a terminal and without --yes nothing is deleted.
+    t.ks(&["rm", a.id.as_str()]).fails();
+    assert!(store
+        .join(format!("metadata/experiments/{}.json", a.id))
+        .is_file());
+
+    let gone = &a.checkpoints[1];
+    t.ks(&["rm", "--yes", gone.id.as_str()]).ok();
+    assert!(!store
+        .join(format!("checkpoints/{}.tar.gz", gone.id))
+        .exists());
+    let shown = t.ks(&["show", "--json", a.id.as_str()]).ok().json();
+    let steps: Vec<i64> = shown["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["step"].as_i64().unwrap())
+        .collect();
+    assert_eq!(steps, [0, 2]);
+    let ls = t.ks(&["ls", "--json"]).ok().json();
+    assert_eq!(ls[0]["num_checkpoints"], json!(2));
+    assert_eq!(ls[0]["best_checkpoint"]["step"], json!(2));
+
+    t.ks(&["rm", "--yes", a.id.as_str()]).ok();
+    assert_eq!(t.ks(&["ls", "-q"]).ok().stdout, format!("{}\n", b.id));
+    assert!(!store
+        .join(format!("metadata/experiments/{}.json", a.id))
+        .exists());
+    assert!(!store.join(format!("experiments/{}.tar.gz", a.id)).exists());
+    for c in &a.checkpoints {
+        assert!(!store.join(format!("checkpoints/{}.tar.gz", c.id)).exists());
+    }
+    let notes = t.git(&["notes", "--ref", NOTES_REF, "show", &head]);
+    assert_eq!(notes, format!("experiment {}\n", b.id));
+}
+
+#[test]
+fn concurrent_recorders_lose_nothing() {
+    let t = TestProject::new(true);
+    let head = t.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let dir = t.dir.clone();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let project = keepsake_core::Project::open(&keepsake_core::OpenOptions {
+                    cwd: dir,
+                    ..Default::default()
+                })
+                .unwrap();
+                let mut exp = project
+                    .create_experiment(new_experiment(None, json!({"worker": i})))
+                    .unwrap();
+                for step in 0..5 {
+                    project
+                        .create_checkpoint(
+                            &mut exp,
+                            new_checkpoint(None, step, 1.0 / (step + 1) as f64),
+                        )
+                        .unwrap();
+                }
+                exp.id
+            })
+        })
+        .collect();
+    let ids: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ls = t.ks(&["ls", "--json"]).ok().json();
+    assert_eq!(ls.as_array().unwrap().len(), 8);
+    assert!(ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["num_checkpoints"] == json!(5)));
+    let notes = t.git(&["notes", "--ref", NOTES_REF, "show", &head]);
+    for id in &ids {
+        assert!(
+            notes.contains(&format!("experiment {id}")),
+            "missing {id} in notes:\n{notes}"
+        );
+    }
+    assert_eq!(notes.lines().count(), 8);
+
+    // Two recorders appending to the same experiment: both checkpoints survive.
+    let project = t.project();
+    let mut one = project.get_experiment(ids[0].as_str()).unwrap();
+    let mut two = one.clone();
+    project
+        .create_checkpoint(&mut one, new_checkpoint(None, 10, 0.1))
+        .unwrap();
+    project
+        .create_checkpoint(&mut two, new_checkpoint(None, 11, 0.2))
+        .unwrap();
+    let shown = t.ks(&["show", "--json", ids[0].as_str()]).ok().json();
+    assert_eq!(shown["checkpoints"].as_array().unwrap().len(), 7);
+}
+
+#[test]
+fn storage_only_outside_git_then_import_is_idempotent() {
+    let t = TestProject::new(false);
+    t.write("keepsake.yaml", "repository: file://.keepsake\n");
+    let exp = record_run(&t, 0.01, &[0.9, 0.5]);
+    // Storage-only listing works without git.
+    assert_eq!(t.ks(&["ls", "-q"]).ok().stdout, format!("{}\n", exp.id));
+    let run = t.ks(&["import"]).fails();
+    assert!(
+        run.error_line().contains("needs a git repository"),
+        "{}",
+        run.stderr
+    );
+
+    t.git(&["init", "-q", "."]);
+    assert_eq!(t.ks(&["ls", "-q"]).ok().stdout, "");
+    let first = t.ks(&["import"]).ok();
+    assert!(first.stdout.contains(exp.id.as_str()), "{}", first.stdout);
+    let second = t.ks(&["import"]).ok();
+    assert!(second.stdout.is_empty(), "{}", second.stdout);
+    let ls = t.ks(&["ls", "--json"]).ok().json();
+    assert_eq!(ls[0]["num_checkpoints"], json!(2));
+    let out = t.tmp.path().join("out");
+    t.ks(&[
+        "checkout",
+        exp.checkpoints[1].id.as_str(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(out.join("model.pth")).unwrap(),
+        "weights lr=0.01 step=1\n"
+    );
+}
+
+#[test]
+fn zstd_is_an_option_and_both_are_read() {
+    let t = TestProject::new(true);
+    let gz = record_run(&t, 0.01, &[0.9]);
+    t.write(
+        "keepsake.yaml",
+        "repository: file://.keepsake\ncompression: zstd\n",
+    );
+    t.write(".gitignore", ".keepsake/\nlogs/\n*.pth\n");
+    let zst = record_run(&t, 0.02, &[0.8]);
+    let store = t.dir.join(".keepsake");
+    assert!(store
+        .join(format!("checkpoints/{}.tar.zst", zst.checkpoints[0].id))
+        .is_file());
+    // The first experiment went to the default store before keepsake.yaml existed.
+    assert!(t
+        .dir
+        .join(format!(
+            ".git/keepsake/storage/checkpoints/{}.tar.gz",
+            gz.checkpoints[0].id
+        ))
+        .is_file());
+    let out = t.tmp.path().join("out");
+    t.ks(&[
+        "checkout",
+        zst.checkpoints[0].id.as_str(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(out.join("model.pth")).unwrap(),
+        "weights lr=0.02 step=0\n"
+    );
+    let config = t.ks(&["config"]).ok().stdout;
+    assert!(
+        config.contains("zstd") && config.contains(".keepsake"),
+        "{config}"
+    );
+}
+
+#[test]
+fn config_names_the_default_store() {
+    let t = TestProject::new(true);
+    let config = t.ks(&["config"]).ok().stdout;
+    assert!(config.contains(".git/keepsake/storage"), "{config}");
+    assert!(config.contains("default"), "{config}");
+}
