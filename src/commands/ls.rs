@@ -83,11 +83,8 @@ pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
 /// Keepsake's `ls --json` object, with its key order.
 pub fn summary_json(s: &Summary) -> Value {
     let e = &s.experiment;
-    let params = if e.params.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(e.params.clone())
-    };
+    // Keepsake's listing shows `{}` for an experiment without params (its metadata has `null`).
+    let params = Value::Object(e.params.clone());
     json!({
         "id": e.id.as_str(),
         "created": clock::format(&e.created),

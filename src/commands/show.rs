@@ -59,7 +59,14 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
     let running = project.is_running(&target.experiment().id)?;
     if args.json {
         let v = match &target {
-            Target::Experiment(e) => serde_json::to_value(e).unwrap_or(Value::Null),
+            Target::Experiment(e) => {
+                let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+                // As Keepsake's `show --json`: `{}` for no params, while the metadata has `null`.
+                if v["params"].is_null() {
+                    v["params"] = Value::Object(Default::default());
+                }
+                v
+            }
             Target::Checkpoint(e, id) => e
                 .checkpoint(id)
                 .map(Checkpoint::to_json_value)

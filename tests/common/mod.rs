@@ -220,3 +220,56 @@ pub fn require_env(name: &str) -> Option<String> {
         }
     }
 }
+
+pub fn ks_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-keepsake"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null());
+    hermetic(&mut cmd, dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    to_run(cmd.output().unwrap())
+}
+
+/// Every file under `root` with its bytes, and every ref of the repository: the state that a
+/// failed command must leave as it was.
+pub fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, base, out);
+            } else {
+                out.push((
+                    p.strip_prefix(base).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.retain(|(p, _)| !p.ends_with("index") && !p.starts_with(".git/logs"));
+    out.sort();
+    out
+}
+
+/// Runs the real Keepsake 0.4.2 CLI from the virtual environment in `venv`.
+pub fn keepsake(venv: &str, dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(Path::new(venv).join("bin/keepsake"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null());
+    hermetic(&mut cmd, dir);
+    to_run(cmd.output().unwrap())
+}
+
+/// Every regular file under `root`, with its bytes, keyed by relative path.
+pub fn files_under(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    snapshot(root).into_iter().collect()
+}

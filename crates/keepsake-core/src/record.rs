@@ -329,7 +329,8 @@ fn validate_checkpoint(spec: &NewCheckpoint) -> Result<()> {
     }
     if let Some(pm) = &spec.primary_metric {
         if !spec.metrics.contains_key(&pm.name) {
-            let known: Vec<&str> = spec.metrics.keys().map(String::as_str).collect();
+            let mut known: Vec<&str> = spec.metrics.keys().map(String::as_str).collect();
+            known.sort();
             return Err(Error::invalid(
                 "primary metric",
                 &pm.name,

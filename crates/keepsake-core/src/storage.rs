@@ -114,6 +114,13 @@ impl Store {
                 with_prefix(Arc::new(builder.build().map_err(fail)?), prefix)
             }
             StorageUrl::Gcs { bucket, prefix } => {
+                if !gcs_credentials_configured() {
+                    return Err(Error::Storage {
+                        url: display,
+                        key: String::new(),
+                        message: "no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT) to a service account key file".into(),
+                    });
+                }
                 let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_bucket_name(bucket)
                     .with_retry(retry_config())
@@ -251,6 +258,27 @@ impl Store {
             current: Bytes::new(),
         }))
     }
+}
+
+/// Whether GCS credentials are configured explicitly. Without them object_store would ask the
+/// cloud metadata server, which outside Google Cloud only hangs or fails obscurely.
+fn gcs_credentials_configured() -> bool {
+    let vars = [
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_SERVICE_ACCOUNT",
+        "GOOGLE_SERVICE_ACCOUNT_PATH",
+        "GOOGLE_SERVICE_ACCOUNT_KEY",
+    ];
+    let adc = std::env::var_os("HOME")
+        .map(|h| {
+            std::path::Path::new(&h)
+                .join(".config/gcloud/application_default_credentials.json")
+                .is_file()
+        })
+        .unwrap_or(false);
+    adc || vars
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
 }
 
 fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {

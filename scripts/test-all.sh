@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs the real Keepsake 0.4.2 and an S3-compatible server
+# (moto) into .ci-work/, starts the server on 127.0.0.1, then runs the Rust test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-test-env.sh
+
+port=$(.ci-work/venv-tools/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.ci-work/venv-tools/bin/moto_server -H 127.0.0.1 -p "$port" > .ci-work/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+    if .ci-work/venv-tools/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/')" 2>/dev/null; then break; fi
+    sleep 0.1
+done
+
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+export KEEPSAKE_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+export KEEPSAKE_VENV="$PWD/.ci-work/venv-keepsake"
+export KEEPSAKE_NO_ANALYTICS=1
+.ci-work/venv-tools/bin/python - "$port" <<'PY'
+import sys, urllib.request
+req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/keepsake-test", method="PUT")
+urllib.request.urlopen(req).read()
+PY
+
+cargo test --workspace --locked

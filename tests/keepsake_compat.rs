@@ -1,0 +1,177 @@
+//! Compatibility both ways with the real Keepsake 0.4.2 (installed from PyPI by
+//! scripts/setup-test-env.sh): its repositories import and read the same through git-keepsake, and
+//! what the core writes reads the same through Keepsake's own CLI.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn venv() -> Option<String> {
+    require_env("KEEPSAKE_VENV")
+}
+
+fn by_id(list: &Value) -> std::collections::BTreeMap<String, Value> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap().to_string(), e.clone()))
+        .collect()
+}
+
+/// `ls --json`, `show --json` and `checkout` of every checkpoint agree between the two tools.
+fn assert_agree(venv: &str, dir: &Path, scratch: &Path) {
+    let ours = by_id(&ks_in(dir, &["ls", "--json"]).ok().json());
+    let theirs = by_id(&keepsake(venv, dir, &["ls", "--json"]).ok().json());
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+    for (id, t) in &theirs {
+        let o = &ours[id];
+        for key in [
+            "created",
+            "params",
+            "command",
+            "num_checkpoints",
+            "latest_checkpoint",
+            "best_checkpoint",
+            "user",
+            "host",
+            "running",
+        ] {
+            assert_eq!(o[key], t[key], "experiment {id}: `{key}` differs");
+        }
+        let our_show = ks_in(dir, &["show", "--json", id]).ok().json();
+        let their_show = keepsake(venv, dir, &["show", "--json", id]).ok().json();
+        assert_eq!(our_show, their_show, "show --json {id}");
+        for c in their_show["checkpoints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+        {
+            let cid = c["id"].as_str().unwrap();
+            assert_eq!(
+                ks_in(dir, &["show", "--json", cid]).ok().json(),
+                keepsake(venv, dir, &["show", "--json", cid]).ok().json(),
+                "show --json {cid}"
+            );
+            if c["path"] == json!("") && their_show["path"] == json!("") {
+                continue;
+            }
+            let (a, b) = (
+                scratch.join(format!("ours-{cid}")),
+                scratch.join(format!("theirs-{cid}")),
+            );
+            ks_in(dir, &["checkout", cid, "-o", a.to_str().unwrap()]).ok();
+            keepsake(
+                venv,
+                dir,
+                &["checkout", "-f", "-o", b.to_str().unwrap(), cid],
+            )
+            .ok();
+            let (fa, fb) = (files_under(&a), files_under(&b));
+            assert!(!fa.is_empty());
+            assert_eq!(fa, fb, "checkout of {cid}");
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let out = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let _ = std::process::Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(to)
+        .output();
+}
+
+#[test]
+fn committed_keepsake_fixture_imports_and_agrees() {
+    let Some(venv) = venv() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("project");
+    copy_dir(&repo_root().join("fixtures/keepsake-0.4.2/project"), &dir);
+    git_in(&dir, &["init", "-q", "."]);
+    let imported = ks_in(&dir, &["import"]).ok().stdout;
+    assert_eq!(imported.lines().count(), 3, "{imported}");
+    assert_agree(&venv, &dir, tmp.path());
+}
+
+#[test]
+fn fresh_keepsake_repository_from_make_fixture_imports_and_agrees() {
+    let Some(venv) = venv() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("fixture");
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(repo_root().join("fixtures/keepsake-0.4.2/make_fixture.sh"))
+        .arg(&target)
+        .arg("--pin-heartbeat");
+    cmd.env("KEEPSAKE_VENV", &venv)
+        .env("KEEPSAKE_NO_ANALYTICS", "1")
+        .env("HOME", tmp.path());
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "make_fixture.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = target.join("project");
+    git_in(&dir, &["init", "-q", "."]);
+    ks_in(&dir, &["import"]).ok();
+    assert_agree(&venv, &dir, tmp.path());
+    // The running experiment is running for both.
+    let running = ks_in(&dir, &["ps", "-q"]).ok().stdout;
+    assert_eq!(running.lines().count(), 1);
+}
+
+#[test]
+fn repository_written_by_the_core_reads_in_keepsake() {
+    let Some(venv) = venv() else { return };
+    let t = TestProject::new(true);
+    t.write("keepsake.yaml", "repository: file://.keepsake\n");
+    t.write(".gitignore", ".keepsake/\nlogs/\n*.pth\n/checkpoints/\n");
+    let project = t.project();
+    let params = json!({
+        "lr": 0.001, "epochs": 5, "use_bn": true, "optimizer": "adam <fast> & \"quoted\"",
+        "model": {"hidden": [64, 32], "dropout": 0.0, "activation": "relu"}, "note": "héllo ✓", "seed": null,
+    });
+    let mut a = project
+        .create_experiment(new_experiment(Some("."), params))
+        .unwrap();
+    for step in 0..3 {
+        t.write("checkpoints/weights.bin", &format!("weights {step}\n"));
+        t.write("checkpoints/opt.json", &format!("{{\"step\": {step}}}\n"));
+        let mut c = new_checkpoint(Some("checkpoints/"), step, 0.5 + 0.1 * step as f64);
+        c.metrics
+            .insert("grad".into(), keepsake_core::value::from_f64(f64::NAN));
+        project.create_checkpoint(&mut a, c).unwrap();
+    }
+    let mut b = project
+        .create_experiment(new_experiment(
+            Some("train.py"),
+            json!({"lr": 0.01, "epochs": 5}),
+        ))
+        .unwrap();
+    t.write("model.pth", "model b\n");
+    project
+        .create_checkpoint(&mut b, new_checkpoint(Some("model.pth"), 0, 0.4))
+        .unwrap();
+    project
+        .create_checkpoint(&mut b, new_checkpoint(None, 1, 0.3))
+        .unwrap();
+    let _c = project
+        .create_experiment(new_experiment(None, json!({})))
+        .unwrap();
+    assert_agree(&venv, &t.dir, t.tmp.path());
+    let theirs = keepsake(&venv, &t.dir, &["ls", "--json"]).ok().json();
+    assert_eq!(theirs.as_array().unwrap().len(), 3);
+}
