@@ -21,6 +21,17 @@ fn by_id(list: &Value) -> std::collections::BTreeMap<String, Value> {
         .collect()
 }
 
+/// Numbers as f64: Keepsake reads `1.0` back as the int `1` (one of the bugs git-keepsake fixes),
+/// so the two tools agree on the number, not on its JSON spelling.
+fn numeric(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => json!(n.as_f64()),
+        Value::Array(a) => Value::Array(a.iter().map(numeric).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), numeric(v))).collect()),
+        other => other.clone(),
+    }
+}
+
 /// `ls --json`, `show --json` and `checkout` of every checkpoint agree between the two tools.
 fn assert_agree(venv: &str, dir: &Path, scratch: &Path) {
     let ours = by_id(&ks_in(dir, &["ls", "--json"]).ok().json());
@@ -42,11 +53,15 @@ fn assert_agree(venv: &str, dir: &Path, scratch: &Path) {
             "host",
             "running",
         ] {
-            assert_eq!(o[key], t[key], "experiment {id}: `{key}` differs");
+            assert_eq!(
+                numeric(&o[key]),
+                numeric(&t[key]),
+                "experiment {id}: `{key}` differs"
+            );
         }
         let our_show = ks_in(dir, &["show", "--json", id]).ok().json();
         let their_show = keepsake(venv, dir, &["show", "--json", id]).ok().json();
-        assert_eq!(our_show, their_show, "show --json {id}");
+        assert_eq!(numeric(&our_show), numeric(&their_show), "show --json {id}");
         for c in their_show["checkpoints"]
             .as_array()
             .cloned()
@@ -55,8 +70,8 @@ fn assert_agree(venv: &str, dir: &Path, scratch: &Path) {
         {
             let cid = c["id"].as_str().unwrap();
             assert_eq!(
-                ks_in(dir, &["show", "--json", cid]).ok().json(),
-                keepsake(venv, dir, &["show", "--json", cid]).ok().json(),
+                numeric(&ks_in(dir, &["show", "--json", cid]).ok().json()),
+                numeric(&keepsake(venv, dir, &["show", "--json", cid]).ok().json()),
                 "show --json {cid}"
             );
             if c["path"] == json!("") && their_show["path"] == json!("") {

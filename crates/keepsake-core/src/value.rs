@@ -119,7 +119,20 @@ pub fn format_number(n: &Number) -> String {
     format_f64(f)
 }
 
+/// The JSON form of a float: Go's, except that integral floats keep a `.0`.
 pub fn format_f64(f: f64) -> String {
+    let s = go_float(f);
+    if f.is_finite() && f.fract() == 0.0 && !s.contains('e') {
+        // Go writes `1` for 1.0, and Keepsake then reads an int back; `1.0` keeps the float a
+        // float for both readers.
+        format!("{s}.0")
+    } else {
+        s
+    }
+}
+
+/// Go's float formatting: shortest round-trip digits, exponent form below 1e-6 and from 1e21 on.
+pub fn go_float(f: f64) -> String {
     let abs = f.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         let s = format!("{f:e}");
@@ -183,7 +196,8 @@ pub fn truncate(s: &str, max_len: usize) -> String {
 pub fn display(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Number(n) => format_number(n),
+        Value::Number(n) if n.is_f64() => go_float(n.as_f64().unwrap_or(0.0)),
+        Value::Number(n) => n.to_string(),
         other => to_go_json(other, None),
     }
 }
@@ -192,7 +206,7 @@ pub fn display(v: &Value) -> String {
 fn format_float_short(f: f64, max_len: usize, precision: usize) -> String {
     let abs = f.abs();
     if abs > 1e5 && abs < 1e20 {
-        let whole = format_f64(f);
+        let whole = go_float(f);
         if whole.len() <= max_len {
             return whole;
         }
@@ -277,9 +291,9 @@ mod tests {
             (1e-7, "1e-7"),
             (0.000001, "0.000001"),
             (1e21, "1e+21"),
-            (1e20, "100000000000000000000"),
-            (-0.0, "-0"),
-            (1.0, "1"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (1e20, "100000000000000000000.0"),
         ] {
             assert_eq!(format_f64(f), s, "{f}");
         }

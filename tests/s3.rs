@@ -1,0 +1,117 @@
+//! The same workflow against S3, through the S3-compatible server scripts/test-all.sh starts on
+//! 127.0.0.1 (bucket `keepsake-test`; each test uses its own prefix).
+
+mod common;
+
+use common::*;
+use keepsake_core::{storage, Id, Project, StorageUrl};
+use serde_json::json;
+
+fn s3_project(git: bool) -> Option<(TestProject, String)> {
+    let endpoint = require_env("KEEPSAKE_TEST_S3_ENDPOINT")?;
+    assert_eq!(
+        std::env::var("AWS_ENDPOINT").ok().as_deref(),
+        Some(endpoint.as_str())
+    );
+    let t = TestProject::new(git);
+    let url = format!("s3://keepsake-test/{}", Id::generate().short());
+    t.write("keepsake.yaml", &format!("repository: {url}\n"));
+    Some((t, url))
+}
+
+fn store(url: &str) -> storage::Store {
+    storage::Store::open(&StorageUrl::parse(url, std::path::Path::new("/")).unwrap()).unwrap()
+}
+
+#[test]
+fn records_lists_and_checks_out_through_s3() {
+    let Some((t, url)) = s3_project(true) else {
+        return;
+    };
+    let project: Project = t.project();
+    let mut exp = project
+        .create_experiment(new_experiment(Some("."), json!({"lr": 0.1})))
+        .unwrap();
+    // Big enough to go up as a multipart upload, and incompressible like real weights.
+    let mut weights = Vec::with_capacity(24 << 20);
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    while weights.len() < 24 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        weights.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(t.dir.join("model.pth"), &weights).unwrap();
+    let c = project
+        .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), 0, 0.3))
+        .unwrap();
+    assert!(c.files.as_ref().unwrap().size > 24 << 20);
+
+    let s = store(&url);
+    let keys = s.list("").unwrap();
+    for key in [
+        "repository.json".to_string(),
+        format!("metadata/experiments/{}.json", exp.id),
+        format!("experiments/{}.tar.gz", exp.id),
+        format!("checkpoints/{}.tar.gz", c.id),
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+    assert_eq!(
+        &s.get("repository.json").unwrap().unwrap()[..],
+        br#"{"version":1}"#
+    );
+
+    let ls = t.ks(&["ls", "--json"]).ok().json();
+    assert_eq!(ls[0]["id"], json!(exp.id.as_str()));
+    assert_eq!(ls[0]["best_checkpoint"]["id"], json!(c.id.as_str()));
+    let out = t.tmp.path().join("out");
+    t.ks(&["checkout", c.id.as_str(), "-o", out.to_str().unwrap()])
+        .ok();
+    assert!(std::fs::read(out.join("model.pth")).unwrap() == weights);
+    assert_eq!(
+        std::fs::read_to_string(out.join("train.py")).unwrap(),
+        t.read("train.py")
+    );
+
+    t.ks(&["rm", "--yes", exp.id.as_str()]).ok();
+    assert_eq!(s.list("").unwrap(), ["repository.json"]);
+}
+
+#[test]
+fn storage_only_s3_then_import() {
+    let Some((t, url)) = s3_project(false) else {
+        return;
+    };
+    let exp = record_run(&t, 0.2, &[0.5, 0.4]);
+    assert_eq!(t.ks(&["ls", "-q"]).ok().stdout, format!("{}\n", exp.id));
+    t.git(&["init", "-q", "."]);
+    t.ks(&["import"]).ok();
+    t.ks(&["import"]).ok();
+    let shown = t.ks(&["show", "--json", exp.id.as_str()]).ok().json();
+    assert_eq!(shown["checkpoints"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["config"]["repository"], json!(url));
+    // A local project imports from the S3 store and copies the data into its own store.
+    let local = TestProject::new(true);
+    local.ks(&["import", &url]).ok();
+    let out = local.tmp.path().join("out");
+    local
+        .ks(&[
+            "checkout",
+            exp.checkpoints[1].id.as_str(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(out.join("model.pth")).unwrap(),
+        "weights lr=0.2 step=1\n"
+    );
+    assert!(local
+        .dir
+        .join(format!(
+            ".git/keepsake/storage/checkpoints/{}.tar.gz",
+            exp.checkpoints[1].id
+        ))
+        .is_file());
+}
