@@ -153,6 +153,14 @@ fn experiment_fields(
     if !e.path.is_empty() {
         lines.push(Line::Field("Code".into(), e.path.clone()));
     }
+    if let Some(commit) = &e.git_commit {
+        let dirty = if e.git_dirty {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        };
+        lines.push(Line::Field("Git commit".into(), format!("{commit}{dirty}")));
+    }
     lines.push(Line::Blank);
     lines.push(Line::Heading("Params"));
     for (k, v) in &e.params {

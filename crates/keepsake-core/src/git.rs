@@ -14,8 +14,10 @@ use crate::pack::FileEntry;
 pub const EXPERIMENT_REFS: &str = "refs/keepsake/experiments/";
 pub const NOTES_REF: &str = "refs/notes/keepsake";
 
+/// libgit2's repository handle may move between threads but not be shared; the reentrant lock
+/// lets a recorder's threads share one, and lets a method call another while holding it.
 pub struct GitRepo {
-    repo: Repository,
+    repo: parking_lot::ReentrantMutex<Repository>,
 }
 
 fn gerr(what: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
@@ -34,46 +36,52 @@ impl GitRepo {
     /// The repository containing `dir`, or None outside any git repository.
     pub fn discover(dir: &Path) -> Result<Option<GitRepo>> {
         match Repository::discover(dir) {
-            Ok(repo) => Ok(Some(GitRepo { repo })),
+            Ok(repo) => Ok(Some(GitRepo {
+                repo: parking_lot::ReentrantMutex::new(repo),
+            })),
             Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
             Err(e) => Err(gerr(dir.display().to_string())(e)),
         }
     }
 
     pub fn work_dir(&self) -> Option<PathBuf> {
-        self.repo
-            .workdir()
+        let repo = self.repo.lock();
+        repo.workdir()
             .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()))
     }
 
     pub fn git_dir(&self) -> PathBuf {
-        let p = self.repo.path();
+        let repo = self.repo.lock();
+        let p = repo.path();
         p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
     }
 
     /// The commit HEAD points at; None on an unborn branch.
     pub fn head(&self) -> Option<String> {
-        self.repo
+        let repo = self.repo.lock();
+        let head = repo
             .head()
             .ok()?
             .peel_to_commit()
             .ok()
-            .map(|c| c.id().to_string())
+            .map(|c| c.id().to_string());
+        head
     }
 
     /// Whether the work tree has changes against HEAD (untracked files count).
     pub fn is_dirty(&self) -> bool {
+        let repo = self.repo.lock();
         let mut opts = git2::StatusOptions::new();
         opts.include_untracked(true).include_ignored(false);
-        self.repo
-            .statuses(Some(&mut opts))
+        repo.statuses(Some(&mut opts))
             .map(|s| !s.is_empty())
             .unwrap_or(false)
     }
 
     fn signature(&self, when: DateTime<Utc>) -> Result<Signature<'static>> {
+        let repo = self.repo.lock();
         let time = git2::Time::new(when.timestamp(), 0);
-        let (name, email) = match self.repo.signature() {
+        let (name, email) = match repo.signature() {
             Ok(s) => (
                 s.name().unwrap_or("git-keepsake").to_string(),
                 s.email().unwrap_or("").to_string(),
@@ -89,6 +97,7 @@ impl GitRepo {
     /// Writes the files as blobs (streamed) and returns the tree that holds them at their
     /// project-relative paths.
     pub fn write_tree(&self, files: &[FileEntry]) -> Result<String> {
+        let repo = self.repo.lock();
         #[derive(Default)]
         struct Dir {
             files: BTreeMap<String, (Oid, i32)>,
@@ -96,7 +105,7 @@ impl GitRepo {
         }
         let mut root = Dir::default();
         for f in files {
-            let mut writer = self.repo.blob_writer(None).map_err(gerr(f.rel.clone()))?;
+            let mut writer = repo.blob_writer(None).map_err(gerr(f.rel.clone()))?;
             let mut src = std::fs::File::open(&f.abs).map_err(|e| Error::io(&f.abs, e))?;
             std::io::copy(&mut src, &mut writer).map_err(|e| Error::io(&f.abs, e))?;
             let blob = writer.commit().map_err(gerr(f.rel.clone()))?;
@@ -124,7 +133,7 @@ impl GitRepo {
             }
             tb.write().map_err(gerr("tree"))
         }
-        Ok(write(&self.repo, &root)?.to_string())
+        Ok(write(&repo, &root)?.to_string())
     }
 
     pub fn commit(
@@ -134,22 +143,23 @@ impl GitRepo {
         message: &str,
         when: DateTime<Utc>,
     ) -> Result<String> {
-        let tree = self.repo.find_tree(oid(tree)?).map_err(gerr(tree))?;
+        let repo = self.repo.lock();
+        let tree = repo.find_tree(oid(tree)?).map_err(gerr(tree))?;
         let parents: Vec<git2::Commit> = parents
             .iter()
-            .map(|p| self.repo.find_commit(oid(p)?).map_err(gerr(p.clone())))
+            .map(|p| repo.find_commit(oid(p)?).map_err(gerr(p.clone())))
             .collect::<Result<_>>()?;
         let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
         let sig = self.signature(when)?;
-        let id = self
-            .repo
+        let id = repo
             .commit(None, &sig, &sig, message, &tree, &parent_refs)
             .map_err(gerr("commit"))?;
         Ok(id.to_string())
     }
 
     pub fn resolve_ref(&self, name: &str) -> Result<Option<String>> {
-        match self.repo.refname_to_id(name) {
+        let repo = self.repo.lock();
+        match repo.refname_to_id(name) {
             Ok(id) => Ok(Some(id.to_string())),
             Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
             Err(e) => Err(gerr(name)(e)),
@@ -181,7 +191,8 @@ impl GitRepo {
         expected: Option<&str>,
         change: impl FnOnce(&mut git2::Transaction) -> std::result::Result<(), git2::Error>,
     ) -> Result<bool> {
-        let mut tx = self.repo.transaction().map_err(gerr(name))?;
+        let repo = self.repo.lock();
+        let mut tx = repo.transaction().map_err(gerr(name))?;
         match tx.lock_ref(name) {
             Ok(()) => {}
             Err(e) if e.code() == ErrorCode::Locked => return Ok(false),
@@ -200,9 +211,10 @@ impl GitRepo {
 
     /// `(ref name, target)` for every ref under `prefix`, sorted by name.
     pub fn refs(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let repo = self.repo.lock();
         let glob = format!("{prefix}*");
         let mut out = Vec::new();
-        for r in self.repo.references_glob(&glob).map_err(gerr(prefix))? {
+        for r in repo.references_glob(&glob).map_err(gerr(prefix))? {
             let r = r.map_err(gerr(prefix))?;
             if let (Some(name), Some(target)) = (r.name(), r.target()) {
                 out.push((name.to_string(), target.to_string()));
@@ -213,23 +225,28 @@ impl GitRepo {
     }
 
     pub fn message(&self, commit: &str) -> Result<String> {
-        let c = self.repo.find_commit(oid(commit)?).map_err(gerr(commit))?;
+        let repo = self.repo.lock();
+        let c = repo.find_commit(oid(commit)?).map_err(gerr(commit))?;
         Ok(String::from_utf8_lossy(c.message_bytes()).into_owned())
     }
 
     pub fn parents(&self, commit: &str) -> Result<Vec<String>> {
-        let c = self.repo.find_commit(oid(commit)?).map_err(gerr(commit))?;
+        let repo = self.repo.lock();
+        let c = repo.find_commit(oid(commit)?).map_err(gerr(commit))?;
         Ok(c.parent_ids().map(|p| p.to_string()).collect())
     }
 
     pub fn tree_of(&self, commit: &str) -> Result<String> {
-        let c = self.repo.find_commit(oid(commit)?).map_err(gerr(commit))?;
+        let repo = self.repo.lock();
+        let c = repo.find_commit(oid(commit)?).map_err(gerr(commit))?;
         Ok(c.tree_id().to_string())
     }
 
     /// The lines of the keepsake note on `target`.
+    #[cfg(test)]
     pub fn note_lines(&self, target: &str) -> Result<Vec<String>> {
-        match self.repo.find_note(Some(NOTES_REF), oid(target)?) {
+        let repo = self.repo.lock();
+        let lines = match repo.find_note(Some(NOTES_REF), oid(target)?) {
             Ok(note) => Ok(note
                 .message()
                 .unwrap_or_default()
@@ -238,7 +255,8 @@ impl GitRepo {
                 .collect()),
             Err(e) if e.code() == ErrorCode::NotFound => Ok(Vec::new()),
             Err(e) => Err(gerr(NOTES_REF)(e)),
-        }
+        };
+        lines
     }
 
     /// Rewrites the keepsake note on `target` with `edit` (lines in, lines out), as a
@@ -249,20 +267,20 @@ impl GitRepo {
         when: DateTime<Utc>,
         edit: impl Fn(Vec<String>) -> Vec<String>,
     ) -> Result<()> {
+        let repo = self.repo.lock();
         let target_oid = oid(target)?;
         for attempt in 0..200u32 {
             let parent = self.resolve_ref(NOTES_REF)?;
             let base_tree = match &parent {
                 Some(p) => Some(
-                    self.repo
-                        .find_commit(oid(p)?)
+                    repo.find_commit(oid(p)?)
                         .map_err(gerr(NOTES_REF))?
                         .tree()
                         .map_err(gerr(NOTES_REF))?,
                 ),
                 None => None,
             };
-            let (path, current) = note_entry(&self.repo, base_tree.as_ref(), target_oid)?;
+            let (path, current) = note_entry(&repo, base_tree.as_ref(), target_oid)?;
             let mut lines = edit(current.clone());
             lines.sort();
             lines.dedup();
@@ -273,12 +291,11 @@ impl GitRepo {
                 None
             } else {
                 Some(
-                    self.repo
-                        .blob(format!("{}\n", lines.join("\n")).as_bytes())
+                    repo.blob(format!("{}\n", lines.join("\n")).as_bytes())
                         .map_err(gerr(NOTES_REF))?,
                 )
             };
-            let tree = set_path(&self.repo, base_tree.as_ref(), &path, blob)?;
+            let tree = set_path(&repo, base_tree.as_ref(), &path, blob)?;
             let message = format!(
                 "Notes updated by git-keepsake for {}",
                 &target[..target.len().min(12)]
@@ -304,13 +321,13 @@ impl GitRepo {
 
     /// A unified diff between two trees (`None`: the empty tree).
     pub fn diff_trees(&self, a: Option<&str>, b: Option<&str>) -> Result<String> {
+        let repo = self.repo.lock();
         let find = |t: Option<&str>| -> Result<Option<git2::Tree>> {
-            t.map(|t| self.repo.find_tree(oid(t)?).map_err(gerr(t)))
+            t.map(|t| repo.find_tree(oid(t)?).map_err(gerr(t)))
                 .transpose()
         };
         let (ta, tb) = (find(a)?, find(b)?);
-        let diff = self
-            .repo
+        let diff = repo
             .diff_tree_to_tree(ta.as_ref(), tb.as_ref(), None)
             .map_err(gerr("diff"))?;
         let mut out = String::new();
@@ -327,7 +344,8 @@ impl GitRepo {
 
     /// Writes the tree's files under `dest` (for experiments whose code only git holds).
     pub fn checkout_tree(&self, tree: &str, dest: &Path) -> Result<Vec<String>> {
-        let tree = self.repo.find_tree(oid(tree)?).map_err(gerr(tree))?;
+        let repo = self.repo.lock();
+        let tree = repo.find_tree(oid(tree)?).map_err(gerr(tree))?;
         let mut written = Vec::new();
         let mut failure = None;
         tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
@@ -336,7 +354,7 @@ impl GitRepo {
             }
             let rel = format!("{dir}{}", entry.name().unwrap_or_default());
             let result = (|| -> Result<()> {
-                let blob = self.repo.find_blob(entry.id()).map_err(gerr(rel.clone()))?;
+                let blob = repo.find_blob(entry.id()).map_err(gerr(rel.clone()))?;
                 let path = dest.join(&rel);
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;

@@ -15,6 +15,7 @@ pub mod model;
 pub mod pack;
 pub mod project;
 pub mod record;
+pub mod recorder;
 pub mod storage;
 pub mod value;
 

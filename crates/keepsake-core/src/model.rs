@@ -114,6 +114,12 @@ pub struct Experiment {
     /// The tree of the code snapshot, when it was read from git.
     #[serde(skip)]
     pub git_tree: Option<String>,
+    /// The user's commit the experiment ran on (HEAD at creation), when in a git repository.
+    #[serde(skip)]
+    pub git_commit: Option<String>,
+    /// Whether the work tree had uncommitted changes at creation.
+    #[serde(skip)]
+    pub git_dirty: bool,
 }
 
 impl Experiment {

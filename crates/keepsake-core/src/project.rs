@@ -44,9 +44,22 @@ pub(crate) struct CommitRecord {
     pub num_checkpoints: usize,
     pub best: Option<Checkpoint>,
     pub latest: Option<Checkpoint>,
+    #[serde(default)]
+    pub baseline: Option<String>,
+    #[serde(default)]
+    pub dirty: bool,
 }
 
 impl CommitRecord {
+    /// The experiment as this commit describes it (without its checkpoint list).
+    pub fn into_experiment(self) -> Experiment {
+        let mut e = self.experiment;
+        e.files = self.experiment_files;
+        e.git_commit = self.baseline;
+        e.git_dirty = self.dirty;
+        e
+    }
+
     pub fn parse(commit: &str, message: &str) -> Result<CommitRecord> {
         let body = message
             .split_once("\n\n")
@@ -187,10 +200,10 @@ impl Project {
                     {
                         Ok(r) => listing.experiments.push(Summary {
                             running: running.contains(&r.experiment.id),
-                            experiment: r.experiment,
                             num_checkpoints: r.num_checkpoints,
-                            best: r.best,
-                            latest: r.latest,
+                            best: r.best.clone(),
+                            latest: r.latest.clone(),
+                            experiment: r.into_experiment(),
                         }),
                         Err(e) => listing.problems.push(match e {
                             Error::CorruptMetadata { message, .. } => {
@@ -275,10 +288,9 @@ impl Project {
                     })?;
                 }
                 None => {
-                    let mut exp = record.experiment;
+                    let mut exp = record.into_experiment();
                     checkpoints.reverse();
                     exp.checkpoints = checkpoints;
-                    exp.files = record.experiment_files;
                     exp.git_tip = Some(tip);
                     exp.git_tree = Some(git.tree_of(&commit)?);
                     return Ok(Some(exp));

@@ -119,6 +119,8 @@ impl Project {
             files: None,
             git_tip: None,
             git_tree: None,
+            git_commit: self.git.as_ref().and_then(|g| g.head()),
+            git_dirty: self.git.as_ref().is_some_and(|g| g.is_dirty()),
         };
         if !exp.path.is_empty() {
             exp.files = Some(self.upload_snapshot(
@@ -130,7 +132,7 @@ impl Project {
         self.write_storage_metadata(&exp)?;
         if let Some(git) = &self.git {
             let tree = git.write_tree(&files)?;
-            let baseline = git.head();
+            let baseline = exp.git_commit.clone();
             let record = root_record(&exp);
             let commit = git.commit(
                 &tree,
@@ -176,14 +178,28 @@ impl Project {
         exp: &mut Experiment,
         spec: NewCheckpoint,
     ) -> Result<Checkpoint> {
+        let prepared = self.prepare_checkpoint(spec, None)?;
+        self.save_checkpoint(exp, &prepared)
+    }
+
+    /// Validates a checkpoint and captures its files: copied into `staging` when given (so the
+    /// caller may overwrite them at once), else read from where they are when saved.
+    pub fn prepare_checkpoint(
+        &self,
+        spec: NewCheckpoint,
+        staging: Option<&std::path::Path>,
+    ) -> Result<PreparedCheckpoint> {
         validate_checkpoint(&spec)?;
         let id = Id::generate();
-        let files = match non_empty(&spec.path) {
+        let mut files = match non_empty(&spec.path) {
             Some(p) => pack::collect(self.dir(), p, &self.snapshot_excludes())?,
             None => Vec::new(),
         };
-        let mut checkpoint = Checkpoint {
-            id: id.clone(),
+        if let Some(dir) = staging {
+            files = pack::stage(&files, dir)?;
+        }
+        let checkpoint = Checkpoint {
+            id,
             created: clock::now(),
             metrics: crate::value::normalize_map(spec.metrics),
             step: spec.step,
@@ -191,17 +207,27 @@ impl Project {
             primary_metric: spec.primary_metric,
             files: None,
         };
+        Ok(PreparedCheckpoint { checkpoint, files })
+    }
+
+    /// Uploads a prepared checkpoint's files, then records it. Safe to retry after a failure: the
+    /// upload is replaced whole and nothing names it until it is complete.
+    pub fn save_checkpoint(
+        &self,
+        exp: &mut Experiment,
+        prepared: &PreparedCheckpoint,
+    ) -> Result<Checkpoint> {
+        let mut checkpoint = prepared.checkpoint.clone();
         if !checkpoint.path.is_empty() {
-            checkpoint.files = Some(self.upload_snapshot(
-                &files,
-                &id,
-                storage::checkpoint_tarball_key(&id, self.codec()),
-            )?);
+            let key = storage::checkpoint_tarball_key(&checkpoint.id, self.codec());
+            checkpoint.files = Some(self.upload_snapshot(&prepared.files, &checkpoint.id, key)?);
         }
         match &self.git {
             None => {
-                exp.checkpoints.push(checkpoint.clone());
-                self.write_storage_metadata(exp)?;
+                let mut next = exp.clone();
+                next.checkpoints.push(checkpoint.clone());
+                self.write_storage_metadata(&next)?;
+                *exp = next;
             }
             Some(git) => self.append_in_git(git, exp, &checkpoint)?,
         }
@@ -319,6 +345,13 @@ impl Project {
     }
 }
 
+/// A checkpoint whose files are captured but not yet saved.
+#[derive(Debug, Clone)]
+pub struct PreparedCheckpoint {
+    pub checkpoint: Checkpoint,
+    pub files: Vec<pack::FileEntry>,
+}
+
 fn validate_checkpoint(spec: &NewCheckpoint) -> Result<()> {
     if spec.step < 0 {
         return Err(Error::invalid(
@@ -363,6 +396,8 @@ fn root_record(exp: &Experiment) -> CommitRecord {
         num_checkpoints: 0,
         best: None,
         latest: None,
+        baseline: exp.git_commit.clone(),
+        dirty: exp.git_dirty,
     }
 }
 
@@ -388,6 +423,8 @@ pub(crate) fn commit_checkpoint(
         num_checkpoints: exp.checkpoints.len(),
         best: best_of(exp.checkpoints.iter()).cloned(),
         latest: exp.latest().cloned(),
+        baseline: exp.git_commit.clone(),
+        dirty: exp.git_dirty,
     };
     let body = serde_json::to_string_pretty(&record).unwrap_or_default();
     let message = format!(

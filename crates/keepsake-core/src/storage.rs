@@ -45,16 +45,28 @@ pub fn checkpoint_tarball_key(id: &Id, codec: Codec) -> String {
 
 const CHUNK: usize = 1 << 20;
 
+/// The I/O runtime of this process. A child made by `fork()` gets a runtime of its own: the
+/// parent's worker threads do not exist in the child, and blocking on them would hang forever.
 fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("keepsake-io")
-            .enable_all()
-            .build()
-            .expect("the I/O runtime starts") // only fails when threads cannot be spawned at all
-    })
+    static RT: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut slot = RT.lock().unwrap_or_else(|e| e.into_inner());
+    match *slot {
+        Some((owner, rt)) if owner == pid => rt,
+        _ => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("keepsake-io")
+                .enable_all()
+                .build()
+                .expect("the I/O runtime starts"); // fails only when no thread can be spawned
+                                                   // Leaked on purpose: it lives as long as the process, and a parent's runtime inherited
+                                                   // through fork must never be dropped (its threads are gone).
+            let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(rt));
+            *slot = Some((pid, rt));
+            rt
+        }
+    }
 }
 
 /// In-memory stores by name, so that two `Store`s opened on `memory://x` share their objects.
