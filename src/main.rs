@@ -1,17 +1,5 @@
-//! `git-keepsake`: version control for machine learning, built into git. A thin layer over
-//! `keepsake-core`: parse the command line, call the core, print.
-
-mod commands;
-mod error;
-mod ui;
-
-use clap::Parser;
+//! `git-keepsake`: version control for machine learning, built into git.
 
 fn main() {
-    let cli = commands::Cli::parse();
-    let code = match commands::run(cli) {
-        Ok(()) => 0,
-        Err(e) => e.report(),
-    };
-    std::process::exit(code);
+    std::process::exit(git_keepsake::run(std::env::args_os()));
 }

@@ -1,0 +1,57 @@
+"""Exceptions: every error git-keepsake raises is a ``KeepsakeError``.
+
+The names of Keepsake 0.4.2's exceptions are kept, so ``except keepsake.exceptions.DoesNotExist``
+works as before.
+"""
+
+
+class KeepsakeError(Exception):
+    """Base class of every git-keepsake error."""
+
+
+class DoesNotExist(KeepsakeError):
+    """No experiment or checkpoint has that ID."""
+
+
+class AmbiguousID(DoesNotExist):
+    """An ID prefix matches more than one experiment or checkpoint."""
+
+
+class ReadError(KeepsakeError):
+    """Stored metadata could not be read."""
+
+
+class WriteError(KeepsakeError):
+    """Something could not be written."""
+
+
+class StorageError(ReadError, WriteError):
+    """The store failed or lacks data it should have."""
+
+
+class RepositoryConfigurationError(KeepsakeError):
+    """keepsake.yaml or the repository URL is wrong."""
+
+
+class IncompatibleRepositoryVersion(KeepsakeError):
+    """The repository was written by a newer storage format."""
+
+
+class CorruptedRepositorySpec(KeepsakeError):
+    """repository.json cannot be read."""
+
+
+class ConfigNotFound(RepositoryConfigurationError):
+    """No keepsake.yaml, and not inside a git repository."""
+
+
+class InvalidArgument(KeepsakeError, ValueError):
+    """A bad argument: the message names the value."""
+
+
+class UnsafeArchive(KeepsakeError):
+    """A tarball entry would be written outside the target directory."""
+
+
+class WouldOverwrite(KeepsakeError):
+    """A checkout would overwrite files that differ."""

@@ -1,0 +1,249 @@
+"""Experiments: a training run's code, params and checkpoints."""
+
+import json
+import math
+import os
+import sys
+
+from . import _values
+from .checkpoint import Checkpoint, CheckpointList, parse_time
+from .exceptions import InvalidArgument, KeepsakeError
+
+GOALS = ("maximize", "minimize")
+
+
+def _require_matplotlib():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise KeepsakeError("plot() needs matplotlib: pip install matplotlib") from e
+    return plt
+
+
+def plot_checkpoints(checkpoints, metric, logy=False, plot_only=False, label=None):
+    plt = _require_matplotlib()
+    values = checkpoints.metrics[metric]
+    steps = checkpoints.step
+    x = steps if all(s is not None for s in steps) else list(range(len(values)))
+    plt.plot(x, values, label=label)
+    if logy:
+        plt.yscale("log")
+    if not plot_only:
+        plt.xlabel("step")
+        plt.ylabel(metric)
+
+
+def _validate_primary_metric(primary_metric, metrics):
+    if primary_metric is None:
+        return None
+    if not isinstance(primary_metric, (tuple, list)) or len(primary_metric) != 2:
+        raise InvalidArgument(
+            f"primary_metric = {primary_metric!r}: it must be a tuple (name, goal) with goal 'maximize' or 'minimize'"
+        )
+    name, goal = primary_metric
+    if not isinstance(name, str):
+        raise InvalidArgument(f"primary_metric name {name!r} must be a string")
+    if goal not in GOALS:
+        raise InvalidArgument(f"primary_metric goal {goal!r} must be 'maximize' or 'minimize'")
+    if not metrics or name not in metrics:
+        known = ", ".join(sorted(metrics or {})) or "none"
+        raise InvalidArgument(f"primary_metric {name!r} is not among the metrics ({known})")
+    return {"name": name, "goal": goal}
+
+
+class Experiment:
+    """An experiment. Created by ``keepsake.init()``; read back by ``keepsake.experiments``."""
+
+    def __init__(self, project, data, recorder=None):
+        self._project = project
+        self._recorder = recorder
+        self._pid = os.getpid()
+        self._next_step = 0
+        self._load(data)
+        if self.checkpoints:
+            self._next_step = max(c.step for c in self.checkpoints) + 1
+
+    def _load(self, data):
+        self.id = data["id"]
+        self.created = parse_time(data.get("created"))
+        self.params = _values.decode(data.get("params")) or None
+        self.user = data.get("user") or None
+        self.host = data.get("host") or None
+        self.command = data.get("command")
+        self.config = data.get("config")
+        self.path = data.get("path") or None
+        self.python_version = data.get("python_version")
+        self.python_packages = data.get("python_packages")
+        self.keepsake_version = data.get("keepsake_version")
+        self.git_commit = data.get("git_commit")
+        self.git_dirty = data.get("git_dirty", False)
+        self._running = data.get("running", False)
+        self.checkpoints = CheckpointList(Checkpoint(c, self) for c in (data.get("checkpoints") or []))
+
+    def short_id(self):
+        return self.id[:7]
+
+    def __repr__(self):
+        return f"Experiment(id={self.short_id()!r}, params={self.params!r}, checkpoints={len(self.checkpoints)})"
+
+    @property
+    def duration(self):
+        latest = self.latest()
+        if latest is None or latest.created is None or self.created is None:
+            return None
+        return latest.created - self.created
+
+    def checkpoint(self, path=None, step=None, metrics=None, primary_metric=None, quiet=False):
+        """Records a checkpoint and returns it at once; its files upload in the background.
+
+        Bad arguments raise ``keepsake.exceptions.InvalidArgument`` and consume no step.
+        """
+        if os.getpid() != self._pid:
+            print("keepsake: warning: checkpoint() in a forked child process is ignored", file=sys.stderr)
+            return None
+        if path == "":
+            raise InvalidArgument("path is an empty string: pass path=None (or omit it) to save no files")
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise InvalidArgument(f"path = {path!r} must be a string")
+        if step is None:
+            step = self._next_step
+        elif isinstance(step, bool) or not isinstance(step, int):
+            raise InvalidArgument(f"step = {step!r} must be an integer")
+        if step < 0:
+            raise InvalidArgument(f"step = {step} must not be negative")
+        encoded = _values.encode_mapping(metrics, "metrics")
+        pm = _validate_primary_metric(primary_metric, metrics)
+        spec = {"path": None if path is None else os.fspath(path), "step": step, "metrics": encoded, "primary_metric": pm}
+        if self._recorder is None:
+            self._recorder = self._project._core.resume(self.id)
+        data = json.loads(self._recorder.checkpoint(json.dumps(spec, allow_nan=False)))
+        checkpoint = Checkpoint(data, self)
+        self.checkpoints.append(checkpoint)
+        self._next_step = step + 1
+        if not quiet:
+            what = f", saving '{path}' in the background" if path else ""
+            print(f"keepsake: checkpoint {checkpoint.short_id()} (step {step}){what}", file=sys.stderr)
+        return checkpoint
+
+    def wait(self):
+        """Blocks until every checkpoint's files are saved."""
+        if self._recorder is not None and os.getpid() == self._pid:
+            self._recorder.wait()
+
+    def stop(self):
+        """Waits for pending uploads, stops the heartbeat, and marks the experiment stopped."""
+        if os.getpid() != self._pid:
+            return
+        if self._recorder is not None:
+            self._recorder.stop()
+            self._recorder = None
+            _live.discard(self)
+
+    def is_running(self):
+        return self._project._core.is_running(self.id)
+
+    def refresh(self):
+        self._load(json.loads(self._project._core.get(self.id)))
+
+    def delete(self):
+        """Deletes the experiment: its ref, notes line, metadata and files."""
+        self.stop()
+        self._project._core.delete(self.id)
+
+    def latest(self):
+        return self.checkpoints[-1] if self.checkpoints else None
+
+    def best(self):
+        """The best checkpoint by the primary metric (None and NaN values never win)."""
+        best, rule = None, None
+        for c in self.checkpoints:
+            v = c._primary_value()
+            if v is None:
+                continue
+            if rule is None:
+                rule = c.primary_metric
+            if c.primary_metric["name"] != rule["name"]:
+                continue
+            if best is None:
+                best = (c, v)
+            elif (v > best[1]) if rule["goal"] == "maximize" else (v < best[1]):
+                best = (c, v)
+        return best[0] if best else None
+
+    def primary_metric(self):
+        return self.checkpoints.primary_metric()
+
+    def plot(self, metric=None, logy=False, plot_only=False):
+        """Plots a metric (default: the primary metric) against the step. Needs matplotlib."""
+        _require_matplotlib()
+        plot_checkpoints(self.checkpoints, metric or self.primary_metric(), logy=logy, plot_only=plot_only, label=self.short_id())
+
+    def _repr_html_(self):
+        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in (self.params or {}).items())
+        return f"<p>Experiment {self.short_id()}</p><table>{rows}</table>"
+
+
+class ExperimentList(list):
+    """Experiments sorted by creation time."""
+
+    def __getitem__(self, index):
+        result = super().__getitem__(index)
+        return ExperimentList(result) if isinstance(index, slice) else result
+
+    def primary_metric(self):
+        names = {e.primary_metric() for e in self if e.checkpoints}
+        if len(names) != 1:
+            raise ValueError(f"The experiments do not share one primary metric: {sorted(names)}")
+        return names.pop()
+
+    def plot(self, metric=None, logy=False):
+        plt = _require_matplotlib()
+        metric = metric or self.primary_metric()
+        for e in self:
+            plot_checkpoints(e.checkpoints, metric, logy=logy, plot_only=True, label=e.short_id())
+        plt.legend()
+        plt.xlabel("step")
+        plt.ylabel(metric)
+
+    def scatter(self, param, metric=None, logx=False, logy=False):
+        plt = _require_matplotlib()
+        metric = metric or self.primary_metric()
+        xs, ys = [], []
+        for e in self:
+            c = e.best() or e.latest()
+            if c and c.metrics and metric in c.metrics and e.params and param in e.params:
+                xs.append(e.params[param])
+                ys.append(c.metrics[metric])
+        plt.scatter(xs, ys)
+        if logx:
+            plt.xscale("log")
+        if logy:
+            plt.yscale("log")
+        plt.xlabel(param)
+        plt.ylabel(metric)
+
+    def delete(self):
+        for e in self:
+            e.delete()
+
+    def _repr_html_(self):
+        rows = "".join(f"<tr><td>{e.short_id()}</td><td>{e.params}</td></tr>" for e in self)
+        return f"<table><tr><th>id</th><th>params</th></tr>{rows}</table>"
+
+
+# Experiments recording in this process: saved and stopped at interpreter exit.
+_live = set()
+
+
+def _finish_all():
+    for exp in list(_live):
+        if exp._pid == os.getpid():
+            try:
+                exp.stop()
+            except Exception as e:  # never turn a finished training run into a crash at exit
+                print(f"keepsake: warning: finishing experiment {exp.short_id()} failed: {e}", file=sys.stderr)
+
+
+def _forget_in_child():
+    # A forked child (a DataLoader worker, say) owns none of its parent's experiments.
+    _live.clear()

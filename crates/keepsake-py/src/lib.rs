@@ -1,0 +1,508 @@
+//! The PyO3 module `keepsake._core`: the one place where Python meets the core. It passes JSON
+//! across (the Python side encodes and decodes values), maps core errors to the
+//! `keepsake.exceptions` classes, releases the GIL for anything that waits, and prints the
+//! recorder's warnings to stderr.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keepsake_core::recorder::{Event, Recorder, RecorderOptions};
+use keepsake_core::{
+    clock, CheckoutOptions, Error, Experiment, Goal, Id, NewCheckpoint, NewExperiment, OpenOptions,
+    Params, PrimaryMetric, Project, Target,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use serde_json::{json, Value};
+
+/// The `keepsake.exceptions` class for a core error.
+fn exception_class(e: &Error) -> &'static str {
+    match e {
+        Error::ConfigNotFound { .. } => "ConfigNotFound",
+        Error::Config { .. } | Error::MissingScheme { .. } | Error::UnknownScheme { .. } => {
+            "RepositoryConfigurationError"
+        }
+        Error::IncompatibleVersion { .. } => "IncompatibleRepositoryVersion",
+        Error::CorruptedSpec { .. } => "CorruptedRepositorySpec",
+        Error::NotFound { .. } => "DoesNotExist",
+        Error::Ambiguous { .. } => "AmbiguousID",
+        Error::InvalidInput { .. } | Error::NoFilesMatched { .. } => "InvalidArgument",
+        Error::Storage { .. } | Error::MissingData { .. } => "StorageError",
+        Error::CorruptMetadata { .. } => "ReadError",
+        Error::UnsafeEntry { .. } => "UnsafeArchive",
+        Error::WouldOverwrite { .. } => "WouldOverwrite",
+        _ => "KeepsakeError",
+    }
+}
+
+fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    let message = match e.hint() {
+        Some(h) => format!("{e}\nhint: {h}"),
+        None => e.to_string(),
+    };
+    let class = py
+        .import("keepsake.exceptions")
+        .and_then(|m| m.getattr(exception_class(&e)))
+        .and_then(|c| c.call1((message.clone(),)));
+    match class {
+        Ok(instance) => PyErr::from_value(instance),
+        Err(err) => err,
+    }
+}
+
+fn py_result<T>(py: Python<'_>, r: keepsake_core::Result<T>) -> PyResult<T> {
+    r.map_err(|e| to_py(py, e))
+}
+
+fn bad_json(e: serde_json::Error) -> PyErr {
+    pyo3::exceptions::PyValueError::new_err(format!(
+        "internal: bad JSON from the Python layer: {e}"
+    ))
+}
+
+fn params_of(v: &Value) -> Params {
+    match v {
+        Value::Object(m) => m.clone(),
+        _ => Params::new(),
+    }
+}
+
+/// An experiment as the Python layer reads it: Keepsake's JSON plus what git-keepsake adds.
+fn experiment_json(e: &Experiment, running: bool) -> Value {
+    let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("running".into(), Value::Bool(running));
+        m.insert("git_commit".into(), json!(e.git_commit));
+        m.insert("git_dirty".into(), json!(e.git_dirty));
+    }
+    v
+}
+
+fn print_event(event: Event) {
+    let line = match event {
+        Event::Saved(_) => return,
+        Event::Retrying {
+            checkpoint,
+            error,
+            wait,
+        } => {
+            format!("keepsake: warning: saving checkpoint {checkpoint} failed, retrying in {:.1}s: {error}", wait.as_secs_f64())
+        }
+        Event::Dropped { checkpoint, error } => {
+            format!("keepsake: warning: checkpoint {checkpoint} was NOT saved: {error}")
+        }
+        Event::HeartbeatFailed(error) => format!("keepsake: warning: heartbeat failed: {error}"),
+    };
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn recorder_options(heartbeat: bool) -> RecorderOptions {
+    let retry_for = std::env::var("KEEPSAKE_UPLOAD_RETRY_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(600));
+    RecorderOptions {
+        heartbeat,
+        retry_for,
+        staging_root: None,
+        on_event: Arc::new(print_event),
+    }
+}
+
+#[pyclass(name = "ProjectCore", module = "keepsake._core", frozen)]
+struct PyProject {
+    inner: Arc<Project>,
+}
+
+#[pymethods]
+impl PyProject {
+    #[new]
+    #[pyo3(signature = (repository=None, directory=None))]
+    fn new(
+        py: Python<'_>,
+        repository: Option<String>,
+        directory: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let cwd = std::env::current_dir().map_err(PyErr::from)?;
+        let opts = OpenOptions {
+            cwd,
+            repository,
+            directory,
+        };
+        let project = py_result(py, py.allow_threads(|| Project::open(&opts)))?;
+        for w in &project.config.warnings {
+            let _ = writeln!(std::io::stderr(), "keepsake: warning: {w}");
+        }
+        Ok(PyProject {
+            inner: Arc::new(project),
+        })
+    }
+
+    #[getter]
+    fn directory(&self) -> String {
+        self.inner.dir().display().to_string()
+    }
+
+    #[getter]
+    fn repository(&self) -> String {
+        self.inner.store_url().to_string()
+    }
+
+    /// Creates an experiment and starts recording into it.
+    fn create(&self, py: Python<'_>, spec: &str, heartbeat: bool) -> PyResult<PyRecorder> {
+        let v: Value = serde_json::from_str(spec).map_err(bad_json)?;
+        let spec = NewExperiment {
+            path: v["path"].as_str().map(str::to_string),
+            params: params_of(&v["params"]),
+            command: v["command"].as_str().unwrap_or_default().to_string(),
+            user: v["user"].as_str().unwrap_or_default().to_string(),
+            host: v["host"].as_str().unwrap_or_default().to_string(),
+            python_version: v["python_version"].as_str().unwrap_or_default().to_string(),
+            python_packages: v["python_packages"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        let project = self.inner.clone();
+        let recorder = py_result(
+            py,
+            py.allow_threads(|| Recorder::start(project, spec, recorder_options(heartbeat))),
+        )?;
+        Ok(PyRecorder {
+            inner: Arc::new(recorder),
+            project: self.inner.clone(),
+        })
+    }
+
+    /// Records into an experiment that already exists (no heartbeat: it is not this process's run).
+    fn resume(&self, py: Python<'_>, id: &str) -> PyResult<PyRecorder> {
+        let project = self.inner.clone();
+        let exp = py_result(py, py.allow_threads(|| project.get_experiment(id)))?;
+        let recorder = Recorder::resume(self.inner.clone(), exp, recorder_options(false));
+        Ok(PyRecorder {
+            inner: Arc::new(recorder),
+            project: self.inner.clone(),
+        })
+    }
+
+    /// Every experiment, with its checkpoints, as a JSON array; problems as warnings.
+    fn list(&self, py: Python<'_>) -> PyResult<String> {
+        let project = self.inner.clone();
+        let (exps, problems, running) = py_result(
+            py,
+            py.allow_threads(|| {
+                let (exps, problems) = project.experiments()?;
+                Ok((exps, problems, project.running_ids()?))
+            }),
+        )?;
+        for p in problems {
+            let _ = writeln!(std::io::stderr(), "keepsake: warning: {p}");
+        }
+        let items: Vec<Value> = exps
+            .iter()
+            .map(|e| experiment_json(e, running.contains(&e.id)))
+            .collect();
+        Ok(Value::Array(items).to_string())
+    }
+
+    /// The experiment whose ID starts with `prefix`, as JSON.
+    fn get(&self, py: Python<'_>, prefix: &str) -> PyResult<String> {
+        let project = self.inner.clone();
+        let (exp, running) = py_result(
+            py,
+            py.allow_threads(|| {
+                let exp = project.get_experiment(prefix)?;
+                let running = project.is_running(&exp.id)?;
+                Ok((exp, running))
+            }),
+        )?;
+        Ok(experiment_json(&exp, running).to_string())
+    }
+
+    fn is_running(&self, py: Python<'_>, id: &str) -> PyResult<bool> {
+        let id = py_result(py, Id::parse(id))?;
+        let project = self.inner.clone();
+        py_result(py, py.allow_threads(|| project.is_running(&id)))
+    }
+
+    fn delete(&self, py: Python<'_>, id: &str) -> PyResult<()> {
+        let project = self.inner.clone();
+        py_result(
+            py,
+            py.allow_threads(|| {
+                let exp = project.get_experiment(id)?;
+                project.delete_experiment(&exp)
+            }),
+        )
+    }
+
+    /// Checks out a checkpoint's code and files (or an experiment's code) into `dest`.
+    #[pyo3(signature = (experiment_id, checkpoint_id, dest, force=true, quiet=false))]
+    fn checkout(
+        &self,
+        py: Python<'_>,
+        experiment_id: &str,
+        checkpoint_id: Option<String>,
+        dest: PathBuf,
+        force: bool,
+        quiet: bool,
+    ) -> PyResult<Vec<String>> {
+        let project = self.inner.clone();
+        py_result(
+            py,
+            py.allow_threads(|| {
+                let exp = project.get_experiment(experiment_id)?;
+                let target = match checkpoint_id {
+                    Some(c) => Target::Checkpoint(exp, Id::parse(&c)?),
+                    None => Target::Experiment(exp),
+                };
+                let opts = CheckoutOptions { force, path: None };
+                let mut progress = |m: String| {
+                    if !quiet {
+                        let _ = writeln!(std::io::stderr(), "keepsake: {m}");
+                    }
+                };
+                Ok(project
+                    .checkout(&target, &dest, &opts, &mut progress)?
+                    .files)
+            }),
+        )
+    }
+
+    /// A stream of one file of a checkpoint (or of its experiment's code).
+    fn open(
+        &self,
+        py: Python<'_>,
+        experiment_id: &str,
+        checkpoint_id: Option<String>,
+        path: String,
+    ) -> PyResult<PyFileStream> {
+        let project = self.inner.clone();
+        let exp = py_result(
+            py,
+            py.allow_threads(|| project.get_experiment(experiment_id)),
+        )?;
+        let checkpoint = match checkpoint_id {
+            Some(c) => Some(py_result(py, Id::parse(&c))?),
+            None => None,
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let (first_tx, first_rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::spawn(move || {
+            let mut pipe = Pipe {
+                tx: tx.clone(),
+                buf: Vec::new(),
+                started: Some(first_tx.clone()),
+            };
+            let result = project.read_file(&exp, checkpoint.as_ref(), &path, &mut pipe);
+            let _ = pipe.flush();
+            match result {
+                Ok(()) => {
+                    if let Some(s) = pipe.started.take() {
+                        let _ = s.send(None);
+                    }
+                }
+                Err(e) => {
+                    if let Some(s) = pipe.started.take() {
+                        let _ = s.send(Some(e));
+                    } else {
+                        let _ = tx.send(Err(e.to_string()));
+                    }
+                }
+            }
+        });
+        // Errors found before the first byte (no such file) are raised from open() itself.
+        if let Ok(Some(e)) = py.allow_threads(move || first_rx.recv()) {
+            return Err(to_py(py, e));
+        }
+        Ok(PyFileStream {
+            rx: Mutex::new(Some(rx)),
+            pending: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+/// Sends bytes to the stream's reader in chunks; the first chunk (or the end) also tells
+/// `open()` that the file was found.
+struct Pipe {
+    tx: SyncSender<Result<Vec<u8>, String>>,
+    buf: Vec<u8>,
+    started: Option<SyncSender<Option<Error>>>,
+}
+
+impl Write for Pipe {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 256 * 1024 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if let Some(s) = self.started.take() {
+            let _ = s.send(None);
+        }
+        if !self.buf.is_empty() {
+            let chunk = std::mem::take(&mut self.buf);
+            self.tx.send(Ok(chunk)).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "reader closed")
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[pyclass(name = "FileStream", module = "keepsake._core")]
+struct PyFileStream {
+    rx: Mutex<Option<Receiver<Result<Vec<u8>, String>>>>,
+    pending: Mutex<Vec<u8>>,
+}
+
+#[pymethods]
+impl PyFileStream {
+    /// Up to `size` bytes (all the rest when negative); empty at the end.
+    #[pyo3(signature = (size=-1))]
+    fn read<'py>(&self, py: Python<'py>, size: isize) -> PyResult<Bound<'py, PyBytes>> {
+        let mut pending = self
+            .pending
+            .lock()
+            .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("stream poisoned"))?;
+        let want = if size < 0 { usize::MAX } else { size as usize };
+        while pending.len() < want {
+            let taken = self
+                .rx
+                .lock()
+                .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("stream poisoned"))?
+                .take();
+            let next = match taken {
+                Some(rx) => {
+                    let (next, rx) = py.allow_threads(move || (rx.recv().ok(), rx));
+                    if let Ok(mut slot) = self.rx.lock() {
+                        *slot = Some(rx);
+                    }
+                    next
+                }
+                None => None,
+            };
+            match next {
+                Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
+                Some(Err(message)) => return Err(pyo3::exceptions::PyIOError::new_err(message)),
+                None => {
+                    self.rx.lock().map(|mut r| r.take()).ok();
+                    break;
+                }
+            }
+        }
+        let n = want.min(pending.len());
+        let out: Vec<u8> = pending.drain(..n).collect();
+        Ok(PyBytes::new(py, &out))
+    }
+
+    fn close(&self) {
+        if let Ok(mut r) = self.rx.lock() {
+            r.take();
+        }
+    }
+}
+
+#[pyclass(name = "Recorder", module = "keepsake._core", frozen)]
+struct PyRecorder {
+    inner: Arc<Recorder>,
+    project: Arc<Project>,
+}
+
+fn wait_progress(pending: usize) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "keepsake: saving {pending} checkpoint(s) still in progress..."
+    );
+}
+
+#[pymethods]
+impl PyRecorder {
+    /// The experiment as recorded so far, as JSON.
+    fn experiment(&self, py: Python<'_>) -> PyResult<String> {
+        let exp = self.inner.experiment();
+        let project = self.project.clone();
+        let running = py
+            .allow_threads(|| project.is_running(&exp.id))
+            .unwrap_or(false);
+        Ok(experiment_json(&exp, running).to_string())
+    }
+
+    /// Validates and captures a checkpoint, queues its upload, returns it as JSON.
+    fn checkpoint(&self, py: Python<'_>, spec: &str) -> PyResult<String> {
+        let v: Value = serde_json::from_str(spec).map_err(bad_json)?;
+        let primary_metric = match &v["primary_metric"] {
+            Value::Object(pm) => Some(PrimaryMetric {
+                name: pm
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                goal: py_result(
+                    py,
+                    Goal::parse(pm.get("goal").and_then(Value::as_str).unwrap_or_default()),
+                )?,
+            }),
+            _ => None,
+        };
+        let spec = NewCheckpoint {
+            path: v["path"].as_str().map(str::to_string),
+            step: v["step"].as_i64().unwrap_or(0),
+            metrics: params_of(&v["metrics"]),
+            primary_metric,
+        };
+        let recorder = self.inner.clone();
+        let c = py_result(py, py.allow_threads(|| recorder.checkpoint(spec)))?;
+        Ok(c.to_json_value().to_string())
+    }
+
+    fn pending(&self) -> usize {
+        self.inner.pending()
+    }
+
+    /// Waits for queued uploads (printing progress when it takes a while).
+    fn wait(&self, py: Python<'_>) {
+        let recorder = self.inner.clone();
+        py.allow_threads(|| recorder.wait(&mut wait_progress));
+    }
+
+    /// Saves what is pending, stops the heartbeat, marks the experiment stopped.
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        let recorder = self.inner.clone();
+        py_result(py, py.allow_threads(|| recorder.stop(&mut wait_progress)))
+    }
+}
+
+/// The `git keepsake` command line, for the Python package's `git-keepsake` entry point.
+#[pyfunction]
+fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
+    py.allow_threads(|| git_keepsake::run(argv))
+}
+
+/// The current time as the core sees it (fixed in tests), as RFC 3339.
+#[pyfunction]
+fn now() -> String {
+    clock::format(&clock::now())
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyProject>()?;
+    m.add_class::<PyRecorder>()?;
+    m.add_class::<PyFileStream>()?;
+    m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(now, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! The `git keepsake` command line, as a library: the `git-keepsake` binary and the Python
+//! package's `git-keepsake` entry point both call `run`.
+
+mod commands;
+mod error;
+mod ui;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+/// Runs the command line with `args` (the first is the program name) and returns the exit code.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match commands::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    match commands::run(cli) {
+        Ok(()) => 0,
+        Err(e) => e.report(),
+    }
+}
