@@ -97,9 +97,12 @@ class Project:
 
     @property
     def _core(self):
-        if self._core_handle is None or self._core_pid != os.getpid():
+        # Reopened in a forked child, and when the working directory changed (the default
+        # project follows it, as Keepsake's did).
+        key = (os.getpid(), None if self.directory else os.getcwd())
+        if self._core_handle is None or self._core_key != key:
             self._core_handle = _core.ProjectCore(self.repository, self.directory)
-            self._core_pid = os.getpid()
+            self._core_key = key
         return self._core_handle
 
     @property
