@@ -10,6 +10,7 @@ if [ ! -x .ci-work/venv-keepsake/bin/keepsake ]; then
     echo "== installing Keepsake 0.4.2 into .ci-work/venv-keepsake" >&2
     rm -rf .ci-work/venv-keepsake
     PATH="$(dirname "$(command -v "$PY")"):$PATH" bash fixtures/keepsake-0.4.2/install.sh .ci-work/venv-keepsake >&2
+    .ci-work/venv-keepsake/bin/pip install -q numpy==2.4.6 >&2
 fi
 if [ ! -x .ci-work/venv-tools/bin/moto_server ]; then
     echo "== installing the S3 test server into .ci-work/venv-tools" >&2

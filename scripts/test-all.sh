@@ -24,4 +24,9 @@ req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/keepsake-test", me
 urllib.request.urlopen(req).read()
 PY
 
-cargo test --workspace --locked
+cargo test --workspace --locked --exclude keepsake-py
+
+# The Python package: built into the tools environment, then its pytest suite.
+VIRTUAL_ENV="$PWD/.ci-work/venv-tools" PATH="$PWD/.ci-work/venv-tools/bin:$PATH" \
+    .ci-work/venv-tools/bin/maturin develop --quiet -m crates/keepsake-py/Cargo.toml
+.ci-work/venv-tools/bin/python -m pytest -q crates/keepsake-py/tests

@@ -100,7 +100,11 @@ pub fn collect(project_dir: &Path, path: &str, exclude: &[PathBuf]) -> Result<Ve
     let mut walker = walker;
     if meta.is_dir() {
         walker.walk_dir(&target, &rel, &mut out)?;
-    } else if !walker.ignore.matched(&rel, false).is_ignore() {
+    } else if !walker
+        .ignore
+        .matched_path_or_any_parents(&rel, false)
+        .is_ignore()
+    {
         out.push(entry(&target, rel, &meta));
     }
     if out.is_empty() && !meta.is_dir() {

@@ -302,9 +302,14 @@ impl PyProject {
                 buf: Vec::new(),
                 started: Some(first_tx.clone()),
             };
-            let result = project.read_file(&exp, checkpoint.as_ref(), &path, &mut pipe).and_then(|()| {
-                pipe.flush().map_err(|e| Error::Io { path: PathBuf::from(&path), source: e })
-            });
+            let result = project
+                .read_file(&exp, checkpoint.as_ref(), &path, &mut pipe)
+                .and_then(|()| {
+                    pipe.flush().map_err(|e| Error::Io {
+                        path: PathBuf::from(&path),
+                        source: e,
+                    })
+                });
             match result {
                 Ok(()) => {
                     if let Some(s) = pipe.started.take() {
