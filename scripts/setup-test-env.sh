@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust, into .ci-work/ (kept between runs, never committed):
 #   .ci-work/venv-keepsake  the real Keepsake 0.4.2 from PyPI (pins in fixtures/keepsake-0.4.2/install.sh)
-#   .ci-work/venv-tools     moto (the S3-compatible test server)
+#   .ci-work/venv-tools     moto (the S3-compatible test server), maturin, pytest, numpy
+# Each is rebuilt when the files that pin it change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .ci-work
 PY=${PYTHON:-python3}
-if [ ! -x .ci-work/venv-keepsake/bin/keepsake ]; then
+
+stamp() { cat "$@" | sha256sum | cut -c1-16; }
+
+want=$(stamp fixtures/keepsake-0.4.2/install.sh)
+if [ "$(cat .ci-work/venv-keepsake/.stamp 2>/dev/null)" != "$want" ]; then
     echo "== installing Keepsake 0.4.2 into .ci-work/venv-keepsake" >&2
     rm -rf .ci-work/venv-keepsake
     PATH="$(dirname "$(command -v "$PY")"):$PATH" bash fixtures/keepsake-0.4.2/install.sh .ci-work/venv-keepsake >&2
+    # The example training script needs numpy under Keepsake too.
     .ci-work/venv-keepsake/bin/pip install -q numpy==2.4.6 >&2
+    echo "$want" > .ci-work/venv-keepsake/.stamp
 fi
-if [ ! -x .ci-work/venv-tools/bin/moto_server ]; then
-    echo "== installing the S3 test server into .ci-work/venv-tools" >&2
+
+want=$(stamp scripts/test-requirements.txt)
+if [ "$(cat .ci-work/venv-tools/.stamp 2>/dev/null)" != "$want" ]; then
+    echo "== installing test tools into .ci-work/venv-tools" >&2
     rm -rf .ci-work/venv-tools
     "$PY" -m venv .ci-work/venv-tools
     .ci-work/venv-tools/bin/pip install -q -r scripts/test-requirements.txt >&2
+    echo "$want" > .ci-work/venv-tools/.stamp
 fi
