@@ -345,7 +345,14 @@ fn storage_only_outside_git_then_import_is_idempotent() {
     );
 
     t.git(&["init", "-q", "."]);
-    assert_eq!(t.ks(&["ls", "-q"]).ok().stdout, "");
+    let before_import = t.ks(&["ls", "-q"]).ok();
+    assert_eq!(before_import.stdout, "");
+    assert!(
+        before_import.stderr.contains("1 experiment(s) in file://"),
+        "{}",
+        before_import.stderr
+    );
+    assert!(before_import.stderr.contains("git keepsake import"));
     let first = t.ks(&["import"]).ok();
     assert!(first.stdout.contains(exp.id.as_str()), "{}", first.stdout);
     let second = t.ks(&["import"]).ok();
@@ -413,4 +420,47 @@ fn config_names_the_default_store() {
     let config = t.ks(&["config"]).ok().stdout;
     assert!(config.contains(".git/keepsake/storage"), "{config}");
     assert!(config.contains("default"), "{config}");
+}
+
+#[test]
+fn filters_on_nested_params_metrics_status_user_and_created() {
+    let t = TestProject::new(true);
+    let project = t.project();
+    let mut small = project
+        .create_experiment(new_experiment(
+            None,
+            json!({"model": {"dropout": 0.1, "name": "mlp"}}),
+        ))
+        .unwrap();
+    project
+        .create_checkpoint(&mut small, new_checkpoint(None, 0, 0.4))
+        .unwrap();
+    let big = project
+        .create_experiment(new_experiment(
+            None,
+            json!({"model": {"dropout": 0.6, "name": "cnn"}}),
+        ))
+        .unwrap();
+    let q = |f: &str| t.ks(&["ls", "-q", "-f", f]).ok().stdout;
+    assert_eq!(q("model.dropout < 0.5"), format!("{}\n", small.id));
+    assert_eq!(q("model.name = cnn"), format!("{}\n", big.id));
+    assert_eq!(q("loss <= 0.4"), format!("{}\n", small.id));
+    assert_eq!(q("loss = None"), format!("{}\n", big.id));
+    assert_eq!(q("status = stopped").lines().count(), 2);
+    assert_eq!(q("user = ada").lines().count(), 2);
+    assert_eq!(q("created > 2026-02-28").lines().count(), 2);
+    assert_eq!(q("created < 2026-02-28"), "");
+    let run = t.ks(&["ls", "-f", "model.name > 1"]).fails();
+    assert!(
+        run.error_line()
+            .contains("Comparing values of different types: string and int"),
+        "{}",
+        run.stderr
+    );
+    let run = t.ks(&["ls", "--sort", "model"]).fails();
+    assert!(
+        run.error_line().contains("sort key `model`"),
+        "{}",
+        run.stderr
+    );
 }

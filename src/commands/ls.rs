@@ -48,6 +48,13 @@ pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
     for p in &listing.problems {
         ui::warn(&p.to_string());
     }
+    if listing.unimported > 0 {
+        ui::warn(&format!(
+            "{} experiment(s) in {} have no git ref yet: run `git keepsake import` to list them",
+            listing.unimported,
+            project.store_url()
+        ));
+    }
     let now = clock::now();
     let mut rows = Vec::new();
     for s in listing.experiments {

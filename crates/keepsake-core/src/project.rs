@@ -87,6 +87,8 @@ pub struct Listing {
     pub experiments: Vec<Summary>,
     /// Experiments that could not be read; the rest are still listed.
     pub problems: Vec<Error>,
+    /// Experiments in the store that have no git ref yet (recorded outside git, or by Keepsake).
+    pub unimported: usize,
 }
 
 /// What an ID prefix named.
@@ -193,7 +195,22 @@ impl Project {
         let mut listing = Listing::default();
         match &self.git {
             Some(git) => {
-                for (name, tip) in git.refs(EXPERIMENT_REFS)? {
+                let refs = git.refs(EXPERIMENT_REFS)?;
+                let known: std::collections::HashSet<&str> = refs
+                    .iter()
+                    .map(|(name, _)| name.trim_start_matches(EXPERIMENT_REFS))
+                    .collect();
+                listing.unimported = self
+                    .store
+                    .list(storage::EXPERIMENTS_METADATA)?
+                    .iter()
+                    .filter_map(|k| {
+                        k.strip_prefix(storage::EXPERIMENTS_METADATA)?
+                            .strip_suffix(".json")
+                    })
+                    .filter(|id| !known.contains(id))
+                    .count();
+                for (name, tip) in refs {
                     match git
                         .message(&tip)
                         .and_then(|m| CommitRecord::parse(&tip, &m))

@@ -150,31 +150,29 @@ impl Recorder {
     fn start_heartbeat(&self) {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let (shared, stop2) = (self.shared.clone(), stop.clone());
+        let id = self.experiment().id;
+        // The first beat is written before this returns, so a new run shows as running at once.
+        let mut reported = false;
+        if let Err(e) = shared.project.heartbeat(&id) {
+            (shared.options.on_event)(Event::HeartbeatFailed(e.to_string()));
+            reported = true;
+        }
         let thread = std::thread::Builder::new()
             .name("keepsake-heartbeat".into())
-            .spawn(move || {
-                let id = shared
-                    .experiment
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .id
-                    .clone();
-                let mut reported = false;
-                loop {
-                    // The first beat goes out at once, so a new run shows as running straight away.
-                    if let Err(e) = shared.project.heartbeat(&id) {
-                        if !reported {
-                            (shared.options.on_event)(Event::HeartbeatFailed(e.to_string()));
-                            reported = true;
-                        }
-                    }
-                    let (lock, cv) = &*stop2;
-                    let stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
-                    let (stopped, _) = cv
-                        .wait_timeout(stopped, HEARTBEAT_INTERVAL)
-                        .unwrap_or_else(|e| e.into_inner());
-                    if *stopped {
-                        return;
+            .spawn(move || loop {
+                let (lock, cv) = &*stop2;
+                let stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let (stopped, _) = cv
+                    .wait_timeout(stopped, HEARTBEAT_INTERVAL)
+                    .unwrap_or_else(|e| e.into_inner());
+                if *stopped {
+                    return;
+                }
+                drop(stopped);
+                if let Err(e) = shared.project.heartbeat(&id) {
+                    if !reported {
+                        (shared.options.on_event)(Event::HeartbeatFailed(e.to_string()));
+                        reported = true;
                     }
                 }
             });

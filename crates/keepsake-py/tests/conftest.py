@@ -61,3 +61,13 @@ def run_python(code, cwd, python=None, env=None, **kwargs):
 
 def store_of(project_dir):
     return Path(project_dir) / ".git" / "keepsake" / "storage"
+
+
+def require_env(name):
+    """An outside part's setting: skipped without it, except in CI (`CI` set), where that fails."""
+    value = os.environ.get(name)
+    if not value:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not set: run the tests through scripts/test-all.sh")
+        pytest.skip(f"{name} is not set (scripts/test-all.sh sets it)")
+    return value

@@ -10,18 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, require_env
 
 RUNS = [["--learning-rate", "0.1", "--epochs", "3"], ["--learning-rate", "0.5", "--epochs", "4", "--l2", "0.01"]]
-
-
-def keepsake_venv():
-    venv = os.environ.get("KEEPSAKE_VENV")
-    if not venv:
-        if os.environ.get("CI"):
-            pytest.fail("KEEPSAKE_VENV is not set: run the tests through scripts/test-all.sh")
-        pytest.skip("KEEPSAKE_VENV is not set (scripts/test-all.sh sets it)")
-    return Path(venv)
 
 
 def make_project(path, git):
@@ -63,7 +54,7 @@ def summary(venv, cwd):
 
 
 def test_keepsake_reads_what_this_package_wrote(tmp_path):
-    venv = keepsake_venv()
+    venv = Path(require_env("KEEPSAKE_VENV"))
     theirs, ours = tmp_path / "theirs", tmp_path / "ours"
     make_project(theirs, git=False)
     make_project(ours, git=True)

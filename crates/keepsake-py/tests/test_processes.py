@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import ks, ls_json, store_of
+from conftest import ks, ls_json, require_env, store_of
 
 
 def iso_in(seconds):
@@ -161,17 +161,8 @@ class Proxy:
                     pass
 
 
-def s3_endpoint():
-    endpoint = os.environ.get("KEEPSAKE_TEST_S3_ENDPOINT")
-    if not endpoint:
-        if os.environ.get("CI"):
-            pytest.fail("KEEPSAKE_TEST_S3_ENDPOINT is not set: run the tests through scripts/test-all.sh")
-        pytest.skip("KEEPSAKE_TEST_S3_ENDPOINT is not set (scripts/test-all.sh sets it)")
-    return endpoint
-
-
 def test_storage_outage_mid_run(project):
-    endpoint = s3_endpoint()
+    endpoint = require_env("KEEPSAKE_TEST_S3_ENDPOINT")
     proxy = Proxy(int(endpoint.rsplit(":", 1)[1]))
     proxy.start()
     url = f"s3://keepsake-test/outage-{uuid.uuid4().hex[:8]}"
