@@ -28,6 +28,9 @@ pub struct LsArgs {
     /// Sort by this key; `-KEY` sorts descending
     #[arg(short, long, default_value = "created", allow_hyphen_values = true)]
     sort: String,
+    /// List the experiments on this git remote instead
+    #[arg(long, value_name = "REMOTE")]
+    remote: Option<String>,
 }
 
 pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
@@ -44,7 +47,10 @@ pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
         filters.push(Filter::parse("status = running")?);
     }
     let project = open_project(g)?;
-    let listing = project.list()?;
+    let listing = match &args.remote {
+        Some(remote) => project.list_remote(remote)?,
+        None => project.list()?,
+    };
     for p in &listing.problems {
         ui::warn(&p.to_string());
     }

@@ -3,9 +3,13 @@
 mod checkout;
 mod config;
 mod diff;
+mod hook;
 mod import;
 mod init;
+mod install;
 mod ls;
+mod pull;
+mod push;
 mod rm;
 mod show;
 
@@ -61,8 +65,19 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Show where experiments are stored
     Config(config::ConfigArgs),
-    /// Set up git-keepsake in this repository
+    /// Set up git-keepsake in this repository (store and hooks)
     Init(init::InitArgs),
+    /// Share experiments through a git remote (data first, then refs)
+    Push(push::PushArgs),
+    /// Fetch experiments from a git remote
+    Pull(pull::PullArgs),
+    /// Install the git hooks
+    Install(install::InstallArgs),
+    /// Remove the git hooks, restoring your own
+    Uninstall(install::InstallArgs),
+    /// Run a git hook (called by the installed hooks)
+    #[command(hide = true)]
+    Hook(hook::HookArgs),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -77,6 +92,11 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Import(args) => import::cmd_import(g, args),
         Command::Config(args) => config::cmd_config(g, args),
         Command::Init(args) => init::cmd_init(g, args),
+        Command::Push(args) => push::cmd_push(g, args),
+        Command::Pull(args) => pull::cmd_pull(g, args),
+        Command::Install(args) => install::cmd_install(g, args),
+        Command::Uninstall(args) => install::cmd_uninstall(g, args),
+        Command::Hook(args) => hook::cmd_hook(g, args),
     }
 }
 

@@ -40,7 +40,8 @@ impl Project {
     ) -> Result<(String, ObjectReader)> {
         let keys = tarball_keys(files, key);
         for k in &keys {
-            if let Some(r) = self.store.reader(k)? {
+            // This clone's store first, then the stores of its git remotes (pulled experiments).
+            if let Some(r) = self.find_object(k)? {
                 return Ok((k.clone(), r));
             }
         }

@@ -133,6 +133,8 @@ pub struct Config {
     pub repository: String,
     pub source: ConfigSource,
     pub compression: Codec,
+    /// Stores of git remotes (`remotes: {origin: s3://team/project}`), by remote name.
+    pub remotes: std::collections::BTreeMap<String, String>,
     /// Warnings to show the user (deprecated names or keys).
     pub warnings: Vec<String>,
 }
@@ -184,6 +186,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
         _ => return Err(bad("expected `key: value` lines".into())),
     };
     let (mut repository, mut storage, mut compression) = (None, None, Codec::Gzip);
+    let mut remotes = std::collections::BTreeMap::new();
     for (k, v) in map {
         let key = k.as_str().unwrap_or_default().to_string();
         let string = || {
@@ -200,9 +203,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
                     bad(format!("unknown compression `{s}` (use `gzip` or `zstd`)"))
                 })?;
             }
+            "remotes" => {
+                let Yaml::Mapping(m) = &v else {
+                    return Err(bad(
+                        "`remotes` must map git remote names to store URLs".into()
+                    ));
+                };
+                for (name, url) in m {
+                    match (name.as_str(), url.as_str()) {
+                        (Some(n), Some(u)) => remotes.insert(n.to_string(), u.to_string()),
+                        _ => {
+                            return Err(bad(
+                                "`remotes` must map git remote names to store URLs".into()
+                            ))
+                        }
+                    };
+                }
+            }
             _ => {
                 return Err(bad(format!(
-                    "unknown key `{key}` (known: repository, compression)"
+                    "unknown key `{key}` (known: repository, compression, remotes)"
                 )))
             }
         }
@@ -230,6 +250,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
         repository,
         source: ConfigSource::File(path.to_path_buf()),
         compression,
+        remotes,
         warnings,
     })
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod filter;
 mod git;
+pub mod hooks;
 pub mod id;
 mod import;
 pub mod model;
@@ -16,6 +17,7 @@ pub mod pack;
 pub mod project;
 pub mod record;
 pub mod recorder;
+pub mod sharing;
 pub mod storage;
 pub mod value;
 

@@ -139,6 +139,7 @@ impl Project {
                     .flatten()
                     .map(|c| c.compression)
                     .unwrap_or(crate::pack::Codec::Gzip),
+                remotes: Default::default(),
                 warnings: Vec::new(),
             }
         } else if opts.directory.is_some() {
@@ -151,6 +152,7 @@ impl Project {
                 repository: format!("file://{}", default_store(&g.git_dir()).display()),
                 source: ConfigSource::GitDefault,
                 compression: crate::pack::Codec::Gzip,
+                remotes: Default::default(),
                 warnings: Vec::new(),
             }
         } else {

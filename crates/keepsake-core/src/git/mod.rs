@@ -1,5 +1,6 @@
-//! The one module that touches git (through libgit2): experiment refs, the commits on them,
-//! code-snapshot trees, notes, and diffs. Object IDs cross this boundary as hex strings, so no
+//! The one module that touches git: local work through libgit2 (experiment refs, the commits on them,
+//! code-snapshot trees, notes, diffs), the network through the `git` binary (`transport`). Object
+//! IDs cross this boundary as hex strings, so no
 //! git2 type leaks into the rest of the core. Every ref and notes update is a compare-and-swap.
 
 use std::collections::BTreeMap;
@@ -10,6 +11,8 @@ use git2::{ErrorCode, ObjectType, Oid, Repository, Signature};
 
 use crate::error::{Error, Result};
 use crate::pack::FileEntry;
+
+pub mod transport;
 
 pub const EXPERIMENT_REFS: &str = "refs/keepsake/experiments/";
 pub const NOTES_REF: &str = "refs/notes/keepsake";
@@ -209,6 +212,50 @@ impl GitRepo {
         }
     }
 
+    /// Whether `descendant` has `ancestor` in its history (or is it).
+    pub fn descends_from(&self, descendant: &str, ancestor: &str) -> Result<bool> {
+        if descendant == ancestor {
+            return Ok(true);
+        }
+        let repo = self.repo.lock();
+        let result = repo
+            .graph_descendant_of(oid(descendant)?, oid(ancestor)?)
+            .map_err(gerr(descendant));
+        result
+    }
+
+    /// Whether the object exists in this repository.
+    pub fn has_object(&self, id: &str) -> bool {
+        let repo = self.repo.lock();
+        let found = Oid::from_str(id)
+            .ok()
+            .and_then(|o| repo.find_object(o, None).ok())
+            .is_some();
+        found
+    }
+
+    /// The file at `path` in the tree of `commit`, if there is one.
+    pub fn read_path(&self, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        let repo = self.repo.lock();
+        let c = repo.find_commit(oid(commit)?).map_err(gerr(commit))?;
+        let tree = c.tree().map_err(gerr(commit))?;
+        let found = match tree.get_path(Path::new(path)) {
+            Ok(entry) => Some(
+                repo.find_blob(entry.id())
+                    .map_err(gerr(path))?
+                    .content()
+                    .to_vec(),
+            ),
+            Err(_) => None,
+        };
+        Ok(found)
+    }
+
+    /// The directory git commands run in: the work tree, else the git directory.
+    pub fn command_dir(&self) -> PathBuf {
+        self.work_dir().unwrap_or_else(|| self.git_dir())
+    }
+
     /// `(ref name, target)` for every ref under `prefix`, sorted by name.
     pub fn refs(&self, prefix: &str) -> Result<Vec<(String, String)>> {
         let repo = self.repo.lock();
@@ -312,6 +359,133 @@ impl GitRepo {
             std::thread::sleep(std::time::Duration::from_millis(
                 1 + u64::from(attempt % 20),
             ));
+        }
+        Err(Error::Git {
+            what: NOTES_REF.into(),
+            message: "too many concurrent updates; try again".into(),
+        })
+    }
+
+    /// Every note in the keepsake notes at `commit` (flat or fanned-out), as lines by target.
+    fn notes_map(&self, commit: Option<&str>) -> Result<BTreeMap<String, Vec<String>>> {
+        let mut out = BTreeMap::new();
+        let Some(commit) = commit else { return Ok(out) };
+        let repo = self.repo.lock();
+        let tree = repo
+            .find_commit(oid(commit)?)
+            .and_then(|c| c.tree())
+            .map_err(gerr(NOTES_REF))?;
+        let mut failure = None;
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() != Some(ObjectType::Blob) {
+                return git2::TreeWalkResult::Ok;
+            }
+            let target = format!(
+                "{}{}",
+                dir.replace('/', ""),
+                entry.name().unwrap_or_default()
+            );
+            match repo.find_blob(entry.id()) {
+                Ok(blob) => {
+                    let lines = String::from_utf8_lossy(blob.content())
+                        .lines()
+                        .map(str::to_string)
+                        .collect();
+                    out.insert(target, lines);
+                    git2::TreeWalkResult::Ok
+                }
+                Err(e) => {
+                    failure = Some(gerr(NOTES_REF)(e));
+                    git2::TreeWalkResult::Abort
+                }
+            }
+        })
+        .map_err(gerr(NOTES_REF))?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    fn write_notes_commit(
+        &self,
+        map: &BTreeMap<String, Vec<String>>,
+        parents: &[String],
+        message: &str,
+    ) -> Result<String> {
+        let repo = self.repo.lock();
+        let mut tb = repo.treebuilder(None).map_err(gerr(NOTES_REF))?;
+        for (target, lines) in map {
+            let mut lines = lines.clone();
+            lines.sort();
+            lines.dedup();
+            if lines.is_empty() {
+                continue;
+            }
+            let blob = repo
+                .blob(format!("{}\n", lines.join("\n")).as_bytes())
+                .map_err(gerr(NOTES_REF))?;
+            tb.insert(target, blob, 0o100644)
+                .map_err(gerr(target.clone()))?;
+        }
+        let tree = tb.write().map_err(gerr(NOTES_REF))?.to_string();
+        drop(tb);
+        self.commit(&tree, parents, message, crate::clock::now())
+    }
+
+    /// A notes commit on top of `base` (the remote's notes, say) that adds `lines` — `(target
+    /// commit, line)` — without touching the local notes ref. Returns `base` when nothing is new.
+    pub fn notes_commit_adding(
+        &self,
+        base: Option<&str>,
+        lines: &[(String, String)],
+    ) -> Result<Option<String>> {
+        let mut map = self.notes_map(base)?;
+        let mut changed = false;
+        for (target, line) in lines {
+            let entry = map.entry(target.clone()).or_default();
+            if !entry.contains(line) {
+                entry.push(line.clone());
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(base.map(str::to_string));
+        }
+        let parents: Vec<String> = base.iter().map(|b| b.to_string()).collect();
+        self.write_notes_commit(&map, &parents, "Notes added by git-keepsake push")
+            .map(Some)
+    }
+
+    /// Merges the notes commit `other` into the local keepsake notes, keeping every line of both
+    /// (git's `cat_sort_uniq`), as a compare-and-swap retried until it lands.
+    pub fn merge_notes(&self, other: &str) -> Result<()> {
+        for _ in 0..100 {
+            let local = self.resolve_ref(NOTES_REF)?;
+            let merged = match &local {
+                None => other.to_string(),
+                Some(l) if l == other || self.descends_from(l, other)? => return Ok(()),
+                Some(l) if self.descends_from(other, l)? => other.to_string(),
+                Some(l) => {
+                    let mut map = self.notes_map(Some(l))?;
+                    for (target, lines) in self.notes_map(Some(other))? {
+                        map.entry(target).or_default().extend(lines);
+                    }
+                    self.write_notes_commit(
+                        &map,
+                        &[l.clone(), other.to_string()],
+                        "Notes merged by git-keepsake",
+                    )?
+                }
+            };
+            if self.update_ref(
+                NOTES_REF,
+                &merged,
+                local.as_deref(),
+                "git-keepsake: merge notes",
+            )? {
+                return Ok(());
+            }
         }
         Err(Error::Git {
             what: NOTES_REF.into(),

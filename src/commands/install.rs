@@ -1,0 +1,39 @@
+//! `install` and `uninstall`: git-keepsake's git hooks.
+
+use clap::Args;
+
+use super::{open_project, Global};
+use crate::error::CliResult;
+use crate::ui;
+
+/// The hooks git-keepsake installs, as shipped in hooks/.
+pub const HOOKS: [(&str, &str); 1] = [("pre-push", include_str!("../../hooks/pre-push"))];
+
+#[derive(Args)]
+pub struct InstallArgs {}
+
+pub fn cmd_install(g: &Global, _args: InstallArgs) -> CliResult {
+    let project = open_project(g)?;
+    let report = project.install_hooks(&HOOKS)?;
+    for name in &report.chained {
+        ui::progress(&format!(
+            "Your existing {name} hook still runs first (kept as {name}.keepsake-chained)"
+        ));
+    }
+    ui::progress(&format!(
+        "Installed git-keepsake hooks in {}",
+        report.dir.display()
+    ));
+    Ok(())
+}
+
+pub fn cmd_uninstall(g: &Global, _args: InstallArgs) -> CliResult {
+    let project = open_project(g)?;
+    let names: Vec<&str> = HOOKS.iter().map(|(n, _)| *n).collect();
+    let dir = project.uninstall_hooks(&names)?;
+    ui::progress(&format!(
+        "Removed git-keepsake hooks from {}",
+        dir.display()
+    ));
+    Ok(())
+}

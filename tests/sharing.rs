@@ -1,0 +1,471 @@
+//! Sharing through git: two clones and a bare remote, with the S3-compatible server on 127.0.0.1
+//! (started by scripts/test-all.sh) as the team store.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use keepsake_core::refs::{EXPERIMENT_REFS, NOTES_REF};
+use keepsake_core::Id;
+use serde_json::json;
+
+struct Team {
+    tmp: tempfile::TempDir,
+    alice: TestProject,
+    bob: PathBuf,
+    remote: PathBuf,
+    store: String,
+}
+
+fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_git-keepsake"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `git` with the binary on PATH, so the installed hook finds `git-keepsake`.
+fn git_hooked(dir: &Path, args: &[&str], path_with_binary: bool) -> Run {
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(args).current_dir(dir);
+    hermetic(&mut cmd, dir);
+    let path = std::env::var("PATH").unwrap_or_default();
+    let path = if path_with_binary {
+        format!("{}:{path}", bin_dir().display())
+    } else {
+        path
+    };
+    cmd.env("PATH", path);
+    to_run(cmd.output().unwrap())
+}
+
+fn team() -> Option<Team> {
+    require_env("KEEPSAKE_TEST_S3_ENDPOINT")?;
+    let alice = TestProject::new(true);
+    let tmp = tempfile::tempdir().unwrap();
+    let remote = tmp.path().join("remote.git");
+    git_in(
+        tmp.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
+    alice.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    alice.git(&["push", "-q", "origin", "main"]);
+    let bob = tmp.path().join("bob");
+    git_in(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            bob.to_str().unwrap(),
+        ],
+    );
+    let store = format!("s3://keepsake-test/team-{}", Id::generate().short());
+    for dir in [&alice.dir, &bob] {
+        git_in(dir, &["config", "remote.origin.keepsakeStore", &store]);
+    }
+    Some(Team {
+        tmp,
+        alice,
+        bob,
+        remote,
+        store,
+    })
+}
+
+fn remote_refs(remote: &Path) -> String {
+    git_in(
+        remote,
+        &["for-each-ref", "--format=%(refname) %(objectname)"],
+    )
+}
+
+#[test]
+fn alice_pushes_one_bob_pulls_it_and_checks_out_its_best_checkpoint() {
+    let Some(t) = team() else { return };
+    let shared = record_run(&t.alice, 0.01, &[0.9, 0.3, 0.6]);
+    let private = record_run(&t.alice, 0.5, &[0.8]);
+    let run = t
+        .alice
+        .ks(&["push", "origin", &shared.id.as_str()[..8]])
+        .ok();
+    assert_eq!(run.stdout, format!("{}\n", shared.id));
+    let refs = remote_refs(&t.remote);
+    assert!(
+        refs.contains(shared.id.as_str()) && !refs.contains(private.id.as_str()),
+        "{refs}"
+    );
+    assert!(refs.contains(NOTES_REF));
+
+    let listed = ks_in(&t.bob, &["ls", "--remote", "origin", "-q"])
+        .ok()
+        .stdout;
+    assert_eq!(listed, format!("{}\n", shared.id));
+    ks_in(&t.bob, &["pull", "origin"]).ok();
+    let ls = ks_in(&t.bob, &["ls", "--json"]).ok().json();
+    assert_eq!(ls.as_array().unwrap().len(), 1);
+    assert_eq!(ls[0]["best_checkpoint"]["step"], json!(1));
+    let out = t.tmp.path().join("bob-out");
+    let best = shared.checkpoints[1].id.as_str();
+    ks_in(&t.bob, &["checkout", best, "-o", out.to_str().unwrap()]).ok();
+    assert_eq!(
+        std::fs::read(out.join("model.pth")).unwrap(),
+        b"weights lr=0.01 step=1\n"
+    );
+    let notes = git_in(&t.bob, &["notes", "--ref", NOTES_REF, "show", "HEAD"]);
+    assert!(
+        notes.contains(shared.id.as_str()) && !notes.contains(private.id.as_str()),
+        "{notes}"
+    );
+
+    // Pushing again changes nothing and uploads nothing; pushing nothing is refused.
+    let again = t.alice.ks(&["push", "origin", shared.id.as_str()]).ok();
+    assert!(
+        again.stderr.contains("uploaded 0 object(s)"),
+        "{}",
+        again.stderr
+    );
+    let run = t.alice.ks(&["push", "origin"]).fails();
+    assert!(
+        run.error_line().contains("Nothing to push"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn concurrent_pushes_on_one_baseline_both_land_with_their_notes() {
+    let Some(t) = team() else { return };
+    let a = record_run(&t.alice, 0.01, &[0.5]);
+    let bob = TestProject {
+        tmp: tempfile::tempdir().unwrap(),
+        dir: t.bob.clone(),
+    };
+    let b = record_run(&bob, 0.02, &[0.4]);
+    let (da, db) = (t.alice.dir.clone(), t.bob.clone());
+    let (ia, ib) = (a.id.to_string(), b.id.to_string());
+    let ha = std::thread::spawn(move || ks_in(&da, &["push", "origin", &ia]));
+    let hb = std::thread::spawn(move || ks_in(&db, &["push", "origin", &ib]));
+    ha.join().unwrap().ok();
+    hb.join().unwrap().ok();
+    let refs = remote_refs(&t.remote);
+    assert!(
+        refs.contains(a.id.as_str()) && refs.contains(b.id.as_str()),
+        "{refs}"
+    );
+    let head = t.alice.git(&["rev-parse", "HEAD"]);
+    let notes = git_in(
+        &t.remote,
+        &["notes", "--ref", NOTES_REF, "show", head.trim()],
+    );
+    assert!(
+        notes.contains(a.id.as_str()) && notes.contains(b.id.as_str()),
+        "{notes}"
+    );
+}
+
+/// A TCP proxy in front of the S3 server that "stops the store" once a byte budget is spent.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    budget: Arc<AtomicU64>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(target: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let p = Proxy {
+            port,
+            up: Arc::new(AtomicBool::new(true)),
+            budget: Arc::new(AtomicU64::new(u64::MAX)),
+            conns: Arc::default(),
+        };
+        let (up, budget, conns) = (p.up.clone(), p.budget.clone(), p.conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !up.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                conns
+                    .lock()
+                    .unwrap()
+                    .extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (up2, budget2, conns2) = (up.clone(), budget.clone(), conns.clone());
+                std::thread::spawn(move || pipe(client, server, Some((up2, budget2, conns2))));
+                std::thread::spawn(move || pipe(s2, c2, None));
+            }
+        });
+        p
+    }
+
+    fn set_budget(&self, bytes: u64) {
+        self.budget.store(bytes, Ordering::SeqCst);
+    }
+
+    fn restart(&self) {
+        self.budget.store(u64::MAX, Ordering::SeqCst);
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+type Limit = (Arc<AtomicBool>, Arc<AtomicU64>, Arc<Mutex<Vec<TcpStream>>>);
+
+fn pipe(mut from: TcpStream, mut to: TcpStream, limit: Option<Limit>) {
+    let mut buf = [0u8; 16384];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        if let Some((up, budget, conns)) = &limit {
+            let left = budget.load(Ordering::SeqCst);
+            if left < n as u64 || !up.load(Ordering::SeqCst) {
+                // The store goes down: every connection is cut, new ones are refused.
+                up.store(false, Ordering::SeqCst);
+                for c in conns.lock().unwrap().drain(..) {
+                    let _ = c.shutdown(Shutdown::Both);
+                }
+                break;
+            }
+            budget.store(left - n as u64, Ordering::SeqCst);
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+fn counts(stderr: &str) -> (usize, usize) {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("Pushed"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let num = |after: &str| -> usize {
+        let i = line.find(after).unwrap();
+        line[..i]
+            .rsplit(|c: char| !c.is_ascii_digit())
+            .find(|s| !s.is_empty())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    (num(" object(s)"), num(" already in the store"))
+}
+
+#[test]
+fn push_through_a_store_outage_fails_cleanly_then_resumes() {
+    let Some(t) = team() else { return };
+    let endpoint = std::env::var("KEEPSAKE_TEST_S3_ENDPOINT").unwrap();
+    let proxy = Proxy::start(endpoint.rsplit(':').next().unwrap().parse().unwrap());
+    let via_proxy = [("AWS_ENDPOINT", format!("http://127.0.0.1:{}", proxy.port))];
+    let via_proxy: Vec<(&str, &str)> = via_proxy.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let project = t.alice.project();
+    let mut exp = project
+        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
+        .unwrap();
+    let mut x: u64 = 7;
+    for step in 0..4 {
+        let weights: Vec<u8> = (0..(1 << 20))
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(t.alice.dir.join("model.pth"), weights).unwrap();
+        project
+            .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), step, 0.1))
+            .unwrap();
+    }
+    // The store goes down after about two of the four weight files.
+    proxy.set_budget(2_500_000);
+    let run = ks_env(
+        &t.alice.dir,
+        &["push", "origin", exp.id.as_str()],
+        &via_proxy,
+    )
+    .fails();
+    assert!(run.error_line().contains(&t.store), "{}", run.stderr);
+    assert!(
+        !remote_refs(&t.remote).contains("refs/keepsake/"),
+        "refs landed without their data"
+    );
+
+    proxy.restart();
+    let run = ks_env(
+        &t.alice.dir,
+        &["push", "origin", exp.id.as_str()],
+        &via_proxy,
+    )
+    .ok();
+    let (uploaded, already) = counts(&run.stderr);
+    assert_eq!(uploaded + already, 4);
+    assert!(
+        already >= 1,
+        "nothing was kept from the first attempt: {}",
+        run.stderr
+    );
+    assert!(remote_refs(&t.remote).contains(exp.id.as_str()));
+}
+
+#[test]
+fn hooks_block_pushes_without_data_and_cost_nothing_otherwise() {
+    let Some(t) = team() else { return };
+    // The user's own pre-push hook, and core.hooksPath.
+    let hooks = t.alice.dir.join(".githooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let user_hook = "#!/bin/sh\ncat > /dev/null\necho user-hook-ran >> \"$(git rev-parse --git-dir)/user-hook.log\"\n";
+    std::fs::write(hooks.join("pre-push"), user_hook).unwrap();
+    keepsake_core::pack::set_mode(&hooks.join("pre-push"), 0o755).unwrap();
+    t.alice.git(&["config", "core.hooksPath", ".githooks"]);
+    t.alice.ks(&["install"]).ok();
+    assert!(std::fs::read_to_string(hooks.join("pre-push"))
+        .unwrap()
+        .contains("git-keepsake"));
+    assert_eq!(
+        t.alice.git(&["config", "notes.rewriteRef"]).trim(),
+        NOTES_REF
+    );
+
+    // A plain push makes no storage call: the store is unreachable, and it still works.
+    t.alice.write("README", "hello\n");
+    t.alice.git(&["add", "README"]);
+    t.alice.git(&["commit", "-q", "-m", "readme"]);
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(["push", "-q", "origin", "main"])
+        .current_dir(&t.alice.dir);
+    hermetic(&mut cmd, &t.alice.dir);
+    cmd.env("AWS_ENDPOINT", "http://127.0.0.1:9").env(
+        "PATH",
+        format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap()),
+    );
+    let run = to_run(cmd.output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let log = std::fs::read_to_string(t.alice.dir.join(".git/user-hook.log")).unwrap();
+    assert_eq!(log.lines().count(), 1, "the user's hook ran once");
+
+    // Without the binary on PATH, a push with no keepsake refs still works.
+    t.alice.write("README", "hello again\n");
+    t.alice.git(&["commit", "-q", "-am", "again"]);
+    git_hooked(&t.alice.dir, &["push", "-q", "origin", "main"], false);
+
+    // A raw git push of keepsake refs whose data is not in the store is blocked.
+    let exp = record_run(&t.alice, 0.3, &[0.5]);
+    let refname = format!("{EXPERIMENT_REFS}{}", exp.id);
+    let run = git_hooked(
+        &t.alice.dir,
+        &["push", "origin", &format!("{refname}:{refname}")],
+        true,
+    );
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("Push blocked"), "{}", run.stderr);
+    assert!(!remote_refs(&t.remote).contains(exp.id.as_str()));
+
+    // Through `git keepsake push` the data goes first, and the same ref then passes the hook.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_git-keepsake"));
+    cmd.args(["push", "origin", exp.id.as_str()])
+        .current_dir(&t.alice.dir);
+    hermetic(&mut cmd, &t.alice.dir);
+    cmd.env(
+        "PATH",
+        format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap()),
+    );
+    let run = to_run(cmd.output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Deleting a ref on the remote needs no data: the hook lets it through.
+    let run = git_hooked(
+        &t.alice.dir,
+        &["push", "origin", &format!(":{refname}")],
+        true,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // A failing user hook still blocks the push.
+    std::fs::write(
+        t.alice.dir.join(".githooks/pre-push.keepsake-chained"),
+        "#!/bin/sh\nexit 3\n",
+    )
+    .unwrap();
+    let run = git_hooked(&t.alice.dir, &["push", "origin", "main"], true);
+    assert_ne!(run.code, 0);
+    std::fs::write(
+        t.alice.dir.join(".githooks/pre-push.keepsake-chained"),
+        user_hook,
+    )
+    .unwrap();
+
+    // Uninstall puts the user's hook back as it was.
+    t.alice.ks(&["uninstall"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-push")).unwrap(),
+        user_hook
+    );
+    assert!(!hooks.join("pre-push.keepsake-chained").exists());
+}
+
+#[test]
+fn bad_remotes_ids_and_diverged_experiments() {
+    let Some(t) = team() else { return };
+    let run = t.alice.ks(&["push", "nowhere", "--all"]).fails();
+    assert!(
+        run.error_line().contains("`nowhere`") && run.error_line().contains("no such git remote"),
+        "{}",
+        run.stderr
+    );
+    let run = ks_in(&t.bob, &["pull", "origin", "abcdef"]).fails();
+    assert!(run.error_line().contains("`abcdef`"), "{}", run.stderr);
+
+    // Alice shares an experiment; Bob adds a checkpoint to it and pushes; Alice adds another.
+    let exp = record_run(&t.alice, 0.01, &[0.5]);
+    t.alice.ks(&["push", "origin", exp.id.as_str()]).ok();
+    ks_in(&t.bob, &["pull", "origin"]).ok();
+    let bob = keepsake_core::Project::open(&keepsake_core::OpenOptions {
+        cwd: t.bob.clone(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut theirs = bob.get_experiment(exp.id.as_str()).unwrap();
+    bob.create_checkpoint(&mut theirs, new_checkpoint(None, 7, 0.2))
+        .unwrap();
+    ks_in(&t.bob, &["push", "origin", exp.id.as_str()]).ok();
+    let bobs = remote_refs(&t.remote);
+    let alice = t.alice.project();
+    let mut mine = alice.get_experiment(exp.id.as_str()).unwrap();
+    alice
+        .create_checkpoint(&mut mine, new_checkpoint(None, 8, 0.3))
+        .unwrap();
+    let run = t.alice.ks(&["push", "origin", exp.id.as_str()]).fails();
+    assert!(
+        run.error_line().contains(exp.id.short()) && run.error_line().contains("pull"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(remote_refs(&t.remote), bobs, "Bob's experiment was kept");
+    // Pulling does not overwrite Alice's diverged copy either.
+    let run = t.alice.ks(&["pull", "origin", exp.id.as_str()]).fails();
+    assert!(
+        run.error_line().contains("nothing was overwritten"),
+        "{}",
+        run.stderr
+    );
+}
