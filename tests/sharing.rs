@@ -469,3 +469,54 @@ fn bad_remotes_ids_and_diverged_experiments() {
         run.stderr
     );
 }
+
+#[test]
+fn promote_to_a_branch_merge_into_prod_and_check_out_the_weights() {
+    let Some(t) = team() else { return };
+    let exp = record_run(&t.alice, 0.01, &[0.9, 0.3, 0.6]);
+    t.alice.ks(&["push", "origin", exp.id.as_str()]).ok();
+    let best = &exp.checkpoints[1];
+    t.alice.ks(&["branch", best.id.as_str(), "model-v2"]).ok();
+    let run = t
+        .alice
+        .ks(&["branch", best.id.as_str(), "model-v2"])
+        .fails();
+    assert!(run.error_line().contains("`model-v2`"), "{}", run.stderr);
+    t.alice.git(&["branch", "prod", "main"]);
+    t.alice.git(&["checkout", "-q", "prod"]);
+    t.alice.git(&["merge", "-q", "--no-edit", "model-v2"]);
+    t.alice.git(&["push", "-q", "origin", "prod"]);
+
+    // Bob never pulled the experiment: the pointer on prod is enough.
+    git_in(&t.bob, &["fetch", "-q", "origin"]);
+    git_in(&t.bob, &["checkout", "-q", "-b", "prod", "origin/prod"]);
+    let pointer: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.bob.join("keepsake-checkpoint.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(pointer["checkpoint"], json!(best.id.as_str()));
+    assert_eq!(
+        pointer["sha256"],
+        json!(best.files.as_ref().unwrap().sha256)
+    );
+    let run = ks_in(&t.bob, &["checkout"]).ok();
+    assert!(run.stderr.contains("sha256 verified"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read(t.bob.join("model.pth")).unwrap(),
+        b"weights lr=0.01 step=1\n"
+    );
+    // Off such a branch, checkout without an ID says what it needs.
+    let run = t
+        .alice
+        .ks(&[
+            "checkout",
+            "-o",
+            t.tmp.path().join("none").to_str().unwrap(),
+        ])
+        .fails();
+    assert!(
+        run.error_line().contains("keepsake-checkpoint.json"),
+        "{}",
+        run.stderr
+    );
+}

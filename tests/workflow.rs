@@ -464,3 +464,91 @@ fn filters_on_nested_params_metrics_status_user_and_created() {
         run.stderr
     );
 }
+
+#[test]
+fn apply_brings_code_and_params_without_clobbering() {
+    let t = TestProject::new(true);
+    t.write(
+        "src/model.py",
+        "def build(hidden):\n    return {\"hidden\": hidden + 1}\n",
+    );
+    let exp = record_run(&t, 0.02, &[0.5]);
+    t.git(&["checkout", "--", "src/model.py"]);
+    t.write("train.py", "print('my uncommitted work')\n");
+    let run = t.ks(&["apply", exp.id.as_str()]).fails();
+    assert!(
+        run.error_line().contains("train.py") && !run.error_line().contains("src/model.py"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(t.read("train.py"), "print('my uncommitted work')\n");
+    t.git(&["checkout", "--", "train.py"]);
+    t.ks(&["apply", exp.id.as_str()]).ok();
+    assert!(t.read("src/model.py").contains("hidden + 1"));
+    let params: serde_json::Value = serde_json::from_str(&t.read("keepsake-params.json")).unwrap();
+    assert_eq!(params, json!({"layers": 2, "lr": 0.02}));
+    // Nothing was committed.
+    assert_eq!(t.git(&["log", "--format=%s"]).trim(), "Initial project");
+}
+
+#[test]
+fn gc_deletes_exactly_what_nothing_references_after_the_grace_period() {
+    let t = TestProject::new(true);
+    let keep = record_run(&t, 0.01, &[0.5, 0.4]);
+    let gone = record_run(&t, 0.02, &[0.6, 0.3]);
+    let store = t.dir.join(".git/keepsake/storage");
+    // A checkpoint of `gone` promoted to a branch stays, whatever happens to `gone`'s ref.
+    t.ks(&["branch", gone.checkpoints[1].id.as_str(), "model"])
+        .ok();
+    // An orphan tarball, as an upload whose process died before recording it leaves.
+    let orphan = format!("checkpoints/{}.tar.gz", keepsake_core::Id::generate());
+    std::fs::write(store.join(&orphan), b"orphan").unwrap();
+    // `gone`'s ref is removed (as `rm` in another clone sharing this store would).
+    t.git(&["update-ref", "-d", &format!("{EXPERIMENT_REFS}{}", gone.id)]);
+
+    let mut expected = vec![
+        orphan.clone(),
+        format!("experiments/{}.tar.gz", gone.id),
+        format!("checkpoints/{}.tar.gz", gone.checkpoints[0].id),
+        format!("metadata/experiments/{}.json", gone.id),
+    ];
+    expected.sort();
+    let later = [(keepsake_core::clock::NOW_ENV, iso_in_hours(2))];
+    let later: Vec<(&str, &str)> = later.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dry = ks_env(&t.dir, &["gc", "--dry-run"], &later).ok();
+    let mut listed: Vec<String> = dry.stdout.lines().map(str::to_string).collect();
+    listed.sort();
+    assert_eq!(listed, expected);
+    for key in &expected {
+        assert!(store.join(key).exists(), "dry run deleted {key}");
+    }
+    // Within the grace period (now), nothing is touched: uploads in flight are safe.
+    let now = [(keepsake_core::clock::NOW_ENV, iso_in_hours(0))];
+    let now: Vec<(&str, &str)> = now.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(ks_env(&t.dir, &["gc"], &now).ok().stdout, "");
+    assert!(store.join(&orphan).exists());
+
+    ks_env(&t.dir, &["gc"], &later).ok();
+    for key in &expected {
+        assert!(!store.join(key).exists(), "{key} survived");
+    }
+    assert!(store
+        .join(format!("checkpoints/{}.tar.gz", gone.checkpoints[1].id))
+        .exists());
+    for c in &keep.checkpoints {
+        assert!(store.join(format!("checkpoints/{}.tar.gz", c.id)).exists());
+    }
+    let out = t.tmp.path().join("out");
+    t.ks(&[
+        "checkout",
+        keep.checkpoints[1].id.as_str(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(ks_env(&t.dir, &["gc", "--dry-run"], &later).ok().stdout, "");
+}
+
+fn iso_in_hours(h: i64) -> String {
+    keepsake_core::clock::format(&(chrono::Utc::now() + chrono::Duration::hours(h)))
+}

@@ -11,8 +11,9 @@ use crate::ui;
 
 #[derive(Args)]
 pub struct CheckoutArgs {
-    /// Experiment or checkpoint ID (any unique prefix)
-    id: String,
+    /// Experiment or checkpoint ID (any unique prefix); none on a promoted branch fetches the
+    /// weights its pointer file names
+    id: Option<String>,
     /// Directory to write to (default: the project directory)
     #[arg(short, long = "output-directory", value_name = "DIR")]
     output: Option<PathBuf>,
@@ -26,7 +27,21 @@ pub struct CheckoutArgs {
 
 pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
     let project = open_project(g)?;
-    let target = project.resolve(&args.id)?;
+    let Some(id) = &args.id else {
+        let dest = args
+            .output
+            .clone()
+            .unwrap_or_else(|| project.dir().to_path_buf());
+        let (pointer, report) = project.checkout_pointer(&dest, args.force)?;
+        ui::progress(&format!(
+            "Fetched checkpoint {} of experiment {}: {} file(s), sha256 verified",
+            &pointer.checkpoint[..7.min(pointer.checkpoint.len())],
+            &pointer.experiment[..7.min(pointer.experiment.len())],
+            report.files.len()
+        ));
+        return Ok(());
+    };
+    let target = project.resolve(id)?;
     let dest = args
         .output
         .clone()

@@ -1,8 +1,11 @@
 //! One file per command, each with its clap arguments and one `cmd_*` function.
 
+mod apply;
+mod branch;
 mod checkout;
 mod config;
 mod diff;
+mod gc;
 mod hook;
 mod import;
 mod init;
@@ -75,6 +78,12 @@ pub enum Command {
     Install(install::InstallArgs),
     /// Remove the git hooks, restoring your own
     Uninstall(install::InstallArgs),
+    /// Promote a checkpoint to a branch with its code and a pointer to its weights
+    Branch(branch::BranchArgs),
+    /// Bring an experiment's code and params into the working tree, without committing
+    Apply(apply::ApplyArgs),
+    /// Delete stored data that no experiment ref or promoted branch references
+    Gc(gc::GcArgs),
     /// Run a git hook (called by the installed hooks)
     #[command(hide = true)]
     Hook(hook::HookArgs),
@@ -97,6 +106,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Install(args) => install::cmd_install(g, args),
         Command::Uninstall(args) => install::cmd_uninstall(g, args),
         Command::Hook(args) => hook::cmd_hook(g, args),
+        Command::Branch(args) => branch::cmd_branch(g, args),
+        Command::Apply(args) => apply::cmd_apply(g, args),
+        Command::Gc(args) => gc::cmd_gc(g, args),
     }
 }
 

@@ -32,7 +32,7 @@ pub struct CheckoutReport {
 impl Project {
     /// Opens an experiment's or checkpoint's tarball; None when it has no files. Missing data for
     /// something that should have files is an error, never a silent skip.
-    fn open_tarball(
+    pub(crate) fn open_tarball(
         &self,
         what: &str,
         files: Option<&FileRecord>,
@@ -52,7 +52,7 @@ impl Project {
         })
     }
 
-    fn unpack_experiment(
+    pub(crate) fn unpack_experiment(
         &self,
         exp: &Experiment,
         staging: &Path,
@@ -107,18 +107,7 @@ impl Project {
                 "it has no files: pass `path` to init() or checkpoint() to save files",
             ));
         }
-        if dest.exists() && !dest.is_dir() {
-            return Err(Error::invalid(
-                "output directory",
-                dest.display(),
-                "it is not a directory",
-            ));
-        }
-        std::fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
-        let staging = tempfile::Builder::new()
-            .prefix(".keepsake-checkout-")
-            .tempdir_in(dest)
-            .map_err(|e| Error::io(dest, e))?;
+        let staging = staging_in(dest)?;
         if !exp.path.is_empty() {
             progress(format!(
                 "Copying code of experiment {} to {}",
@@ -146,29 +135,8 @@ impl Project {
                 dir: PathBuf::from(format!("experiment {}", exp.id.short())),
             });
         }
-        let conflicts: Vec<String> = files
-            .iter()
-            .filter(|f| differs(&staging.path().join(f), &dest.join(f)))
-            .cloned()
-            .collect();
-        if !conflicts.is_empty() && !opts.force {
-            return Err(Error::WouldOverwrite { paths: conflicts });
-        }
-        for f in &files {
-            let target_path = dest.join(f);
-            if let Some(parent) = target_path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
-            if target_path.is_dir() {
-                return Err(Error::invalid(
-                    "checkout path",
-                    target_path.display(),
-                    "a directory is in the way of a file",
-                ));
-            }
-            std::fs::rename(staging.path().join(f), &target_path)
-                .map_err(|e| Error::io(&target_path, e))?;
-        }
+        let force = opts.force;
+        place(staging.path(), dest, &files, |_| force)?;
         Ok(CheckoutReport {
             dest: dest.to_path_buf(),
             files,
@@ -211,8 +179,58 @@ impl Project {
     }
 }
 
+/// A staging directory inside `dest` (created if need be), so that moving files into place is a
+/// rename on one file system.
+pub(crate) fn staging_in(dest: &Path) -> Result<tempfile::TempDir> {
+    if dest.exists() && !dest.is_dir() {
+        return Err(Error::invalid(
+            "output directory",
+            dest.display(),
+            "it is not a directory",
+        ));
+    }
+    std::fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
+    tempfile::Builder::new()
+        .prefix(".keepsake-checkout-")
+        .tempdir_in(dest)
+        .map_err(|e| Error::io(dest, e))
+}
+
+/// Moves staged `files` into `dest`. Files that exist there with other content are refused
+/// (all listed, nothing moved) unless `may_overwrite` allows them.
+pub(crate) fn place(
+    staging: &Path,
+    dest: &Path,
+    files: &[String],
+    may_overwrite: impl Fn(&str) -> bool,
+) -> Result<()> {
+    let conflicts: Vec<String> = files
+        .iter()
+        .filter(|f| differs(&staging.join(f), &dest.join(f)) && !may_overwrite(f))
+        .cloned()
+        .collect();
+    if !conflicts.is_empty() {
+        return Err(Error::WouldOverwrite { paths: conflicts });
+    }
+    for f in files {
+        let target_path = dest.join(f);
+        if let Some(parent) = target_path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        if target_path.is_dir() {
+            return Err(Error::invalid(
+                "checkout path",
+                target_path.display(),
+                "a directory is in the way of a file",
+            ));
+        }
+        std::fs::rename(staging.join(f), &target_path).map_err(|e| Error::io(&target_path, e))?;
+    }
+    Ok(())
+}
+
 /// Relative paths of the regular files under `root`, sorted.
-fn staged_files(root: &Path) -> Result<Vec<String>> {
+pub(crate) fn staged_files(root: &Path) -> Result<Vec<String>> {
     fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
         for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
             let entry = entry.map_err(|e| Error::io(dir, e))?;

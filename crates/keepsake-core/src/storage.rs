@@ -215,6 +215,25 @@ impl Store {
         Ok(keys)
     }
 
+    /// `(key, size, last modified)` of every object under `prefix`, sorted by key.
+    pub fn list_meta(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, u64, chrono::DateTime<chrono::Utc>)>> {
+        let path = ObjectPath::from(prefix.trim_end_matches('/'));
+        let metas: Vec<_> = runtime()
+            .block_on(self.inner.list(Some(&path)).collect::<Vec<_>>())
+            .into_iter()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(prefix, e))?;
+        let mut out: Vec<_> = metas
+            .into_iter()
+            .map(|m| (m.location.to_string(), m.size, m.last_modified))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// Starts an upload to `key`; nothing is visible there until `ObjectWriter::finish` succeeds.
     pub fn writer(&self, key: &str) -> ObjectWriter {
         let (tx, mut rx) = mpsc::channel::<Chunk>(4);

@@ -224,16 +224,6 @@ impl GitRepo {
         result
     }
 
-    /// Whether the object exists in this repository.
-    pub fn has_object(&self, id: &str) -> bool {
-        let repo = self.repo.lock();
-        let found = Oid::from_str(id)
-            .ok()
-            .and_then(|o| repo.find_object(o, None).ok())
-            .is_some();
-        found
-    }
-
     /// The file at `path` in the tree of `commit`, if there is one.
     pub fn read_path(&self, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
         let repo = self.repo.lock();
@@ -249,6 +239,35 @@ impl GitRepo {
             Err(_) => None,
         };
         Ok(found)
+    }
+
+    /// A copy of `tree` (None: empty) with a file `name` at its root holding `bytes`.
+    pub fn tree_with_file(&self, tree: Option<&str>, name: &str, bytes: &[u8]) -> Result<String> {
+        let repo = self.repo.lock();
+        let base = match tree {
+            Some(t) => Some(repo.find_tree(oid(t)?).map_err(gerr(t))?),
+            None => None,
+        };
+        let blob = repo.blob(bytes).map_err(gerr(name))?;
+        let mut tb = repo.treebuilder(base.as_ref()).map_err(gerr(name))?;
+        tb.insert(name, blob, 0o100644).map_err(gerr(name))?;
+        let id = tb.write().map_err(gerr(name))?.to_string();
+        Ok(id)
+    }
+
+    /// Whether `name` is a valid branch name.
+    pub fn valid_branch(name: &str) -> bool {
+        git2::Branch::name_is_valid(name).unwrap_or(false)
+    }
+
+    /// Whether the work-tree file `rel` has changes git does not have (modified or untracked).
+    pub fn is_modified(&self, rel: &str) -> bool {
+        let repo = self.repo.lock();
+        let modified = match repo.status_file(Path::new(rel)) {
+            Ok(st) => !(st.is_empty() || st.contains(git2::Status::IGNORED)),
+            Err(_) => false,
+        };
+        modified
     }
 
     /// The directory git commands run in: the work tree, else the git directory.

@@ -1,0 +1,178 @@
+//! Promoting a checkpoint to a branch ("updating a model in production is as easy as merging
+//! it"): a branch holding the experiment's code and a small pointer file naming the checkpoint;
+//! `checkout` with no ID materialises the weights it points to. And `apply`: an experiment's code
+//! and params into the working tree, without committing, never clobbering uncommitted changes.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::checkout::{place, staged_files, staging_in, CheckoutReport};
+use crate::error::{Error, Result};
+use crate::git::GitRepo;
+use crate::model::Experiment;
+use crate::pack;
+use crate::project::{Project, Target};
+use crate::storage;
+
+/// The pointer file a promoted branch carries at its root.
+pub const POINTER_FILE: &str = "keepsake-checkpoint.json";
+/// Where `apply` writes an experiment's params.
+pub const PARAMS_FILE: &str = "keepsake-params.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pointer {
+    pub experiment: String,
+    pub checkpoint: String,
+    pub step: i64,
+    /// The checkpoint's `path` (a file or directory, project-relative).
+    pub path: String,
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Counts and hashes what passes through.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+impl Project {
+    /// Creates `branch` with the experiment's code and a pointer to the checkpoint; its parent is
+    /// the commit the experiment ran on, so it merges like any branch.
+    pub fn promote(&self, target: &Target, branch: &str) -> Result<String> {
+        let git = self.require_git("branch")?;
+        if !GitRepo::valid_branch(branch) {
+            return Err(Error::invalid(
+                "branch name",
+                branch,
+                "git does not accept it as a branch name",
+            ));
+        }
+        let exp = target.experiment();
+        let checkpoint = match target.checkpoint() {
+            Some(c) => c,
+            None => exp.best().or_else(|| exp.latest()).ok_or_else(|| {
+                Error::invalid(
+                    "checkpoint",
+                    exp.id.short(),
+                    "the experiment has no checkpoints to promote",
+                )
+            })?,
+        };
+        let files = checkpoint.files.clone().ok_or_else(|| {
+            Error::invalid(
+                "checkpoint",
+                checkpoint.id.short(),
+                "it has no files (it was recorded without `path`)",
+            )
+        })?;
+        let pointer = Pointer {
+            experiment: exp.id.to_string(),
+            checkpoint: checkpoint.id.to_string(),
+            step: checkpoint.step,
+            path: checkpoint.path.clone(),
+            key: files.key,
+            size: files.size,
+            sha256: files.sha256,
+        };
+        let text = serde_json::to_string_pretty(&pointer).unwrap_or_default() + "\n";
+        let tree = git.tree_with_file(exp.git_tree.as_deref(), POINTER_FILE, text.as_bytes())?;
+        let parents: Vec<String> = exp.git_commit.iter().cloned().collect();
+        let message = format!(
+            "Promote checkpoint {} (step {}) of experiment {}\n\n{} names its files; `git keepsake checkout` fetches them.\n",
+            checkpoint.id.short(),
+            checkpoint.step,
+            exp.id.short(),
+            POINTER_FILE
+        );
+        let commit = git.commit(&tree, &parents, &message, crate::clock::now())?;
+        let name = format!("refs/heads/{branch}");
+        if !git.update_ref(&name, &commit, None, "git-keepsake: promote")? {
+            return Err(Error::invalid("branch", branch, "it already exists"));
+        }
+        Ok(commit)
+    }
+
+    /// Materialises the weights named by the pointer file in `dest` (a promoted branch's work
+    /// tree), verified against the pointer's size and sha256.
+    pub fn checkout_pointer(&self, dest: &Path, force: bool) -> Result<(Pointer, CheckoutReport)> {
+        let file = dest.join(POINTER_FILE);
+        let text = std::fs::read_to_string(&file).map_err(|_| {
+            Error::invalid("checkout", dest.display(), format!("give an ID, or run it on a branch made by `git keepsake branch` (no {POINTER_FILE} here)"))
+        })?;
+        let pointer: Pointer = serde_json::from_str(&text).map_err(|e| Error::CorruptMetadata {
+            key: file.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let reader = self
+            .find_object(&pointer.key)?
+            .ok_or_else(|| Error::MissingData {
+                what: format!(
+                    "checkpoint {}",
+                    &pointer.checkpoint[..pointer.checkpoint.len().min(7)]
+                ),
+                key: pointer.key.clone(),
+                url: self.store_url().to_string(),
+            })?;
+        let staging = staging_in(dest)?;
+        let mut hashing = Hashing {
+            inner: reader,
+            hasher: Sha256::new(),
+            size: 0,
+        };
+        pack::unpack(&mut hashing, &pointer.key, staging.path(), None)?;
+        std::io::copy(&mut hashing, &mut std::io::sink())
+            .map_err(|e| Error::io(&pointer.key, e))?;
+        let sha = storage::hex(&hashing.hasher.finalize());
+        if hashing.size != pointer.size || sha != pointer.sha256 {
+            return Err(Error::CorruptMetadata {
+                key: pointer.key.clone(),
+                message: format!("it is not what {POINTER_FILE} names (size or sha256 differ)"),
+            });
+        }
+        let files = staged_files(staging.path())?;
+        place(staging.path(), dest, &files, |_| force)?;
+        Ok((
+            pointer,
+            CheckoutReport {
+                dest: dest.to_path_buf(),
+                files,
+            },
+        ))
+    }
+
+    /// Writes the experiment's code and params (`keepsake-params.json`) into the working tree,
+    /// without committing. Files with uncommitted changes are never overwritten.
+    pub fn apply(&self, exp: &Experiment) -> Result<CheckoutReport> {
+        let git = self.require_git("apply")?;
+        let dest = git.work_dir().ok_or_else(|| {
+            Error::invalid(
+                "apply",
+                git.git_dir().display(),
+                "a bare repository has no working tree",
+            )
+        })?;
+        let staging = staging_in(&dest)?;
+        self.unpack_experiment(exp, staging.path(), None)?;
+        let params = serde_json::to_string_pretty(&exp.params).unwrap_or_default() + "\n";
+        std::fs::write(staging.path().join(PARAMS_FILE), params)
+            .map_err(|e| Error::io(staging.path(), e))?;
+        let files = staged_files(staging.path())?;
+        place(staging.path(), &dest, &files, |f| !git.is_modified(f))?;
+        Ok(CheckoutReport { dest, files })
+    }
+}
