@@ -17,6 +17,7 @@ done
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 export KEEPSAKE_TEST_S3_ENDPOINT="http://127.0.0.1:$port" AWS_ENDPOINT="http://127.0.0.1:$port"
 export KEEPSAKE_VENV="$PWD/.ci-work/venv-keepsake"
+export KEEPSAKE_TEST_MOTO_SERVER="$PWD/.ci-work/venv-tools/bin/moto_server"
 export KEEPSAKE_NO_ANALYTICS=1
 .ci-work/venv-tools/bin/python - "$port" <<'PY'
 import sys, urllib.request

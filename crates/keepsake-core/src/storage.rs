@@ -459,6 +459,21 @@ mod tests {
     }
 
     #[test]
+    fn gcs_without_credentials_is_refused_before_any_network_call() {
+        if gcs_credentials_configured() {
+            return; // a developer machine with real credentials: nothing to show here
+        }
+        let url = StorageUrl::parse("gs://team-bucket/project", std::path::Path::new("/")).unwrap();
+        assert_eq!(url.display(), "gs://team-bucket/project");
+        let err = Store::open(&url).unwrap_err().to_string();
+        assert!(
+            err.contains("gs://team-bucket/project")
+                && err.contains("GOOGLE_APPLICATION_CREDENTIALS"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn dropped_writer_leaves_nothing() {
         let store = Store::open(&StorageUrl::Memory("storage-drop".into())).unwrap();
         let mut w = store.writer("x");
