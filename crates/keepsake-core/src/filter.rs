@@ -191,7 +191,7 @@ pub fn lookup(s: &Summary, name: &str) -> Value {
 }
 
 /// `KEY` ascending, `-KEY` (or Keepsake's `KEY-desc`) descending.
-pub fn sort(rows: &mut [Summary], key: &str) -> Result<()> {
+pub fn sort(rows: &mut Vec<Summary>, key: &str) -> Result<()> {
     let (name, descending) = if let Some(k) = key.strip_prefix('-') {
         (k, true)
     } else if let Some(k) = key.strip_suffix("-desc") {
@@ -221,8 +221,8 @@ pub fn sort(rows: &mut [Summary], key: &str) -> Result<()> {
     if let Some(m) = error {
         return Err(Error::invalid("sort key", name, m));
     }
-    let order: Vec<Summary> = keyed.iter().map(|(_, i)| rows[*i].clone()).collect();
-    rows.clone_from_slice(&order);
+    let mut taken: Vec<Option<Summary>> = rows.drain(..).map(Some).collect();
+    rows.extend(keyed.iter().filter_map(|(_, i)| taken[*i].take()));
     Ok(())
 }
 

@@ -50,6 +50,77 @@ pub(crate) struct CommitRecord {
     pub dirty: bool,
 }
 
+/// The part of a commit record that listing needs (the rest of the JSON is skipped, not built).
+#[derive(Deserialize)]
+struct SummaryRecord {
+    experiment: Experiment,
+    experiment_files: Option<FileRecord>,
+    num_checkpoints: usize,
+    best: Option<Checkpoint>,
+    latest: Option<Checkpoint>,
+    #[serde(default)]
+    baseline: Option<String>,
+    #[serde(default)]
+    dirty: bool,
+}
+
+/// Summaries of the experiments at `refs` (`(name, tip)`): one commit read each, on two threads
+/// when there are many. Unreadable ones are reported apart.
+pub(crate) fn summaries(
+    git: &GitRepo,
+    refs: Vec<(String, String)>,
+    running: &std::collections::HashSet<Id>,
+) -> Result<(Vec<Summary>, Vec<Error>)> {
+    let read = |git: &GitRepo, chunk: &[(String, String)]| -> Vec<Result<Summary>> {
+        chunk
+            .iter()
+            .map(|(name, tip)| {
+                let message = git.message(tip)?;
+                let body = message
+                    .split_once("\n\n")
+                    .map(|(_, b)| b)
+                    .unwrap_or_default();
+                let r: SummaryRecord =
+                    serde_json::from_str(body).map_err(|e| Error::CorruptMetadata {
+                        key: name.clone(),
+                        message: e.to_string(),
+                    })?;
+                let mut experiment = r.experiment;
+                experiment.files = r.experiment_files;
+                experiment.git_commit = r.baseline;
+                experiment.git_dirty = r.dirty;
+                Ok(Summary {
+                    running: running.contains(&experiment.id),
+                    experiment,
+                    num_checkpoints: r.num_checkpoints,
+                    best: r.best,
+                    latest: r.latest,
+                })
+            })
+            .collect()
+    };
+    let results = if refs.len() < 512 {
+        read(git, &refs)
+    } else {
+        let (a, b) = refs.split_at(refs.len() / 2);
+        let other = git.reopen()?;
+        std::thread::scope(|s| {
+            let second = s.spawn(|| read(&other, b));
+            let mut out = read(git, a);
+            out.extend(second.join().unwrap_or_default());
+            out
+        })
+    };
+    let (mut ok, mut bad) = (Vec::with_capacity(results.len()), Vec::new());
+    for r in results {
+        match r {
+            Ok(s) => ok.push(s),
+            Err(e) => bad.push(e),
+        }
+    }
+    Ok((ok, bad))
+}
+
 impl CommitRecord {
     /// The experiment as this commit describes it (without its checkpoint list).
     pub fn into_experiment(self) -> Experiment {
@@ -202,36 +273,24 @@ impl Project {
                     .iter()
                     .map(|(name, _)| name.trim_start_matches(EXPERIMENT_REFS))
                     .collect();
-                listing.unimported = self
-                    .store
-                    .list(storage::EXPERIMENTS_METADATA)?
-                    .iter()
-                    .filter_map(|k| {
-                        k.strip_prefix(storage::EXPERIMENTS_METADATA)?
-                            .strip_suffix(".json")
-                    })
-                    .filter(|id| !known.contains(id))
-                    .count();
-                for (name, tip) in refs {
-                    match git
-                        .message(&tip)
-                        .and_then(|m| CommitRecord::parse(&tip, &m))
-                    {
-                        Ok(r) => listing.experiments.push(Summary {
-                            running: running.contains(&r.experiment.id),
-                            num_checkpoints: r.num_checkpoints,
-                            best: r.best.clone(),
-                            latest: r.latest.clone(),
-                            experiment: r.into_experiment(),
-                        }),
-                        Err(e) => listing.problems.push(match e {
-                            Error::CorruptMetadata { message, .. } => {
-                                Error::CorruptMetadata { key: name, message }
-                            }
-                            other => other,
-                        }),
-                    }
-                }
+                // Listing the store costs a request per page (or a stat per file): only worth it
+                // when git has no experiments at all, the usual first run on a Keepsake project.
+                listing.unimported = if !refs.is_empty() {
+                    0
+                } else {
+                    self.store
+                        .list(storage::EXPERIMENTS_METADATA)?
+                        .iter()
+                        .filter_map(|k| {
+                            k.strip_prefix(storage::EXPERIMENTS_METADATA)?
+                                .strip_suffix(".json")
+                        })
+                        .filter(|id| !known.contains(id))
+                        .count()
+                };
+                let (experiments, problems) = summaries(git, refs, &running)?;
+                listing.experiments = experiments;
+                listing.problems = problems;
             }
             None => {
                 for key in self.store.list(storage::EXPERIMENTS_METADATA)? {

@@ -402,7 +402,7 @@ fn root_record(exp: &Experiment) -> CommitRecord {
 }
 
 fn root_message(exp: &Experiment, record: &CommitRecord) -> String {
-    let body = serde_json::to_string_pretty(record).unwrap_or_default();
+    let body = serde_json::to_string(record).unwrap_or_default();
     format!("keepsake: experiment {}\n\n{body}\n", exp.id.short())
 }
 
@@ -426,7 +426,7 @@ pub(crate) fn commit_checkpoint(
         baseline: exp.git_commit.clone(),
         dirty: exp.git_dirty,
     };
-    let body = serde_json::to_string_pretty(&record).unwrap_or_default();
+    let body = serde_json::to_string(&record).unwrap_or_default();
     let message = format!(
         "keepsake: checkpoint {} (step {}) of {}\n\n{body}\n",
         checkpoint.id.short(),

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
 use crate::id::Id;
 use crate::model::{Experiment, FileRecord};
-use crate::project::{experiment_ref, CommitRecord, Listing, Project, Summary};
+use crate::project::{experiment_ref, CommitRecord, Listing, Project};
 use crate::storage::{self, Store};
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -387,26 +387,18 @@ impl Project {
                 .map(|(n, _)| n.trim_start_matches(EXPERIMENT_REFS).to_string())
                 .collect();
         let mut listing = Listing::default();
+        let mut live = Vec::new();
         for (name, tip) in git.refs(&tracking)? {
             let id = name.trim_start_matches(tracking.as_str()).to_string();
-            if !present.contains(&id) {
+            if present.contains(&id) {
+                live.push((name, tip));
+            } else {
                 git.delete_ref(&name, &tip)?;
-                continue;
-            }
-            match git
-                .message(&tip)
-                .and_then(|m| CommitRecord::parse(&tip, &m))
-            {
-                Ok(r) => listing.experiments.push(Summary {
-                    running: false,
-                    num_checkpoints: r.num_checkpoints,
-                    best: r.best.clone(),
-                    latest: r.latest.clone(),
-                    experiment: r.into_experiment(),
-                }),
-                Err(e) => listing.problems.push(e),
             }
         }
+        let (experiments, problems) = crate::project::summaries(git, live, &Default::default())?;
+        listing.experiments = experiments;
+        listing.problems = problems;
         listing.experiments.sort_by(|a, b| {
             (a.experiment.created, a.experiment.id.as_str())
                 .cmp(&(b.experiment.created, b.experiment.id.as_str()))
