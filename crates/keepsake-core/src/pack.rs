@@ -207,47 +207,132 @@ pub fn stage(entries: &[FileEntry], dir: &Path) -> Result<Vec<FileEntry>> {
 }
 
 /// Writes `entries` as a tarball under the top directory `top`, compressed with `codec`.
-pub fn write_tarball<W: Write>(
-    entries: &[FileEntry],
-    top: &str,
-    codec: Codec,
-    out: W,
-) -> Result<W> {
+pub fn write_tarball<W: Write>(entries: &[FileEntry], top: &str, codec: Codec, out: W) -> Result<W> {
     match codec {
         Codec::Gzip => {
-            let enc = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-            let enc = append_all(entries, top, enc)?;
-            enc.finish().map_err(|e| Error::io("<gzip stream>", e))
+            let mut builder = tar::Builder::new(GzMembers::new(out));
+            for e in entries {
+                let level = gzip_level_for(e);
+                builder.get_mut().set_level(level).map_err(|err| Error::io("<gzip stream>", err))?;
+                append_one(&mut builder, e, top)?;
+            }
+            let members = builder.into_inner().map_err(|e| Error::io("<tar stream>", e))?;
+            members.finish().map_err(|e| Error::io("<gzip stream>", e))
         }
         Codec::Zstd => {
-            let enc = zstd::Encoder::new(out, 1).map_err(|e| Error::io("<zstd stream>", e))?;
-            let enc = append_all(entries, top, enc)?;
+            let mut enc = zstd::Encoder::new(out, 1).map_err(|e| Error::io("<zstd stream>", e))?;
+            // A second worker compresses while the first reads: the machine has cores to spare
+            // while training waits on the GPU, and a checkpoint is saved in the background.
+            let _ = enc.multithread(2);
+            let mut builder = tar::Builder::new(enc);
+            for e in entries {
+                append_one(&mut builder, e, top)?;
+            }
+            let enc = builder.into_inner().map_err(|e| Error::io("<tar stream>", e))?;
             enc.finish().map_err(|e| Error::io("<zstd stream>", e))
         }
     }
 }
 
-fn append_all<W: Write>(entries: &[FileEntry], top: &str, out: W) -> Result<W> {
-    let mut builder = tar::Builder::new(out);
-    for e in entries {
-        let file = std::fs::File::open(&e.abs).map_err(|err| Error::io(&e.abs, err))?;
-        let mut header = tar::Header::new_ustar();
-        header.set_size(e.size);
-        header.set_mode(e.mode);
-        header.set_mtime(e.mtime);
-        header.set_entry_type(tar::EntryType::Regular);
-        let mut reader = ExactReader {
-            inner: file.take(e.size),
-            left: e.size,
-            path: &e.abs,
-        };
-        builder
-            .append_data(&mut header, format!("{top}/{}", e.rel), &mut reader)
-            .map_err(|err| Error::io(&e.abs, err))?;
+/// Files at least this big are sampled to decide whether compressing them is worth it.
+const SAMPLE_FROM: u64 = 1 << 20;
+const SAMPLE: usize = 128 * 1024;
+
+/// The gzip level for one file: stored (0) for large files that barely compress, such as weights,
+/// where deflate would cost far more time than the few percent it saves; level 1 otherwise. This
+/// is what Keepsake's own gzip ends up doing for weights (stored blocks), at a fraction of the cost.
+fn gzip_level_for(e: &FileEntry) -> flate2::Compression {
+    use std::io::{Seek, SeekFrom};
+    if e.size < SAMPLE_FROM {
+        return flate2::Compression::fast();
     }
+    let sample = (|| -> std::io::Result<Vec<u8>> {
+        let mut f = std::fs::File::open(&e.abs)?;
+        f.seek(SeekFrom::Start(e.size / 2 - (SAMPLE as u64).min(e.size / 2)))?;
+        let mut buf = vec![0u8; SAMPLE];
+        let n = f.read(&mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    })();
+    let Ok(sample) = sample else { return flate2::Compression::fast() };
+    let mut compressed = Vec::with_capacity(sample.len() + 1024);
+    let mut c = flate2::Compress::new(flate2::Compression::fast(), false);
+    if c.compress_vec(&sample, &mut compressed, flate2::FlushCompress::Finish).is_err() {
+        return flate2::Compression::fast();
+    }
+    if (c.total_out() as f64) > 0.9 * sample.len() as f64 {
+        flate2::Compression::none()
+    } else {
+        flate2::Compression::fast()
+    }
+}
+
+/// A gzip stream made of one member per level change (readers, Keepsake's Go reader included,
+/// read concatenated members as one stream), so each file gets its own level.
+struct GzMembers<W: Write> {
+    out: Option<W>,
+    member: Option<flate2::write::GzEncoder<W>>,
+    level: flate2::Compression,
+}
+
+impl<W: Write> GzMembers<W> {
+    fn new(out: W) -> Self {
+        GzMembers { out: Some(out), member: None, level: flate2::Compression::fast() }
+    }
+
+    fn set_level(&mut self, level: flate2::Compression) -> std::io::Result<()> {
+        if level != self.level {
+            if let Some(m) = self.member.take() {
+                self.out = Some(m.finish()?);
+            }
+            self.level = level;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<W> {
+        match self.member.take() {
+            Some(m) => m.finish(),
+            None => {
+                // An empty tarball is still one (empty) gzip member.
+                let out = self.out.take().ok_or_else(|| std::io::Error::other("gzip stream lost"))?;
+                flate2::write::GzEncoder::new(out, self.level).finish()
+            }
+        }
+    }
+}
+
+impl<W: Write> Write for GzMembers<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.member.is_none() {
+            let out = self.out.take().ok_or_else(|| std::io::Error::other("gzip stream lost"))?;
+            self.member = Some(flate2::write::GzEncoder::new(out, self.level));
+        }
+        match &mut self.member {
+            Some(m) => m.write(buf),
+            None => Ok(0),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.member {
+            Some(m) => m.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+fn append_one<W: Write>(builder: &mut tar::Builder<W>, e: &FileEntry, top: &str) -> Result<()> {
+    let file = std::fs::File::open(&e.abs).map_err(|err| Error::io(&e.abs, err))?;
+    let mut header = tar::Header::new_ustar();
+    header.set_size(e.size);
+    header.set_mode(e.mode);
+    header.set_mtime(e.mtime);
+    header.set_entry_type(tar::EntryType::Regular);
+    let mut reader = ExactReader { inner: std::io::BufReader::with_capacity(1 << 20, file.take(e.size)), left: e.size, path: &e.abs };
     builder
-        .into_inner()
-        .map_err(|e| Error::io("<tar stream>", e))
+        .append_data(&mut header, format!("{top}/{}", e.rel), &mut reader)
+        .map_err(|err| Error::io(&e.abs, err))
 }
 
 /// Reads exactly the size recorded in the header, failing if the file shrank meanwhile.
@@ -487,6 +572,29 @@ mod tests {
             assert!(read_entry(&tarball[..], "t", "d/sub/s", &mut sink).unwrap());
             assert_eq!(sink, b"s");
         }
+    }
+
+    #[test]
+    fn gzip_stores_incompressible_files_and_compresses_the_rest() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path().join("p");
+        let mut x: u64 = 1;
+        let noise: Vec<u8> = (0..(3 << 20)).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x as u8 }).collect();
+        write(&r, "a.txt", "small text\n");
+        std::fs::write(r.join("weights.bin"), &noise).unwrap();
+        write(&r, "z.log.txt", &"the same line again\n".repeat(200_000));
+        let entries = collect(&r, ".", &[]).unwrap();
+        let tarball = write_tarball(&entries, "id", Codec::Gzip, Vec::new()).unwrap();
+        let text_size = 20 * 200_000;
+        // The noise is stored as it is (a few bytes of framing per 64 KiB), the text compressed.
+        assert!(tarball.len() > noise.len() && tarball.len() < noise.len() + text_size / 10, "{}", tarball.len());
+        let out = d.path().join("out");
+        assert_eq!(unpack(&tarball[..], "t", &out, None).unwrap(), ["a.txt", "weights.bin", "z.log.txt"]);
+        assert_eq!(std::fs::read(out.join("weights.bin")).unwrap(), noise);
+        // Several gzip members, read back as one stream by a plain multi-member reader.
+        let mut plain = Vec::new();
+        flate2::read::MultiGzDecoder::new(&tarball[..]).read_to_end(&mut plain).unwrap();
+        assert!(plain.len() > noise.len() + text_size);
     }
 
     fn hostile(name: &str, kind: tar::EntryType, link: Option<&str>) -> Vec<u8> {
