@@ -207,16 +207,26 @@ pub fn stage(entries: &[FileEntry], dir: &Path) -> Result<Vec<FileEntry>> {
 }
 
 /// Writes `entries` as a tarball under the top directory `top`, compressed with `codec`.
-pub fn write_tarball<W: Write>(entries: &[FileEntry], top: &str, codec: Codec, out: W) -> Result<W> {
+pub fn write_tarball<W: Write>(
+    entries: &[FileEntry],
+    top: &str,
+    codec: Codec,
+    out: W,
+) -> Result<W> {
     match codec {
         Codec::Gzip => {
             let mut builder = tar::Builder::new(GzMembers::new(out));
             for e in entries {
                 let level = gzip_level_for(e);
-                builder.get_mut().set_level(level).map_err(|err| Error::io("<gzip stream>", err))?;
+                builder
+                    .get_mut()
+                    .set_level(level)
+                    .map_err(|err| Error::io("<gzip stream>", err))?;
                 append_one(&mut builder, e, top)?;
             }
-            let members = builder.into_inner().map_err(|e| Error::io("<tar stream>", e))?;
+            let members = builder
+                .into_inner()
+                .map_err(|e| Error::io("<tar stream>", e))?;
             members.finish().map_err(|e| Error::io("<gzip stream>", e))
         }
         Codec::Zstd => {
@@ -228,7 +238,9 @@ pub fn write_tarball<W: Write>(entries: &[FileEntry], top: &str, codec: Codec, o
             for e in entries {
                 append_one(&mut builder, e, top)?;
             }
-            let enc = builder.into_inner().map_err(|e| Error::io("<tar stream>", e))?;
+            let enc = builder
+                .into_inner()
+                .map_err(|e| Error::io("<tar stream>", e))?;
             enc.finish().map_err(|e| Error::io("<zstd stream>", e))
         }
     }
@@ -248,16 +260,22 @@ fn gzip_level_for(e: &FileEntry) -> flate2::Compression {
     }
     let sample = (|| -> std::io::Result<Vec<u8>> {
         let mut f = std::fs::File::open(&e.abs)?;
-        f.seek(SeekFrom::Start(e.size / 2 - (SAMPLE as u64).min(e.size / 2)))?;
+        f.seek(SeekFrom::Start(
+            e.size / 2 - (SAMPLE as u64).min(e.size / 2),
+        ))?;
         let mut buf = vec![0u8; SAMPLE];
         let n = f.read(&mut buf)?;
         buf.truncate(n);
         Ok(buf)
     })();
-    let Ok(sample) = sample else { return flate2::Compression::fast() };
+    let Ok(sample) = sample else {
+        return flate2::Compression::fast();
+    };
     let mut compressed = Vec::with_capacity(sample.len() + 1024);
     let mut c = flate2::Compress::new(flate2::Compression::fast(), false);
-    if c.compress_vec(&sample, &mut compressed, flate2::FlushCompress::Finish).is_err() {
+    if c.compress_vec(&sample, &mut compressed, flate2::FlushCompress::Finish)
+        .is_err()
+    {
         return flate2::Compression::fast();
     }
     if (c.total_out() as f64) > 0.9 * sample.len() as f64 {
@@ -277,7 +295,11 @@ struct GzMembers<W: Write> {
 
 impl<W: Write> GzMembers<W> {
     fn new(out: W) -> Self {
-        GzMembers { out: Some(out), member: None, level: flate2::Compression::fast() }
+        GzMembers {
+            out: Some(out),
+            member: None,
+            level: flate2::Compression::fast(),
+        }
     }
 
     fn set_level(&mut self, level: flate2::Compression) -> std::io::Result<()> {
@@ -295,7 +317,10 @@ impl<W: Write> GzMembers<W> {
             Some(m) => m.finish(),
             None => {
                 // An empty tarball is still one (empty) gzip member.
-                let out = self.out.take().ok_or_else(|| std::io::Error::other("gzip stream lost"))?;
+                let out = self
+                    .out
+                    .take()
+                    .ok_or_else(|| std::io::Error::other("gzip stream lost"))?;
                 flate2::write::GzEncoder::new(out, self.level).finish()
             }
         }
@@ -305,7 +330,10 @@ impl<W: Write> GzMembers<W> {
 impl<W: Write> Write for GzMembers<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.member.is_none() {
-            let out = self.out.take().ok_or_else(|| std::io::Error::other("gzip stream lost"))?;
+            let out = self
+                .out
+                .take()
+                .ok_or_else(|| std::io::Error::other("gzip stream lost"))?;
             self.member = Some(flate2::write::GzEncoder::new(out, self.level));
         }
         match &mut self.member {
@@ -329,7 +357,11 @@ fn append_one<W: Write>(builder: &mut tar::Builder<W>, e: &FileEntry, top: &str)
     header.set_mode(e.mode);
     header.set_mtime(e.mtime);
     header.set_entry_type(tar::EntryType::Regular);
-    let mut reader = ExactReader { inner: std::io::BufReader::with_capacity(1 << 20, file.take(e.size)), left: e.size, path: &e.abs };
+    let mut reader = ExactReader {
+        inner: std::io::BufReader::with_capacity(1 << 20, file.take(e.size)),
+        left: e.size,
+        path: &e.abs,
+    };
     builder
         .append_data(&mut header, format!("{top}/{}", e.rel), &mut reader)
         .map_err(|err| Error::io(&e.abs, err))
@@ -433,8 +465,10 @@ pub fn unpack<R: Read>(
                     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
                 }
                 let mode = item.header().mode().unwrap_or(0o644) & 0o777;
-                let mut file = std::fs::File::create(&target).map_err(|e| Error::io(&target, e))?;
+                let file = std::fs::File::create(&target).map_err(|e| Error::io(&target, e))?;
+                let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
                 std::io::copy(&mut item, &mut file).map_err(|e| Error::io(&target, e))?;
+                file.flush().map_err(|e| Error::io(&target, e))?;
                 set_mode(&target, mode)?;
                 written.push(rel.to_string_lossy().into_owned());
             }
@@ -579,7 +613,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let r = d.path().join("p");
         let mut x: u64 = 1;
-        let noise: Vec<u8> = (0..(3 << 20)).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x as u8 }).collect();
+        let noise: Vec<u8> = (0..(3 << 20))
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
         write(&r, "a.txt", "small text\n");
         std::fs::write(r.join("weights.bin"), &noise).unwrap();
         write(&r, "z.log.txt", &"the same line again\n".repeat(200_000));
@@ -587,13 +628,22 @@ mod tests {
         let tarball = write_tarball(&entries, "id", Codec::Gzip, Vec::new()).unwrap();
         let text_size = 20 * 200_000;
         // The noise is stored as it is (a few bytes of framing per 64 KiB), the text compressed.
-        assert!(tarball.len() > noise.len() && tarball.len() < noise.len() + text_size / 10, "{}", tarball.len());
+        assert!(
+            tarball.len() > noise.len() && tarball.len() < noise.len() + text_size / 10,
+            "{}",
+            tarball.len()
+        );
         let out = d.path().join("out");
-        assert_eq!(unpack(&tarball[..], "t", &out, None).unwrap(), ["a.txt", "weights.bin", "z.log.txt"]);
+        assert_eq!(
+            unpack(&tarball[..], "t", &out, None).unwrap(),
+            ["a.txt", "weights.bin", "z.log.txt"]
+        );
         assert_eq!(std::fs::read(out.join("weights.bin")).unwrap(), noise);
         // Several gzip members, read back as one stream by a plain multi-member reader.
         let mut plain = Vec::new();
-        flate2::read::MultiGzDecoder::new(&tarball[..]).read_to_end(&mut plain).unwrap();
+        flate2::read::MultiGzDecoder::new(&tarball[..])
+            .read_to_end(&mut plain)
+            .unwrap();
         assert!(plain.len() > noise.len() + text_size);
     }
 
