@@ -44,14 +44,17 @@ def setup():
 def run_timed(args, cwd, env=None):
     """Runs a command; returns (wall seconds, peak RSS in MB of it and the children it waited
     for, stdout)."""
-    t = time.perf_counter()
-    proc = subprocess.Popen([str(a) for a in args], cwd=cwd, env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = b"", b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    # Output goes to files, not pipes: waiting with wait4 (for the rusage) on a child that fills
+    # a pipe nobody reads would never end.
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        t = time.perf_counter()
+        proc = subprocess.Popen([str(a) for a in args], cwd=cwd, env=env or ENV, stdout=out_f, stderr=err_f)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
     if proc.returncode != 0:
         raise RuntimeError(f"{args} failed ({proc.returncode}): {err.decode()[-2000:]}")
     return wall, usage.ru_maxrss / 1024, out.decode()

@@ -13,6 +13,7 @@ mod git;
 pub mod hooks;
 pub mod id;
 mod import;
+mod index;
 pub mod model;
 pub mod pack;
 pub mod project;

@@ -50,6 +50,13 @@ pub(crate) struct CommitRecord {
     pub dirty: bool,
 }
 
+/// The part of a commit record that walking an experiment's history needs.
+#[derive(Deserialize)]
+struct ChainRecord {
+    checkpoint: Option<Checkpoint>,
+    checkpoint_files: Option<FileRecord>,
+}
+
 /// The part of a commit record that listing needs (the rest of the JSON is skipped, not built).
 #[derive(Deserialize)]
 struct SummaryRecord {
@@ -353,20 +360,28 @@ impl Project {
         let mut commit = tip.clone();
         let mut checkpoints = Vec::new();
         loop {
-            let record = CommitRecord::parse(&commit, &git.message(&commit)?)?;
-            match record.checkpoint {
+            let (parent, message) = git.parent_and_message(&commit)?;
+            let body = message
+                .split_once("\n\n")
+                .map(|(_, b)| b)
+                .unwrap_or_default();
+            // Only the checkpoint each commit adds is read; the summary parts are skipped.
+            let link: ChainRecord =
+                serde_json::from_str(body).map_err(|e| Error::CorruptMetadata {
+                    key: format!("commit {commit}"),
+                    message: e.to_string(),
+                })?;
+            match link.checkpoint {
                 Some(mut c) => {
-                    c.files = record.checkpoint_files;
+                    c.files = link.checkpoint_files;
                     checkpoints.push(c);
-                    commit = git.parents(&commit)?.into_iter().next().ok_or_else(|| {
-                        Error::CorruptMetadata {
-                            key: experiment_ref(id),
-                            message: format!("commit {commit} has no parent"),
-                        }
+                    commit = parent.ok_or_else(|| Error::CorruptMetadata {
+                        key: experiment_ref(id),
+                        message: format!("commit {commit} has no parent"),
                     })?;
                 }
                 None => {
-                    let mut exp = record.into_experiment();
+                    let mut exp = CommitRecord::parse(&commit, &message)?.into_experiment();
                     checkpoints.reverse();
                     exp.checkpoints = checkpoints;
                     exp.git_tip = Some(tip);
@@ -385,6 +400,9 @@ impl Project {
                 prefix,
                 "IDs are lowercase hexadecimal",
             ));
+        }
+        if let Some(git) = &self.git {
+            return self.resolve_in_git(git, prefix);
         }
         let (experiments, _) = self.experiments()?;
         let mut found: Vec<Target> = Vec::new();
@@ -412,6 +430,50 @@ impl Project {
                         Target::Checkpoint(e, c) => {
                             format!("checkpoint {} of {}", c.short(), e.id.short())
                         }
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Prefix lookup through the checkpoint index: only the matching experiments are read.
+    fn resolve_in_git(&self, git: &GitRepo, prefix: &str) -> Result<Target> {
+        let mut found: Vec<(String, Option<String>)> = Vec::new();
+        for (exp, checkpoints) in crate::index::checkpoint_ids(git)? {
+            if exp.starts_with(prefix) {
+                found.push((exp.clone(), None));
+            }
+            for c in checkpoints.iter().filter(|c| c.starts_with(prefix)) {
+                found.push((exp.clone(), Some(c.clone())));
+            }
+        }
+        match found.len() {
+            0 => Err(Error::NotFound {
+                prefix: prefix.to_string(),
+            }),
+            1 => {
+                let (exp, checkpoint) = found.remove(0);
+                let exp =
+                    self.load_from_git(git, &Id::parse(&exp)?)?
+                        .ok_or_else(|| Error::NotFound {
+                            prefix: prefix.to_string(),
+                        })?;
+                Ok(match checkpoint {
+                    Some(c) => Target::Checkpoint(exp, Id::parse(&c)?),
+                    None => Target::Experiment(exp),
+                })
+            }
+            _ => Err(Error::Ambiguous {
+                prefix: prefix.to_string(),
+                candidates: found
+                    .iter()
+                    .map(|(e, c)| match c {
+                        None => format!("experiment {}", &e[..7.min(e.len())]),
+                        Some(c) => format!(
+                            "checkpoint {} of {}",
+                            &c[..7.min(c.len())],
+                            &e[..7.min(e.len())]
+                        ),
                     })
                     .collect(),
             }),

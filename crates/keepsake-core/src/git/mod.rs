@@ -303,6 +303,25 @@ impl GitRepo {
         Ok(out)
     }
 
+    /// The first parent and the message of a commit, from one read of the raw object.
+    pub fn parent_and_message(&self, commit: &str) -> Result<(Option<String>, String)> {
+        let repo = self.repo.lock();
+        let odb = repo.odb().map_err(gerr(commit))?;
+        let object = odb.read(oid(commit)?).map_err(gerr(commit))?;
+        let raw = object.data();
+        let split = raw
+            .windows(2)
+            .position(|w| w == b"\n\n")
+            .unwrap_or(raw.len());
+        let header = String::from_utf8_lossy(&raw[..split]);
+        let parent = header
+            .lines()
+            .find_map(|l| l.strip_prefix("parent "))
+            .map(str::to_string);
+        let body = raw.get(split + 2..).unwrap_or_default();
+        Ok((parent, String::from_utf8_lossy(body).into_owned()))
+    }
+
     /// The commit's message, read straight from the object database (no commit parsing: listing
     /// reads one per experiment).
     pub fn message(&self, commit: &str) -> Result<String> {
