@@ -120,11 +120,22 @@ impl GitRepo {
             dirs: BTreeMap<String, Dir>,
         }
         let mut root = Dir::default();
+        let odb = repo.odb().map_err(gerr("odb"))?;
         for f in files {
-            let mut writer = repo.blob_writer(None).map_err(gerr(f.rel.clone()))?;
-            let mut src = std::fs::File::open(&f.abs).map_err(|e| Error::io(&f.abs, e))?;
-            std::io::copy(&mut src, &mut writer).map_err(|e| Error::io(&f.abs, e))?;
-            let blob = writer.commit().map_err(gerr(f.rel.clone()))?;
+            // Hashing is far cheaper than compressing and writing: unchanged files (the usual
+            // case from one experiment to the next) cost a read, and git keeps one copy.
+            let known = Oid::hash_file(ObjectType::Blob, &f.abs)
+                .ok()
+                .filter(|id| odb.exists(*id));
+            let blob = match known {
+                Some(id) => id,
+                None => {
+                    let mut writer = repo.blob_writer(None).map_err(gerr(f.rel.clone()))?;
+                    let mut src = std::fs::File::open(&f.abs).map_err(|e| Error::io(&f.abs, e))?;
+                    std::io::copy(&mut src, &mut writer).map_err(|e| Error::io(&f.abs, e))?;
+                    writer.commit().map_err(gerr(f.rel.clone()))?
+                }
+            };
             let mode = if f.mode & 0o111 != 0 {
                 0o100755
             } else {
