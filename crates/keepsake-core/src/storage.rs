@@ -244,6 +244,9 @@ impl Store {
 
     /// Starts an upload to `key`; nothing is visible there until `ObjectWriter::finish` succeeds.
     pub fn writer(&self, key: &str) -> ObjectWriter {
+        if let Some(root) = &self.local_root {
+            return ObjectWriter::local(root, key, &self.url);
+        }
         let (tx, mut rx) = mpsc::channel::<Chunk>(4);
         let (done_tx, done_rx) = oneshot::channel();
         let mut upload = BufWriter::new(self.inner.clone(), ObjectPath::from(key));
@@ -264,8 +267,9 @@ impl Store {
             let _ = done_tx.send(result);
         });
         ObjectWriter {
-            tx,
+            tx: Some(tx),
             done: Some(done_rx),
+            local: None,
             buf: Vec::with_capacity(CHUNK),
             hasher: Sha256::new(),
             size: 0,
@@ -360,8 +364,10 @@ enum Chunk {
 
 /// A streaming upload that hashes what it sends. Dropping it without `finish` abandons the upload.
 pub struct ObjectWriter {
-    tx: mpsc::Sender<Chunk>,
+    tx: Option<mpsc::Sender<Chunk>>,
     done: Option<oneshot::Receiver<std::io::Result<()>>>,
+    /// A local store is written directly: a temp file beside the object, renamed at `finish`.
+    local: Option<LocalSink>,
     buf: Vec<u8>,
     hasher: Sha256,
     size: u64,
@@ -369,10 +375,60 @@ pub struct ObjectWriter {
     url: String,
 }
 
+struct LocalSink {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    tmp: std::path::PathBuf,
+    dest: std::path::PathBuf,
+    error: Option<std::io::Error>,
+}
+
+impl Drop for LocalSink {
+    fn drop(&mut self) {
+        // Not finished: the partial temp file goes, nothing was ever visible under the key.
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 impl ObjectWriter {
+    fn local(root: &std::path::Path, key: &str, url: &str) -> ObjectWriter {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let dest = root.join(key);
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dest.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()));
+        let opened = dest
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::File::create(&tmp));
+        let (file, error) = match opened {
+            Ok(f) => (Some(std::io::BufWriter::with_capacity(CHUNK, f)), None),
+            Err(e) => (None, Some(e)),
+        };
+        ObjectWriter {
+            tx: None,
+            done: None,
+            local: Some(LocalSink {
+                file,
+                tmp,
+                dest,
+                error,
+            }),
+            buf: Vec::new(),
+            hasher: Sha256::new(),
+            size: 0,
+            key: key.to_string(),
+            url: url.to_string(),
+        }
+    }
+
     fn send(&mut self, chunk: Chunk) -> std::io::Result<()> {
-        self.tx
-            .blocking_send(chunk)
+        let Some(tx) = &self.tx else { return Ok(()) };
+        tx.blocking_send(chunk)
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "upload stopped"))
     }
 
@@ -386,6 +442,29 @@ impl ObjectWriter {
 
     /// Completes the upload; only then is the object visible.
     pub fn finish(mut self) -> Result<FileRecord> {
+        if let Some(mut local) = self.local.take() {
+            let done = match (local.error.take(), local.file.take()) {
+                (Some(e), _) => Err(e),
+                (None, Some(file)) => file
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .and_then(|_| std::fs::rename(&local.tmp, &local.dest)),
+                (None, None) => Err(std::io::Error::other("upload stopped")),
+            };
+            if let Err(e) = done {
+                let _ = std::fs::remove_file(&local.tmp);
+                return Err(Error::Storage {
+                    url: self.url.clone(),
+                    key: self.key.clone(),
+                    message: e.to_string(),
+                });
+            }
+            return Ok(FileRecord {
+                key: self.key.clone(),
+                size: self.size,
+                sha256: hex(&std::mem::take(&mut self.hasher).finalize()),
+            });
+        }
         let sent = self.flush_buf().and_then(|_| self.send(Chunk::Finish));
         let outcome = self.done.take().map(|d| d.blocking_recv());
         let fail = |message: String| Error::Storage {
@@ -413,6 +492,14 @@ impl Write for ObjectWriter {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         self.hasher.update(data);
         self.size += data.len() as u64;
+        if let Some(local) = &mut self.local {
+            if let Some(file) = &mut local.file {
+                file.write_all(data)?;
+            } else if let Some(e) = local.error.take() {
+                return Err(e);
+            }
+            return Ok(data.len());
+        }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= CHUNK {
             self.flush_buf()?;
