@@ -184,28 +184,6 @@ impl Walker {
     }
 }
 
-/// Copies `entries` into `dir` (same relative paths and modes) and returns entries pointing at
-/// the copies: a snapshot that stays exactly as the files were, whatever the caller does next.
-/// `std::fs::copy` uses copy_file_range, which clones the data where the file system can.
-pub fn stage(entries: &[FileEntry], dir: &Path) -> Result<Vec<FileEntry>> {
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
-        let target = dir.join(&e.rel);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|err| Error::io(parent, err))?;
-        }
-        let size = std::fs::copy(&e.abs, &target).map_err(|err| Error::io(&e.abs, err))?;
-        out.push(FileEntry {
-            rel: e.rel.clone(),
-            abs: target,
-            mode: e.mode,
-            size,
-            mtime: e.mtime,
-        });
-    }
-    Ok(out)
-}
-
 /// Writes `entries` as a tarball under the top directory `top`, compressed with `codec`.
 pub fn write_tarball<W: Write>(
     entries: &[FileEntry],

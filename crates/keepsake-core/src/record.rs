@@ -182,21 +182,33 @@ impl Project {
         self.save_checkpoint(exp, &prepared)
     }
 
-    /// Validates a checkpoint and captures its files: copied into `staging` when given (so the
-    /// caller may overwrite them at once), else read from where they are when saved.
+    /// Validates a checkpoint and captures its files. With `capture`, they are packed at once
+    /// into a tarball there (so the caller may overwrite them straight away; a directory inside a
+    /// local store makes saving it a rename); else they are read from where they are when saved.
     pub fn prepare_checkpoint(
         &self,
         spec: NewCheckpoint,
-        staging: Option<&std::path::Path>,
+        capture: Option<&std::path::Path>,
     ) -> Result<PreparedCheckpoint> {
         validate_checkpoint(&spec)?;
         let id = Id::generate();
-        let mut files = match non_empty(&spec.path) {
+        let files = match non_empty(&spec.path) {
             Some(p) => pack::collect(self.dir(), p, &self.snapshot_excludes())?,
             None => Vec::new(),
         };
-        if let Some(dir) = staging {
-            files = pack::stage(&files, dir)?;
+        let mut tarball = None;
+        if let (Some(dir), false) = (capture, files.is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            let tmp = tempfile::Builder::new()
+                .prefix(".keepsake-capture-")
+                .tempfile_in(dir)
+                .map_err(|e| Error::io(dir, e))?;
+            let (file, path) = tmp.into_parts();
+            let out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let out = pack::write_tarball(&files, id.as_str(), self.codec(), out)?;
+            out.into_inner()
+                .map_err(|e| Error::io(&path, e.into_error()))?;
+            tarball = Some(path);
         }
         let checkpoint = Checkpoint {
             id,
@@ -207,7 +219,19 @@ impl Project {
             primary_metric: spec.primary_metric,
             files: None,
         };
-        Ok(PreparedCheckpoint { checkpoint, files })
+        Ok(PreparedCheckpoint {
+            checkpoint,
+            files,
+            tarball,
+        })
+    }
+
+    /// Where `Recorder` captures checkpoints: inside the store when it is local (saving is then
+    /// a rename), else under `fallback`.
+    pub fn capture_dir(&self, fallback: &std::path::Path) -> std::path::PathBuf {
+        self.store
+            .local_dir("checkpoints")
+            .unwrap_or_else(|| fallback.to_path_buf())
     }
 
     /// Uploads a prepared checkpoint's files, then records it. Safe to retry after a failure: the
@@ -220,7 +244,10 @@ impl Project {
         let mut checkpoint = prepared.checkpoint.clone();
         if !checkpoint.path.is_empty() {
             let key = storage::checkpoint_tarball_key(&checkpoint.id, self.codec());
-            checkpoint.files = Some(self.upload_snapshot(&prepared.files, &checkpoint.id, key)?);
+            checkpoint.files = Some(match &prepared.tarball {
+                Some(path) => self.store.put_file(&key, path)?,
+                None => self.upload_snapshot(&prepared.files, &checkpoint.id, key)?,
+            });
         }
         match &self.git {
             None => {
@@ -346,10 +373,12 @@ impl Project {
 }
 
 /// A checkpoint whose files are captured but not yet saved.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PreparedCheckpoint {
     pub checkpoint: Checkpoint,
     pub files: Vec<pack::FileEntry>,
+    /// The captured tarball, deleted when this is dropped (unless saving moved it into place).
+    pub tarball: Option<tempfile::TempPath>,
 }
 
 fn validate_checkpoint(spec: &NewCheckpoint) -> Result<()> {

@@ -59,7 +59,6 @@ impl Default for RecorderOptions {
 
 struct Job {
     prepared: PreparedCheckpoint,
-    _staging: Option<tempfile::TempDir>,
 }
 
 struct Shared {
@@ -203,28 +202,17 @@ impl Recorder {
     /// error here, before anything is queued.
     pub fn checkpoint(&self, spec: NewCheckpoint) -> Result<Checkpoint> {
         self.check_owner()?;
-        let staging = match spec.path.as_deref().filter(|p| !p.is_empty()) {
-            Some(_) => {
-                let root = self
-                    .shared
-                    .options
-                    .staging_root
-                    .clone()
-                    .unwrap_or_else(std::env::temp_dir);
-                std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
-                Some(
-                    tempfile::Builder::new()
-                        .prefix("keepsake-staging-")
-                        .tempdir_in(&root)
-                        .map_err(|e| Error::io(&root, e))?,
-                )
-            }
-            None => None,
-        };
+        let fallback = self
+            .shared
+            .options
+            .staging_root
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
+        let capture = self.shared.project.capture_dir(&fallback);
         let prepared = self
             .shared
             .project
-            .prepare_checkpoint(spec, staging.as_ref().map(|d| d.path()))?;
+            .prepare_checkpoint(spec, Some(&capture))?;
         let checkpoint = prepared.checkpoint.clone();
         let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let Some(tx) = queue.as_ref() else {
@@ -239,13 +227,7 @@ impl Recorder {
             .pending
             .lock()
             .unwrap_or_else(|e| e.into_inner()) += 1;
-        if tx
-            .send(Job {
-                prepared,
-                _staging: staging,
-            })
-            .is_err()
-        {
+        if tx.send(Job { prepared }).is_err() {
             *self
                 .shared
                 .pending

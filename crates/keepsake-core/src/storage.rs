@@ -242,6 +242,41 @@ impl Store {
         Ok(out)
     }
 
+    /// The directory under a local store's root for `prefix`, or None for a remote store.
+    pub fn local_dir(&self, prefix: &str) -> Option<std::path::PathBuf> {
+        self.local_root.as_ref().map(|r| r.join(prefix))
+    }
+
+    /// Stores the file at `path` under `key`, returning its record. A local store takes it by
+    /// rename when it is on the same file system (the file is then gone from `path`).
+    pub fn put_file(&self, key: &str, path: &std::path::Path) -> Result<FileRecord> {
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        if let Some(root) = &self.local_root {
+            let mut hasher = Sha256::new();
+            let size = std::io::copy(&mut file, &mut HashSink(&mut hasher))
+                .map_err(|e| Error::io(path, e))?;
+            let dest = root.join(key);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            if std::fs::rename(path, &dest).is_ok() {
+                return Ok(FileRecord {
+                    key: key.to_string(),
+                    size,
+                    sha256: hex(&hasher.finalize()),
+                });
+            }
+            file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        }
+        let mut writer = self.writer(key);
+        std::io::copy(&mut file, &mut writer).map_err(|e| Error::Storage {
+            url: self.url.clone(),
+            key: key.to_string(),
+            message: one_line(&e.to_string()),
+        })?;
+        writer.finish()
+    }
+
     /// Starts an upload to `key`; nothing is visible there until `ObjectWriter::finish` succeeds.
     pub fn writer(&self, key: &str) -> ObjectWriter {
         if let Some(root) = &self.local_root {
@@ -537,6 +572,19 @@ impl Read for ObjectReader {
         out[..n].copy_from_slice(&current[..n]);
         *current = current.slice(n..);
         Ok(n)
+    }
+}
+
+struct HashSink<'a>(&'a mut Sha256);
+
+impl Write for HashSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

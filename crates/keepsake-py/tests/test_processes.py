@@ -28,7 +28,7 @@ open("small.pth", "wb").write(b"small weights")
 exp.checkpoint(path="small.pth", metrics={"loss": 1.0})
 exp.wait()
 with open("big.pth", "wb") as f:
-    for _ in range(40):
+    for _ in range(8):
         f.write(os.urandom(8 << 20))
 exp.checkpoint(path="big.pth", metrics={"loss": 0.5})
 print("uploading", flush=True)
@@ -51,7 +51,9 @@ print("finished", flush=True)
         out = project.parent / f"out-{c['id']}"
         ks("checkout", c["id"], "-o", str(out))
         assert (out / "small.pth").read_bytes() == b"small weights"
-    recorded = {p.name for p in (store_of(project) / "checkpoints").iterdir()}
+    # An interrupted capture may leave a hidden temp file (gc removes it); no tarball is visible
+    # under a name that nothing records.
+    recorded = {p.name for p in (store_of(project) / "checkpoints").iterdir() if not p.name.startswith(".")}
     assert recorded == {f"{c['id']}.tar.gz" for c in shown["checkpoints"]}
     # Its heartbeat was fresh when it died; once the timeout passes it shows as stopped.
     assert exp["running"] is True
