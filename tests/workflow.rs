@@ -503,11 +503,15 @@ fn gc_deletes_exactly_what_nothing_references_after_the_grace_period() {
     // An orphan tarball, as an upload whose process died before recording it leaves.
     let orphan = format!("checkpoints/{}.tar.gz", keepsake_core::Id::generate());
     std::fs::write(store.join(&orphan), b"orphan").unwrap();
+    // And the hidden capture file of a training process killed while capturing.
+    let capture = "checkpoints/.keepsake-capture-x1y2z3".to_string();
+    std::fs::write(store.join(&capture), b"partial").unwrap();
     // `gone`'s ref is removed (as `rm` in another clone sharing this store would).
     t.git(&["update-ref", "-d", &format!("{EXPERIMENT_REFS}{}", gone.id)]);
 
     let mut expected = vec![
         orphan.clone(),
+        capture.clone(),
         format!("experiments/{}.tar.gz", gone.id),
         format!("checkpoints/{}.tar.gz", gone.checkpoints[0].id),
         format!("metadata/experiments/{}.json", gone.id),
