@@ -166,15 +166,7 @@ fn repository_written_by_the_core_reads_in_keepsake() {
         t.write("checkpoints/weights.bin", &format!("weights {step}\n"));
         t.write("checkpoints/opt.json", &format!("{{\"step\": {step}}}\n"));
         // Big and incompressible, like weights: stored in a gzip member of its own.
-        let mut x: u64 = 0x2545F4914F6CDD1D + step as u64;
-        let noise: Vec<u8> = (0..(2 << 20))
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let noise = noise(2 << 20, 0x2545F4914F6CDD1D + step as u64);
         std::fs::write(t.dir.join("checkpoints/big.bin"), noise).unwrap();
         let mut c = new_checkpoint(Some("checkpoints/"), step, 0.5 + 0.1 * step as f64);
         c.metrics

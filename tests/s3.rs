@@ -33,14 +33,7 @@ fn records_lists_and_checks_out_through_s3() {
         .create_experiment(new_experiment(Some("."), json!({"lr": 0.1})))
         .unwrap();
     // Big enough to go up as a multipart upload, and incompressible like real weights.
-    let mut weights = Vec::with_capacity(24 << 20);
-    let mut x: u64 = 0x9E3779B97F4A7C15;
-    while weights.len() < 24 << 20 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        weights.extend_from_slice(&x.to_le_bytes());
-    }
+    let weights = noise(24 << 20, 0x9E3779B97F4A7C15);
     std::fs::write(t.dir.join("model.pth"), &weights).unwrap();
     let c = project
         .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), 0, 0.3))

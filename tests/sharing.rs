@@ -282,16 +282,8 @@ fn push_through_a_store_outage_fails_cleanly_then_resumes() {
     let mut exp = project
         .create_experiment(new_experiment(None, json!({"lr": 0.1})))
         .unwrap();
-    let mut x: u64 = 7;
     for step in 0..4 {
-        let weights: Vec<u8> = (0..(1 << 20))
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let weights = noise(1 << 20, 7 + step as u64);
         std::fs::write(t.alice.dir.join("model.pth"), weights).unwrap();
         project
             .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), step, 0.1))

@@ -273,3 +273,16 @@ pub fn keepsake(venv: &str, dir: &Path, args: &[&str]) -> Run {
 pub fn files_under(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     snapshot(root).into_iter().collect()
 }
+
+/// Deterministic incompressible bytes (xorshift), standing in for weights.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

@@ -212,15 +212,11 @@ impl Store {
 
     /// Keys (relative to the store root) of every object under `prefix`, sorted.
     pub fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let path = ObjectPath::from(prefix.trim_end_matches('/'));
-        let metas: Vec<_> = runtime()
-            .block_on(self.inner.list(Some(&path)).collect::<Vec<_>>())
+        Ok(self
+            .list_meta(prefix)?
             .into_iter()
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| self.err(prefix, e))?;
-        let mut keys: Vec<String> = metas.into_iter().map(|m| m.location.to_string()).collect();
-        keys.sort();
-        Ok(keys)
+            .map(|(key, _, _)| key)
+            .collect())
     }
 
     /// `(key, size, last modified)` of every object under `prefix`, sorted by key.
