@@ -9,12 +9,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d)}
 venv="$root/.ci-work/venv-main"
 
-if [ ! -x "$venv/bin/git-keepsake" ]; then
-    echo "== installing numpy and the keepsake package into $venv (builds the Rust core)" >&2
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy==2.4.6
-    "$venv/bin/pip" install -q "$root/crates/keepsake-py"
-fi
+echo "== installing numpy and the keepsake package into $venv (builds the Rust core)" >&2
+[ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q numpy==2.4.6
+# Always reinstalled, so the job runs the code of this checkout (cargo rebuilds only what changed).
+"$venv/bin/pip" install -q --force-reinstall --no-deps "$root/crates/keepsake-py"
 export PATH="$venv/bin:$PATH"
 
 project="$work/project"
