@@ -409,11 +409,15 @@ fn append_one<W: Write>(builder: &mut tar::Builder<W>, e: &FileEntry, top: &str)
     header.set_mode(e.mode);
     header.set_mtime(e.mtime);
     header.set_entry_type(tar::EntryType::Regular);
-    let mut reader = ExactReader {
-        inner: std::io::BufReader::with_capacity(1 << 20, file.take(e.size)),
-        left: e.size,
-        path: &e.abs,
-    };
+    // The buffer on the outside: `io::copy` (inside tar) then moves whole 1 MiB chunks.
+    let mut reader = std::io::BufReader::with_capacity(
+        1 << 20,
+        ExactReader {
+            inner: file.take(e.size),
+            left: e.size,
+            path: &e.abs,
+        },
+    );
     builder
         .append_data(&mut header, format!("{top}/{}", e.rel), &mut reader)
         .map_err(|err| Error::io(&e.abs, err))
