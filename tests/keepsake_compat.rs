@@ -42,20 +42,10 @@ fn assert_agree(venv: &str, dir: &Path, scratch: &Path) {
     );
     for (id, t) in &theirs {
         let o = &ours[id];
-        for key in [
-            "created",
-            "params",
-            "command",
-            "num_checkpoints",
-            "latest_checkpoint",
-            "best_checkpoint",
-            "user",
-            "host",
-            "running",
-        ] {
+        for key in &LS_JSON_KEYS[1..] {
             assert_eq!(
-                numeric(&o[key]),
-                numeric(&t[key]),
+                numeric(&o[*key]),
+                numeric(&t[*key]),
                 "experiment {id}: `{key}` differs"
             );
         }

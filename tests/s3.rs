@@ -88,16 +88,13 @@ fn storage_only_s3_then_import() {
     let local = TestProject::new(true);
     local.ks(&["import", &url]).ok();
     let out = local.tmp.path().join("out");
-    local
-        .ks(&[
-            "checkout",
-            exp.checkpoints[1].id.as_str(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .ok();
     assert_eq!(
-        std::fs::read_to_string(out.join("model.pth")).unwrap(),
+        checkout_text(
+            &local.dir,
+            exp.checkpoints[1].id.as_str(),
+            &out,
+            "model.pth"
+        ),
         "weights lr=0.2 step=1\n"
     );
     assert!(local

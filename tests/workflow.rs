@@ -93,21 +93,7 @@ fn ls_show_and_json() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(
-        keys,
-        [
-            "id",
-            "created",
-            "params",
-            "command",
-            "num_checkpoints",
-            "latest_checkpoint",
-            "best_checkpoint",
-            "user",
-            "host",
-            "running"
-        ]
-    );
+    assert_eq!(keys, LS_JSON_KEYS);
     assert_eq!(first["id"], json!(a.id.as_str()));
     assert_eq!(first["num_checkpoints"], json!(3));
     assert_eq!(first["best_checkpoint"]["step"], json!(1));
@@ -360,15 +346,8 @@ fn storage_only_outside_git_then_import_is_idempotent() {
     let ls = t.ks(&["ls", "--json"]).ok().json();
     assert_eq!(ls[0]["num_checkpoints"], json!(2));
     let out = t.tmp.path().join("out");
-    t.ks(&[
-        "checkout",
-        exp.checkpoints[1].id.as_str(),
-        "-o",
-        out.to_str().unwrap(),
-    ])
-    .ok();
     assert_eq!(
-        std::fs::read_to_string(out.join("model.pth")).unwrap(),
+        checkout_text(&t.dir, exp.checkpoints[1].id.as_str(), &out, "model.pth"),
         "weights lr=0.01 step=1\n"
     );
 }

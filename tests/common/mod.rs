@@ -286,3 +286,23 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// The keys of an experiment in `ls --json`, in Keepsake 0.4.2's order.
+pub const LS_JSON_KEYS: [&str; 10] = [
+    "id",
+    "created",
+    "params",
+    "command",
+    "num_checkpoints",
+    "latest_checkpoint",
+    "best_checkpoint",
+    "user",
+    "host",
+    "running",
+];
+
+/// `git keepsake checkout <id> -o <out>` in `dir`, then the text of `rel` in `out`.
+pub fn checkout_text(dir: &Path, id: &str, out: &Path, rel: &str) -> String {
+    ks_in(dir, &["checkout", id, "-o", out.to_str().unwrap()]).ok();
+    std::fs::read_to_string(out.join(rel)).unwrap()
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::git::GitRepo;
-use crate::project::{CommitRecord, Project};
+use crate::project::{history, Project};
 use crate::promote::{Pointer, POINTER_FILE};
 use crate::storage;
 
@@ -59,22 +59,16 @@ impl Project {
 fn referenced_keys(git: &GitRepo) -> Result<HashSet<String>> {
     let mut keys = HashSet::new();
     for (_, tip) in git.refs("refs/keepsake/")? {
-        let mut commit = tip;
-        loop {
-            let record = CommitRecord::parse(&commit, &git.message(&commit)?)?;
-            keys.extend(record.checkpoint_files.iter().map(|f| f.key.clone()));
-            if record.checkpoint.is_none() {
-                let id = record.experiment.id.clone();
-                keys.extend(record.experiment_files.iter().map(|f| f.key.clone()));
-                keys.insert(storage::experiment_metadata_key(&id));
-                keys.insert(storage::heartbeat_key(&id));
-                break;
-            }
-            match git.parents(&commit)?.into_iter().next() {
-                Some(p) => commit = p,
-                None => break,
-            }
-        }
+        let h = history(git, &tip)?;
+        let id = h.root_record.experiment.id.clone();
+        keys.extend(
+            h.checkpoints
+                .iter()
+                .filter_map(|c| c.files.as_ref().map(|f| f.key.clone())),
+        );
+        keys.extend(h.root_record.experiment_files.iter().map(|f| f.key.clone()));
+        keys.insert(storage::experiment_metadata_key(&id));
+        keys.insert(storage::heartbeat_key(&id));
     }
     for prefix in ["refs/heads/", "refs/remotes/"] {
         for (_, tip) in git.refs(prefix)? {

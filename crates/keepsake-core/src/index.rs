@@ -6,52 +6,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::git::{GitRepo, EXPERIMENT_REFS};
-use crate::id::Id;
-
-#[derive(Deserialize)]
-struct Link {
-    checkpoint: Option<LinkCheckpoint>,
-}
-
-#[derive(Deserialize)]
-struct LinkCheckpoint {
-    id: Id,
-}
 
 fn path(git: &GitRepo) -> PathBuf {
     git.git_dir().join("keepsake").join("checkpoint-index")
-}
-
-/// Checkpoint IDs, newest first, along the history from `tip` to the experiment's first commit.
-fn walk(git: &GitRepo, tip: &str) -> Result<Vec<String>> {
-    let mut ids = Vec::new();
-    let mut commit = tip.to_string();
-    loop {
-        let (parent, message) = git.parent_and_message(&commit)?;
-        let body = message
-            .split_once("\n\n")
-            .map(|(_, b)| b)
-            .unwrap_or_default();
-        let link: Link = serde_json::from_str(body).map_err(|e| Error::CorruptMetadata {
-            key: format!("commit {commit}"),
-            message: e.to_string(),
-        })?;
-        match (link.checkpoint, parent) {
-            (Some(c), Some(p)) => {
-                ids.push(c.id.to_string());
-                commit = p;
-            }
-            (Some(c), None) => {
-                ids.push(c.id.to_string());
-                return Ok(ids);
-            }
-            (None, _) => return Ok(ids),
-        }
-    }
 }
 
 /// `(experiment, checkpoint IDs)` for every experiment ref, from the cache where it is current.
@@ -75,7 +34,11 @@ pub(crate) fn checkpoint_ids(git: &GitRepo) -> Result<Vec<(String, Vec<String>)>
             Some((t, ids)) if *t == tip => ids.clone(),
             _ => {
                 changed = true;
-                walk(git, &tip)?
+                crate::project::history(git, &tip)?
+                    .checkpoints
+                    .iter()
+                    .map(|c| c.id.to_string())
+                    .collect()
             }
         };
         out.push((exp, tip, ids));

@@ -57,6 +57,49 @@ struct ChainRecord {
     checkpoint_files: Option<FileRecord>,
 }
 
+/// An experiment's history, read from its ref's tip down: the checkpoints it added, newest first,
+/// and its first commit (the experiment's own record).
+pub(crate) struct History {
+    pub checkpoints: Vec<Checkpoint>,
+    pub root: String,
+    pub root_record: CommitRecord,
+}
+
+/// The one walk down an experiment's commits: one object read per commit, and only the
+/// checkpoint each adds is parsed (the summaries are skipped).
+pub(crate) fn history(git: &GitRepo, tip: &str) -> Result<History> {
+    let mut commit = tip.to_string();
+    let mut checkpoints = Vec::new();
+    loop {
+        let (parent, message) = git.parent_and_message(&commit)?;
+        let body = message
+            .split_once("\n\n")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        let corrupt = |message: String| Error::CorruptMetadata {
+            key: format!("commit {commit}"),
+            message,
+        };
+        let link: ChainRecord = serde_json::from_str(body).map_err(|e| corrupt(e.to_string()))?;
+        match link.checkpoint {
+            Some(mut c) => {
+                c.files = link.checkpoint_files;
+                checkpoints.push(c);
+                commit =
+                    parent.ok_or_else(|| corrupt("a checkpoint commit without a parent".into()))?;
+            }
+            None => {
+                let root_record = CommitRecord::parse(&commit, &message)?;
+                return Ok(History {
+                    checkpoints,
+                    root: commit,
+                    root_record,
+                });
+            }
+        }
+    }
+}
+
 /// The part of a commit record that listing needs (the rest of the JSON is skipped, not built).
 #[derive(Deserialize)]
 struct SummaryRecord {
@@ -357,39 +400,17 @@ impl Project {
         let Some(tip) = git.resolve_ref(&experiment_ref(id))? else {
             return Ok(None);
         };
-        let mut commit = tip.clone();
-        let mut checkpoints = Vec::new();
-        loop {
-            let (parent, message) = git.parent_and_message(&commit)?;
-            let body = message
-                .split_once("\n\n")
-                .map(|(_, b)| b)
-                .unwrap_or_default();
-            // Only the checkpoint each commit adds is read; the summary parts are skipped.
-            let link: ChainRecord =
-                serde_json::from_str(body).map_err(|e| Error::CorruptMetadata {
-                    key: format!("commit {commit}"),
-                    message: e.to_string(),
-                })?;
-            match link.checkpoint {
-                Some(mut c) => {
-                    c.files = link.checkpoint_files;
-                    checkpoints.push(c);
-                    commit = parent.ok_or_else(|| Error::CorruptMetadata {
-                        key: experiment_ref(id),
-                        message: format!("commit {commit} has no parent"),
-                    })?;
-                }
-                None => {
-                    let mut exp = CommitRecord::parse(&commit, &message)?.into_experiment();
-                    checkpoints.reverse();
-                    exp.checkpoints = checkpoints;
-                    exp.git_tip = Some(tip);
-                    exp.git_tree = Some(git.tree_of(&commit)?);
-                    return Ok(Some(exp));
-                }
-            }
-        }
+        let History {
+            mut checkpoints,
+            root,
+            root_record,
+        } = history(git, &tip)?;
+        let mut exp = root_record.into_experiment();
+        checkpoints.reverse();
+        exp.checkpoints = checkpoints;
+        exp.git_tip = Some(tip);
+        exp.git_tree = Some(git.tree_of(&root)?);
+        Ok(Some(exp))
     }
 
     /// The one experiment or checkpoint whose ID starts with `prefix`.

@@ -468,21 +468,7 @@ pub(crate) fn commit_checkpoint(
 
 /// The experiment's first commit: follows first parents while commits add checkpoints.
 fn root_commit(git: &GitRepo, tip: &str) -> Result<String> {
-    let mut commit = tip.to_string();
-    loop {
-        let record = CommitRecord::parse(&commit, &git.message(&commit)?)?;
-        if record.checkpoint.is_none() {
-            return Ok(commit);
-        }
-        commit =
-            git.parents(&commit)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::CorruptMetadata {
-                    key: commit.clone(),
-                    message: "a checkpoint commit without a parent".into(),
-                })?;
-    }
+    Ok(crate::project::history(git, tip)?.root)
 }
 
 pub(crate) fn root_message_for_import(exp: &Experiment) -> String {

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
 use crate::id::Id;
 use crate::model::{Experiment, FileRecord};
-use crate::project::{experiment_ref, CommitRecord, Listing, Project};
+use crate::project::{experiment_ref, Listing, Project};
 use crate::storage::{self, Store};
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -445,18 +445,10 @@ fn data_records(exp: &Experiment) -> Vec<FileRecord> {
 
 /// The tarball records along an experiment's commits, from `tip` down to its first commit.
 fn chain_records(git: &GitRepo, tip: &str) -> Result<Vec<FileRecord>> {
-    let mut out = Vec::new();
-    let mut commit = tip.to_string();
-    loop {
-        let record = CommitRecord::parse(&commit, &git.message(&commit)?)?;
-        out.extend(record.checkpoint_files.clone());
-        if record.checkpoint.is_none() {
-            out.extend(record.experiment_files);
-            return Ok(out);
-        }
-        commit = match git.parents(&commit)?.into_iter().next() {
-            Some(p) => p,
-            None => return Ok(out),
-        };
-    }
+    let h = crate::project::history(git, tip)?;
+    Ok(h.checkpoints
+        .into_iter()
+        .filter_map(|c| c.files)
+        .chain(h.root_record.experiment_files)
+        .collect())
 }
