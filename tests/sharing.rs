@@ -488,11 +488,15 @@ fn promote_to_a_branch_merge_into_prod_and_check_out_the_weights() {
     .unwrap();
     assert_eq!(pointer["checkpoint"], json!(best.id.as_str()));
     assert_eq!(
-        pointer["sha256"],
-        json!(best.files.as_ref().unwrap().sha256)
+        pointer["blake3"],
+        json!(best.files.as_ref().unwrap().blake3)
     );
     let run = ks_in(&t.bob, &["checkout"]).ok();
-    assert!(run.stderr.contains("sha256 verified"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("size and hash verified"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         std::fs::read(t.bob.join("model.pth")).unwrap(),
         b"weights lr=0.01 step=1\n"

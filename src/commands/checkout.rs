@@ -34,7 +34,7 @@ pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
             .unwrap_or_else(|| project.dir().to_path_buf());
         let (pointer, report) = project.checkout_pointer(&dest, args.force)?;
         ui::progress(&format!(
-            "Fetched checkpoint {} of experiment {}: {} file(s), sha256 verified",
+            "Fetched checkpoint {} of experiment {}: {} file(s), size and hash verified",
             &pointer.checkpoint[..7.min(pointer.checkpoint.len())],
             &pointer.experiment[..7.min(pointer.experiment.len())],
             report.files.len()

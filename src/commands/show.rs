@@ -94,7 +94,12 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
             if let Some(f) = &c.files {
                 lines.push(Line::Field(
                     "Files".into(),
-                    format!("{} ({} bytes, sha256 {})", f.key, f.size, f.sha256),
+                    match f.digest() {
+                        Some((algorithm, hash)) => {
+                            format!("{} ({} bytes, {} {hash})", f.key, f.size, algorithm.name())
+                        }
+                        None => format!("{} ({} bytes)", f.key, f.size),
+                    },
                 ));
             }
             lines.push(Line::Blank);

@@ -5,9 +5,8 @@
 
 use std::io::{Read, Write};
 
-use sha2::{Digest, Sha256};
-
 use crate::config::StorageUrl;
+use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::git::GitRepo;
 use crate::model::{Experiment, FileRecord};
@@ -137,7 +136,7 @@ impl Project {
             };
             let mut tee = Tee {
                 inner: reader,
-                hasher: Sha256::new(),
+                hasher: Hasher::new(),
                 size: 0,
                 copy: copying.then(|| self.store.writer(&key)),
                 error: None,
@@ -147,11 +146,7 @@ impl Project {
             if let Some(e) = tee.error.take() {
                 return Err(Error::io(&key, e));
             }
-            let record = FileRecord {
-                key: key.clone(),
-                size: tee.size,
-                sha256: storage::hex(&tee.hasher.finalize_reset()),
-            };
+            let record = FileRecord::new(key.clone(), tee.size, std::mem::take(&mut tee.hasher));
             if let Some(w) = tee.copy.take() {
                 w.finish()?;
             }
@@ -164,7 +159,7 @@ impl Project {
 /// Passes bytes through while hashing them and, optionally, uploading a copy.
 struct Tee<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Hasher,
     size: u64,
     copy: Option<storage::ObjectWriter>,
     error: Option<std::io::Error>,

@@ -3,9 +3,11 @@
 //! Keepsake 0.4.2's layout. No printing, no command-line parsing, no Python: the CLI and the
 //! Python binding are thin layers over this crate.
 
+pub mod capture;
 pub mod checkout;
 pub mod clock;
 pub mod config;
+pub mod digest;
 pub mod error;
 pub mod filter;
 pub mod gc;
@@ -22,6 +24,7 @@ pub mod record;
 pub mod recorder;
 pub mod sharing;
 pub mod storage;
+mod stored;
 pub mod value;
 
 pub use checkout::{CheckoutOptions, CheckoutReport};

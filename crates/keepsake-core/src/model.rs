@@ -48,12 +48,17 @@ pub struct PrimaryMetric {
     pub goal: Goal,
 }
 
-/// Where a tarball went: its storage key, size and sha256. Kept in git, not in Keepsake's JSON.
+/// Where a tarball went: its storage key, size and content hash (see `digest`). Kept in git,
+/// not in Keepsake's JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {
     pub key: String,
     pub size: u64,
-    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
+    /// Written by earlier versions instead of `blake3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,15 +7,14 @@ use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::checkout::{place, staged_files, staging_in, CheckoutReport};
+use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::git::GitRepo;
-use crate::model::Experiment;
+use crate::model::{Experiment, FileRecord};
 use crate::pack;
 use crate::project::{Project, Target};
-use crate::storage;
 
 /// The pointer file a promoted branch carries at its root.
 pub const POINTER_FILE: &str = "keepsake-checkpoint.json";
@@ -31,13 +30,29 @@ pub struct Pointer {
     pub path: String,
     pub key: String,
     pub size: u64,
-    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
+    /// Written by earlier versions instead of `blake3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl Pointer {
+    /// The tarball the pointer names, as git records it.
+    fn record(&self) -> FileRecord {
+        FileRecord {
+            key: self.key.clone(),
+            size: self.size,
+            blake3: self.blake3.clone(),
+            sha256: self.sha256.clone(),
+        }
+    }
 }
 
 /// Counts and hashes what passes through.
 struct Hashing<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Hasher,
     size: u64,
 }
 
@@ -87,6 +102,7 @@ impl Project {
             path: checkpoint.path.clone(),
             key: files.key,
             size: files.size,
+            blake3: files.blake3,
             sha256: files.sha256,
         };
         let text = serde_json::to_string_pretty(&pointer).unwrap_or_default() + "\n";
@@ -108,7 +124,7 @@ impl Project {
     }
 
     /// Materialises the weights named by the pointer file in `dest` (a promoted branch's work
-    /// tree), verified against the pointer's size and sha256.
+    /// tree), verified against the pointer's size and hash.
     pub fn checkout_pointer(&self, dest: &Path, force: bool) -> Result<(Pointer, CheckoutReport)> {
         let file = dest.join(POINTER_FILE);
         let text = std::fs::read_to_string(&file).map_err(|_| {
@@ -131,17 +147,16 @@ impl Project {
         let staging = staging_in(dest)?;
         let mut hashing = Hashing {
             inner: reader,
-            hasher: Sha256::new(),
+            hasher: pointer.record().verifier(),
             size: 0,
         };
         pack::unpack(&mut hashing, &pointer.key, staging.path(), None)?;
         std::io::copy(&mut hashing, &mut std::io::sink())
             .map_err(|e| Error::io(&pointer.key, e))?;
-        let sha = storage::hex(&hashing.hasher.finalize());
-        if hashing.size != pointer.size || sha != pointer.sha256 {
+        if let Err(how) = pointer.record().check(hashing.size, hashing.hasher) {
             return Err(Error::CorruptMetadata {
                 key: pointer.key.clone(),
-                message: format!("it is not what {POINTER_FILE} names (size or sha256 differ)"),
+                message: format!("it is not what {POINTER_FILE} names: {how}"),
             });
         }
         let files = staged_files(staging.path())?;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::capture::{InMemory, MemoryBudget};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::git::GitRepo;
@@ -87,9 +88,24 @@ impl Project {
         id: &Id,
         key: String,
     ) -> Result<FileRecord> {
-        let writer = self.store.writer(&key);
-        let writer = pack::write_tarball(files, id.as_str(), self.codec(), writer)?;
-        writer.finish()
+        self.upload_tarball(&key, None, |w| {
+            pack::write_tarball(files, id.as_str(), self.codec(), w).map(drop)
+        })
+    }
+
+    /// Streams a tarball that `write` produces to `key`; nothing is visible there unless all of
+    /// it arrived.
+    fn upload_tarball(
+        &self,
+        key: &str,
+        size_hint: Option<u64>,
+        write: impl FnOnce(&mut storage::ObjectWriter) -> Result<()>,
+    ) -> Result<FileRecord> {
+        let mut writer = self.store.writer_sized(key, size_hint);
+        match write(&mut writer) {
+            Ok(()) => writer.finish(),
+            Err(e) => Err(writer.abandon(e)),
+        }
     }
 
     /// Records a new experiment: code snapshot, storage metadata, then its git ref and note.
@@ -178,17 +194,15 @@ impl Project {
         exp: &mut Experiment,
         spec: NewCheckpoint,
     ) -> Result<Checkpoint> {
-        let prepared = self.prepare_checkpoint(spec, None)?;
+        let prepared = self.prepare_checkpoint(spec, CaptureTo::Nowhere)?;
         self.save_checkpoint(exp, &prepared)
     }
 
-    /// Validates a checkpoint and captures its files. With `capture`, they are packed at once
-    /// into a tarball there (so the caller may overwrite them straight away; a directory inside a
-    /// local store makes saving it a rename); else they are read from where they are when saved.
+    /// Validates a checkpoint and takes its files as `capture` says.
     pub fn prepare_checkpoint(
         &self,
         spec: NewCheckpoint,
-        capture: Option<&std::path::Path>,
+        capture: CaptureTo<'_>,
     ) -> Result<PreparedCheckpoint> {
         validate_checkpoint(&spec)?;
         let id = Id::generate();
@@ -196,19 +210,12 @@ impl Project {
             Some(p) => pack::collect(self.dir(), p, &self.snapshot_excludes())?,
             None => Vec::new(),
         };
-        let mut tarball = None;
-        if let (Some(dir), false) = (capture, files.is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            let tmp = tempfile::Builder::new()
-                .prefix(".keepsake-capture-")
-                .tempfile_in(dir)
-                .map_err(|e| Error::io(dir, e))?;
-            let (file, path) = tmp.into_parts();
-            let out = std::io::BufWriter::with_capacity(1 << 20, file);
-            let out = pack::write_tarball(&files, id.as_str(), self.codec(), out)?;
-            out.into_inner()
-                .map_err(|e| Error::io(&path, e.into_error()))?;
-            tarball = Some(path);
+        let mut captured = Captured::Nothing;
+        if let (CaptureTo::MemoryOrDisk { budget, dir }, false) = (capture, files.is_empty()) {
+            captured = match budget.capture(&files)? {
+                Some(in_memory) => Captured::Memory(in_memory),
+                None => Captured::Tarball(self.pack_on_disk(&files, &id, dir)?),
+            };
         }
         let checkpoint = Checkpoint {
             id,
@@ -222,8 +229,28 @@ impl Project {
         Ok(PreparedCheckpoint {
             checkpoint,
             files,
-            tarball,
+            captured,
         })
+    }
+
+    /// Packs `files` into a temp file in `dir` (inside a local store, saving is then a rename).
+    fn pack_on_disk(
+        &self,
+        files: &[pack::FileEntry],
+        id: &Id,
+        dir: &std::path::Path,
+    ) -> Result<tempfile::TempPath> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".keepsake-capture-")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        let (file, path) = tmp.into_parts();
+        let out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let out = pack::write_tarball(files, id.as_str(), self.codec(), out)?;
+        out.into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        Ok(path)
     }
 
     /// Where `Recorder` captures checkpoints: inside the store when it is local (saving is then
@@ -244,9 +271,17 @@ impl Project {
         let mut checkpoint = prepared.checkpoint.clone();
         if !checkpoint.path.is_empty() {
             let key = storage::checkpoint_tarball_key(&checkpoint.id, self.codec());
-            checkpoint.files = Some(match &prepared.tarball {
-                Some(path) => self.store.put_file(&key, path)?,
-                None => self.upload_snapshot(&prepared.files, &checkpoint.id, key)?,
+            let id = checkpoint.id.as_str();
+            checkpoint.files = Some(match &prepared.captured {
+                Captured::Tarball(path) => self.store.put_file(&key, path)?,
+                Captured::Memory(in_memory) => {
+                    self.upload_tarball(&key, Some(in_memory.size()), |w| {
+                        let data = in_memory.data();
+                        pack::write_tarball_from_memory(&prepared.files, data, id, self.codec(), w)
+                            .map(drop)
+                    })?
+                }
+                Captured::Nothing => self.upload_snapshot(&prepared.files, &checkpoint.id, key)?,
             });
         }
         match &self.git {
@@ -377,8 +412,28 @@ impl Project {
 pub struct PreparedCheckpoint {
     pub checkpoint: Checkpoint,
     pub files: Vec<pack::FileEntry>,
-    /// The captured tarball, deleted when this is dropped (unless saving moved it into place).
-    pub tarball: Option<tempfile::TempPath>,
+    pub captured: Captured,
+}
+
+/// Where `prepare_checkpoint` takes a checkpoint's files.
+#[derive(Clone, Copy)]
+pub enum CaptureTo<'a> {
+    /// Nowhere: they are read when the checkpoint is saved, by a caller that saves at once.
+    Nowhere,
+    /// Into memory within `budget`, else packed at once into a tarball in `dir`.
+    MemoryOrDisk {
+        budget: &'a std::sync::Arc<MemoryBudget>,
+        dir: &'a std::path::Path,
+    },
+}
+
+#[derive(Debug)]
+pub enum Captured {
+    Nothing,
+    /// A tarball, deleted when this is dropped (unless saving moved it into place).
+    Tarball(tempfile::TempPath),
+    /// The files' contents, packed and written when saved.
+    Memory(InMemory),
 }
 
 fn validate_checkpoint(spec: &NewCheckpoint) -> Result<()> {

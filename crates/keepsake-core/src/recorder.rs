@@ -9,10 +9,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::capture::MemoryBudget;
 use crate::error::{Error, Result};
 use crate::model::{Checkpoint, Experiment};
 use crate::project::Project;
-use crate::record::{NewCheckpoint, NewExperiment, PreparedCheckpoint};
+use crate::record::{CaptureTo, NewCheckpoint, NewExperiment, PreparedCheckpoint};
 
 /// Keepsake's heartbeat interval.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
@@ -43,6 +44,9 @@ pub struct RecorderOptions {
     pub retry_for: Duration,
     /// Where captured files wait for upload (default: the system temp directory).
     pub staging_root: Option<PathBuf>,
+    /// How many bytes of captured files may wait in memory for their save; past it, they wait
+    /// on disk.
+    pub capture_memory: u64,
     pub on_event: EventSink,
 }
 
@@ -52,6 +56,7 @@ impl Default for RecorderOptions {
             heartbeat: true,
             retry_for: Duration::from_secs(600),
             staging_root: None,
+            capture_memory: crate::capture::DEFAULT_MEMORY_BUDGET,
             on_event: Arc::new(|_| {}),
         }
     }
@@ -66,6 +71,7 @@ struct Shared {
     experiment: Mutex<Experiment>,
     pending: Mutex<usize>,
     drained: Condvar,
+    memory: Arc<MemoryBudget>,
     options: RecorderOptions,
 }
 
@@ -114,6 +120,7 @@ impl Recorder {
             experiment: Mutex::new(experiment),
             pending: Mutex::new(0),
             drained: Condvar::new(),
+            memory: MemoryBudget::new(options.capture_memory),
             options,
         });
         let (tx, rx) = mpsc::channel::<Job>();
@@ -208,11 +215,14 @@ impl Recorder {
             .staging_root
             .clone()
             .unwrap_or_else(std::env::temp_dir);
-        let capture = self.shared.project.capture_dir(&fallback);
-        let prepared = self
-            .shared
-            .project
-            .prepare_checkpoint(spec, Some(&capture))?;
+        let dir = self.shared.project.capture_dir(&fallback);
+        let prepared = self.shared.project.prepare_checkpoint(
+            spec,
+            CaptureTo::MemoryOrDisk {
+                budget: &self.shared.memory,
+                dir: &dir,
+            },
+        )?;
         let checkpoint = prepared.checkpoint.clone();
         let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let Some(tx) = queue.as_ref() else {

@@ -6,8 +6,6 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 
-use sha2::{Digest, Sha256};
-
 use crate::config::StorageUrl;
 use crate::error::{Error, Result};
 use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
@@ -256,7 +254,7 @@ impl Project {
     }
 
     /// Copies one object into `target` unless it is there already (same size); the copy is
-    /// verified against the recorded size and sha256 before it becomes visible.
+    /// verified against the recorded size and hash before it becomes visible.
     fn copy_object(&self, target: &Store, record: &FileRecord) -> Result<bool> {
         if target.size(&record.key)? == Some(record.size) {
             return Ok(false);
@@ -269,7 +267,7 @@ impl Project {
                 url: self.store.url().to_string(),
             })?;
         let mut writer = target.writer(&record.key);
-        let mut hasher = Sha256::new();
+        let mut hasher = record.verifier();
         let mut size = 0u64;
         let mut buf = vec![0u8; 1 << 20];
         loop {
@@ -287,12 +285,11 @@ impl Project {
                 message: e.to_string(),
             })?;
         }
-        let sha = storage::hex(&hasher.finalize());
-        if size != record.size || sha != record.sha256 {
+        if let Err(message) = record.check(size, hasher) {
             // Dropping the writer abandons the upload: nothing becomes visible.
             return Err(Error::CorruptMetadata {
                 key: record.key.clone(),
-                message: format!("its size or sha256 ({size} bytes, {sha}) is not the recorded one ({} bytes, {})", record.size, record.sha256),
+                message,
             });
         }
         writer.finish()?;

@@ -105,10 +105,16 @@ fn recorder_options(heartbeat: bool) -> RecorderOptions {
         .and_then(|s| s.parse::<u64>().ok())
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(600));
+    let capture_memory = std::env::var("KEEPSAKE_CAPTURE_MEMORY_MB")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(|mb| mb << 20)
+        .unwrap_or(keepsake_core::capture::DEFAULT_MEMORY_BUDGET);
     RecorderOptions {
         heartbeat,
         retry_for,
         staging_root: None,
+        capture_memory,
         on_event: Arc::new(print_event),
     }
 }

@@ -1,6 +1,7 @@
 """Real training processes: killed with SIGKILL mid-upload, forked by multiprocessing, and running
 through a storage outage."""
 
+import hashlib
 import json
 import os
 import socket
@@ -215,3 +216,40 @@ print("done", flush=True)
         out_dir = project.parent / f"out-{c['step']}"
         ks("checkout", c["id"], "-o", str(out_dir), env=direct)
         assert (out_dir / "model.pth").read_text() == f"weights {c['step']}"
+
+
+@pytest.mark.parametrize("budget_mb", [None, "0", "20"])
+def test_checkpoints_are_the_files_at_the_call_whatever_the_capture_memory(project, budget_mb):
+    # Default: every capture in memory (written with direct I/O); 0: every capture packed on
+    # disk at the call; 20 MB: some of each, as the budget fills and empties.
+    script = """
+import hashlib, json, os, keepsake
+exp = keepsake.init(params={"lr": 1})
+sums = []
+for step in range(6):
+    data = os.urandom(9 << 20) + (b"step %d\\n" % step) * 200000
+    with open("model.pth", "wb") as f:
+        f.write(data)
+    exp.checkpoint(path="model.pth", metrics={"loss": 1.0 / (step + 1)})
+    with open("model.pth", "wb") as f:
+        f.write(b"overwritten at once")
+    sums.append(hashlib.sha256(data).hexdigest())
+exp.stop()
+print(json.dumps(sums))
+"""
+    env = dict(os.environ)
+    if budget_mb is not None:
+        env["KEEPSAKE_CAPTURE_MEMORY_MB"] = budget_mb
+    proc = subprocess.run([sys.executable, "-c", script], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    sums = json.loads(proc.stdout.strip().splitlines()[-1])
+    exp = ls_json()[0]
+    shown = json.loads(ks("show", "--json", exp["id"]).stdout)
+    assert [c["step"] for c in shown["checkpoints"]] == list(range(6))
+    for c, want in zip(shown["checkpoints"], sums):
+        out = project.parent / f"out-{budget_mb}-{c['id']}"
+        ks("checkout", c["id"], "-o", str(out))
+        assert hashlib.sha256((out / "model.pth").read_bytes()).hexdigest() == want
+    # Only recorded tarballs are left in the store: no capture or temp files behind.
+    left = sorted(p.name for p in (store_of(project) / "checkpoints").iterdir())
+    assert left == sorted(f"{c['id']}.tar.gz" for c in shown["checkpoints"])

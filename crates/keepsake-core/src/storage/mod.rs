@@ -12,15 +12,18 @@ use futures::StreamExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::StorageUrl;
+use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::model::FileRecord;
 use crate::pack::Codec;
+
+mod local_file;
+use local_file::LocalFile;
 
 pub const REPOSITORY_JSON: &str = "repository.json";
 pub const REPOSITORY_SPEC: &[u8] = br#"{"version":1}"#;
@@ -248,19 +251,16 @@ impl Store {
     pub fn put_file(&self, key: &str, path: &std::path::Path) -> Result<FileRecord> {
         let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         if let Some(root) = &self.local_root {
-            let mut hasher = Sha256::new();
-            let size = std::io::copy(&mut file, &mut HashSink(&mut hasher))
-                .map_err(|e| Error::io(path, e))?;
+            let mut hasher = Hasher::new();
+            let size = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
+            // On disk before it is renamed into place (and named by any record).
+            file.sync_data().map_err(|e| Error::io(path, e))?;
             let dest = root.join(key);
             if let Some(parent) = dest.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
             if std::fs::rename(path, &dest).is_ok() {
-                return Ok(FileRecord {
-                    key: key.to_string(),
-                    size,
-                    sha256: hex(&hasher.finalize()),
-                });
+                return Ok(FileRecord::new(key.to_string(), size, hasher));
             }
             file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         }
@@ -275,8 +275,14 @@ impl Store {
 
     /// Starts an upload to `key`; nothing is visible there until `ObjectWriter::finish` succeeds.
     pub fn writer(&self, key: &str) -> ObjectWriter {
+        self.writer_sized(key, None)
+    }
+
+    /// `writer` for an object of about `size_hint` bytes (large ones are written to a local
+    /// store without going through the page cache).
+    pub fn writer_sized(&self, key: &str, size_hint: Option<u64>) -> ObjectWriter {
         if let Some(root) = &self.local_root {
-            return ObjectWriter::local(root, key, &self.url);
+            return ObjectWriter::local(root, key, &self.url, size_hint);
         }
         let (tx, mut rx) = mpsc::channel::<Chunk>(4);
         let (done_tx, done_rx) = oneshot::channel();
@@ -285,24 +291,31 @@ impl Store {
             let result = async {
                 loop {
                     match rx.recv().await {
-                        Some(Chunk::Data(b)) => upload.write_all(&b).await?,
-                        Some(Chunk::Finish) => return upload.shutdown().await,
+                        Some(Chunk::Data(b)) => {
+                            if let Err(e) = upload.write_all(&b).await {
+                                return Some(Err(e));
+                            }
+                        }
+                        Some(Chunk::Finish) => return Some(upload.shutdown().await),
                         None => {
+                            // Abandoned: nothing to report, nobody is waiting for it.
                             let _ = upload.abort().await;
-                            return Err(std::io::Error::other("upload abandoned"));
+                            return None;
                         }
                     }
                 }
             }
             .await;
-            let _ = done_tx.send(result);
+            if let Some(result) = result {
+                let _ = done_tx.send(result);
+            }
         });
         ObjectWriter {
             tx: Some(tx),
             done: Some(done_rx),
             local: None,
             buf: Vec::with_capacity(CHUNK),
-            hasher: Sha256::new(),
+            hasher: Hasher::new(),
             size: 0,
             key: key.to_string(),
             url: self.url.clone(),
@@ -400,17 +413,20 @@ pub struct ObjectWriter {
     /// A local store is written directly: a temp file beside the object, renamed at `finish`.
     local: Option<LocalSink>,
     buf: Vec<u8>,
-    hasher: Sha256,
+    hasher: Hasher,
     size: u64,
     key: String,
     url: String,
 }
 
 struct LocalSink {
-    file: Option<std::io::BufWriter<std::fs::File>>,
+    file: Option<LocalFile>,
     tmp: std::path::PathBuf,
     dest: std::path::PathBuf,
+    /// Creating the temp file failed.
     error: Option<std::io::Error>,
+    /// A write to it failed.
+    failed: Option<String>,
 }
 
 impl Drop for LocalSink {
@@ -423,7 +439,7 @@ impl Drop for LocalSink {
 }
 
 impl ObjectWriter {
-    fn local(root: &std::path::Path, key: &str, url: &str) -> ObjectWriter {
+    fn local(root: &std::path::Path, key: &str, url: &str, size_hint: Option<u64>) -> ObjectWriter {
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let dest = root.join(key);
         let name = dest
@@ -435,9 +451,9 @@ impl ObjectWriter {
         let opened = dest
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|_| std::fs::File::create(&tmp));
+            .and_then(|_| LocalFile::create(&tmp, size_hint));
         let (file, error) = match opened {
-            Ok(f) => (Some(std::io::BufWriter::with_capacity(CHUNK, f)), None),
+            Ok(f) => (Some(f), None),
             Err(e) => (None, Some(e)),
         };
         ObjectWriter {
@@ -448,9 +464,10 @@ impl ObjectWriter {
                 tmp,
                 dest,
                 error,
+                failed: None,
             }),
             buf: Vec::new(),
-            hasher: Sha256::new(),
+            hasher: Hasher::new(),
             size: 0,
             key: key.to_string(),
             url: url.to_string(),
@@ -471,15 +488,44 @@ impl ObjectWriter {
         Ok(())
     }
 
+    /// Gives up an upload that `cause` interrupted, and says why: the store's own failure when
+    /// there was one (a storage error, which callers may retry), else `cause`.
+    pub fn abandon(mut self, cause: Error) -> Error {
+        let store_failure = match self.local.take() {
+            Some(mut local) => local
+                .error
+                .take()
+                .map(|e| e.to_string())
+                .or(local.failed.take()),
+            None => {
+                self.tx.take();
+                match self.done.take().map(|d| d.blocking_recv()) {
+                    Some(Ok(Err(e))) => Some(one_line(&e.to_string())),
+                    _ => None,
+                }
+            }
+        };
+        match store_failure {
+            Some(message) => Error::Storage {
+                url: self.url.clone(),
+                key: self.key.clone(),
+                message,
+            },
+            None => cause,
+        }
+    }
+
     /// Completes the upload; only then is the object visible.
     pub fn finish(mut self) -> Result<FileRecord> {
         if let Some(mut local) = self.local.take() {
             let done = match (local.error.take(), local.file.take()) {
                 (Some(e), _) => Err(e),
-                (None, Some(file)) => file
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .and_then(|_| std::fs::rename(&local.tmp, &local.dest)),
+                (None, Some(file)) => file.complete().and_then(|hashed| {
+                    if let Some(hasher) = hashed {
+                        self.hasher = hasher;
+                    }
+                    std::fs::rename(&local.tmp, &local.dest)
+                }),
                 (None, None) => Err(std::io::Error::other("upload stopped")),
             };
             if let Err(e) = done {
@@ -490,11 +536,11 @@ impl ObjectWriter {
                     message: e.to_string(),
                 });
             }
-            return Ok(FileRecord {
-                key: self.key.clone(),
-                size: self.size,
-                sha256: hex(&std::mem::take(&mut self.hasher).finalize()),
-            });
+            return Ok(FileRecord::new(
+                self.key.clone(),
+                self.size,
+                std::mem::take(&mut self.hasher),
+            ));
         }
         let sent = self.flush_buf().and_then(|_| self.send(Chunk::Finish));
         let outcome = self.done.take().map(|d| d.blocking_recv());
@@ -504,11 +550,11 @@ impl ObjectWriter {
             message,
         };
         match outcome {
-            Some(Ok(Ok(()))) if sent.is_ok() => Ok(FileRecord {
-                key: self.key.clone(),
-                size: self.size,
-                sha256: hex(&std::mem::take(&mut self.hasher).finalize()),
-            }),
+            Some(Ok(Ok(()))) if sent.is_ok() => Ok(FileRecord::new(
+                self.key.clone(),
+                self.size,
+                std::mem::take(&mut self.hasher),
+            )),
             Some(Ok(Err(e))) => Err(fail(one_line(&e.to_string()))),
             _ => Err(fail(
                 sent.err()
@@ -521,21 +567,43 @@ impl ObjectWriter {
 
 impl Write for ObjectWriter {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.hasher.update(data);
-        self.size += data.len() as u64;
+        self.write_vectored(&[std::io::IoSlice::new(data)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
         if let Some(local) = &mut self.local {
-            if let Some(file) = &mut local.file {
-                file.write_all(data)?;
-            } else if let Some(e) = local.error.take() {
-                return Err(e);
+            let Some(file) = &mut local.file else {
+                return Err(local
+                    .error
+                    .take()
+                    .unwrap_or_else(|| std::io::Error::other("upload stopped")));
+            };
+            // Big vectored writes go straight to the file, without a copy into its buffer.
+            let written = file.write_vectored(bufs).inspect_err(|e| {
+                local.failed = Some(e.to_string());
+            })?;
+            if !file.hashes() {
+                let mut left = written;
+                for b in bufs {
+                    let n = left.min(b.len());
+                    self.hasher.update(&b[..n]);
+                    left -= n;
+                }
             }
-            return Ok(data.len());
+            self.size += written as u64;
+            return Ok(written);
         }
-        self.buf.extend_from_slice(data);
+        let mut written = 0;
+        for b in bufs {
+            self.hasher.update(&b[..]);
+            self.buf.extend_from_slice(b);
+            written += b.len();
+        }
+        self.size += written as u64;
         if self.buf.len() >= CHUNK {
             self.flush_buf()?;
         }
-        Ok(data.len())
+        Ok(written)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -571,36 +639,22 @@ impl Read for ObjectReader {
     }
 }
 
-struct HashSink<'a>(&'a mut Sha256);
-
-impl Write for HashSink<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn streams_up_and_down_with_sha256() {
+    fn streams_up_and_down_with_its_hash() {
         let store = Store::open(&StorageUrl::Memory("storage-test".into())).unwrap();
         let mut w = store.writer("checkpoints/a.tar.gz");
         let data = vec![7u8; 3 * CHUNK + 5];
         w.write_all(&data).unwrap();
         let rec = w.finish().unwrap();
         assert_eq!(rec.size, data.len() as u64);
-        assert_eq!(rec.sha256, hex(&Sha256::digest(&data)));
+        assert_eq!(
+            rec.blake3.as_deref(),
+            Some(blake3::hash(&data).to_hex().as_str())
+        );
         let mut back = Vec::new();
         store
             .reader("checkpoints/a.tar.gz")

@@ -1,0 +1,174 @@
+//! The hash that git records for each tarball's content. BLAKE3: saving a checkpoint hashes every
+//! byte of its tarball, and on the machines we measured BLAKE3 takes 9.5 ms per 50 MB where
+//! SHA-256 (with the CPU's SHA instructions) takes 43 ms. Records written by earlier versions
+//! carry SHA-256, and are verified with it.
+
+use std::io::Write;
+
+use sha2::Digest as _;
+
+use crate::model::FileRecord;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Blake3,
+    Sha256,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Blake3 => "blake3",
+            Algorithm::Sha256 => "sha256",
+        }
+    }
+}
+
+/// Hashes what is written to it, with the algorithm it was made for.
+pub enum Hasher {
+    Blake3(Box<blake3::Hasher>),
+    Sha256(sha2::Sha256),
+}
+
+impl Hasher {
+    /// For new records.
+    pub fn new() -> Hasher {
+        Hasher::of(Algorithm::Blake3)
+    }
+
+    pub fn of(algorithm: Algorithm) -> Hasher {
+        match algorithm {
+            Algorithm::Blake3 => Hasher::Blake3(Box::default()),
+            Algorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Blake3(h) => {
+                h.update(data);
+            }
+            Hasher::Sha256(h) => h.update(data),
+        }
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            Hasher::Blake3(_) => Algorithm::Blake3,
+            Hasher::Sha256(_) => Algorithm::Sha256,
+        }
+    }
+
+    /// The hash in lowercase hex.
+    pub fn finish(self) -> String {
+        match self {
+            Hasher::Blake3(h) => h.finalize().to_hex().to_string(),
+            Hasher::Sha256(h) => hex(&h.finalize()),
+        }
+    }
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Hasher::new()
+    }
+}
+
+impl Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+impl FileRecord {
+    /// A record for content hashed by `hasher`.
+    pub fn new(key: String, size: u64, hasher: Hasher) -> FileRecord {
+        let algorithm = hasher.algorithm();
+        let digest = Some(hasher.finish());
+        let (blake3, sha256) = match algorithm {
+            Algorithm::Blake3 => (digest, None),
+            Algorithm::Sha256 => (None, digest),
+        };
+        FileRecord {
+            key,
+            size,
+            blake3,
+            sha256,
+        }
+    }
+
+    /// The recorded hash and its algorithm.
+    pub fn digest(&self) -> Option<(Algorithm, &str)> {
+        match (&self.blake3, &self.sha256) {
+            (Some(h), _) => Some((Algorithm::Blake3, h)),
+            (None, Some(h)) => Some((Algorithm::Sha256, h)),
+            (None, None) => None,
+        }
+    }
+
+    /// A hasher for checking content against this record.
+    pub fn verifier(&self) -> Hasher {
+        Hasher::of(self.digest().map_or(Algorithm::Blake3, |(a, _)| a))
+    }
+
+    /// Whether `size` bytes hashed by `hasher` (from `verifier`) are what this record names;
+    /// if not, says how they differ.
+    pub fn check(&self, size: u64, hasher: Hasher) -> std::result::Result<(), String> {
+        let algorithm = hasher.algorithm();
+        let got = hasher.finish();
+        match self.digest() {
+            Some((a, want)) if a == algorithm && want == got && size == self.size => Ok(()),
+            Some((a, want)) => Err(format!(
+                "its size or {} ({size} bytes, {got}) is not the recorded one ({} bytes, {want})",
+                a.name(),
+                self.size
+            )),
+            None => Err("its record has no content hash".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_records_use_blake3_and_old_ones_verify_with_sha256() {
+        let data = b"weights".repeat(1000);
+        let mut h = Hasher::new();
+        h.update(&data);
+        let rec = FileRecord::new("k".into(), data.len() as u64, h);
+        assert_eq!(
+            rec.blake3.as_deref(),
+            Some(blake3::hash(&data).to_hex().as_str())
+        );
+        let json = serde_json::to_value(&rec).unwrap();
+        assert!(json.get("sha256").is_none(), "{json}");
+
+        let old: FileRecord = serde_json::from_value(serde_json::json!({
+            "key": "k", "size": data.len(), "sha256": hex(&sha2::Sha256::digest(&data)),
+        }))
+        .unwrap();
+        let mut v = old.verifier();
+        v.update(&data);
+        assert_eq!(old.check(data.len() as u64, v), Ok(()));
+        let mut v = old.verifier();
+        v.update(b"other");
+        let err = old.check(5, v).unwrap_err();
+        assert!(err.starts_with("its size or sha256 (5 bytes,"), "{err}");
+    }
+}
