@@ -72,7 +72,10 @@ impl Project {
                 source,
                 copying,
                 tarball_keys(None, |c| storage::experiment_tarball_key(&id, c)),
-                |reader, key| crate::pack::unpack(reader, key, staging.path(), None).map(|_| ()),
+                |reader, key| {
+                    let reader = std::io::BufReader::with_capacity(256 * 1024, reader);
+                    crate::pack::unpack(reader, key, staging.path(), None).map(|_| ())
+                },
             )?;
             exp.files = record;
             if exp.files.is_some() {

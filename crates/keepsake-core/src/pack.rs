@@ -3,7 +3,7 @@
 //! unpacking safely (nothing is ever written outside the target directory).
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -471,12 +471,12 @@ impl<R: Read> Read for ExactReader<'_, R> {
     }
 }
 
-/// Opens a tarball stream, recognising gzip or zstd by its first bytes.
-pub fn decoder<'a, R: Read + 'a>(reader: R, archive: &str) -> Result<Box<dyn Read + 'a>> {
-    let mut buffered = BufReader::with_capacity(256 * 1024, reader);
+/// Opens a tarball stream, recognising gzip or zstd by its first bytes. The decoders read
+/// straight from `reader`'s buffer (wrap a plain `Read` in a `BufReader`).
+pub fn decoder<'a, R: BufRead + 'a>(mut buffered: R, archive: &str) -> Result<Box<dyn Read + 'a>> {
     let head = buffered.fill_buf().map_err(|e| Error::io(archive, e))?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(buffered)))
+        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Ok(Box::new(
             zstd::Decoder::with_buffer(buffered).map_err(|e| Error::io(archive, e))?,
@@ -516,7 +516,7 @@ fn selected(rel: &Path, only: Option<&str>) -> bool {
 /// Unpacks the tarball into `dest`, keeping file modes, and returns the project-relative paths
 /// written. `only` restricts it to one file or directory. Links, devices, absolute paths and `..`
 /// are refused before anything of theirs is written.
-pub fn unpack<R: Read>(
+pub fn unpack<R: BufRead>(
     reader: R,
     archive: &str,
     dest: &Path,
@@ -567,7 +567,7 @@ pub fn unpack<R: Read>(
 }
 
 /// Copies the one file `rel` out of a tarball into `sink`; false when the tarball lacks it.
-pub fn read_entry<R: Read>(
+pub fn read_entry<R: BufRead>(
     reader: R,
     archive: &str,
     rel: &str,

@@ -150,7 +150,9 @@ impl Project {
             hasher: pointer.record().verifier(),
             size: 0,
         };
-        pack::unpack(&mut hashing, &pointer.key, staging.path(), None)?;
+        // What the buffer reads ahead is hashed as it is read; the rest is hashed below.
+        let buffered = std::io::BufReader::with_capacity(256 * 1024, &mut hashing);
+        pack::unpack(buffered, &pointer.key, staging.path(), None)?;
         std::io::copy(&mut hashing, &mut std::io::sink())
             .map_err(|e| Error::io(&pointer.key, e))?;
         if let Err(how) = pointer.record().check(hashing.size, hashing.hasher) {

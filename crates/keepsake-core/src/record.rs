@@ -88,7 +88,8 @@ impl Project {
         id: &Id,
         key: String,
     ) -> Result<FileRecord> {
-        self.upload_tarball(&key, None, |w| {
+        let size = files.iter().map(|f| f.size).sum();
+        self.upload_tarball(&key, Some(size), |w| {
             pack::write_tarball(files, id.as_str(), self.codec(), w).map(drop)
         })
     }
