@@ -1,17 +1,19 @@
 //! Taking a checkpoint's files when `checkpoint()` is called, so that training may overwrite them
 //! the moment it returns. Into memory while the bytes waiting to be saved fit a budget: one read
-//! per file, and the background save packs and writes them. Past the budget, they are packed at
+//! per file, and the background save packs and writes them. When the budget is used up, the
+//! caller may wait a little for saves to give memory back; past that, the files are packed at
 //! once into a tarball on disk, which costs the caller the whole write but no memory.
 
 use std::io::Read;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::pack::FileEntry;
 
 /// The default budget: a few checkpoints of a mid-sized model in flight, a small share of a
 /// training machine's memory.
-pub const DEFAULT_MEMORY_BUDGET: u64 = 512 << 20;
+pub const DEFAULT_MEMORY_BUDGET: u64 = 256 << 20;
 
 /// Memory for captured files: at most `limit` bytes taken at once. Buffers come back when the
 /// checkpoint holding them is saved or given up, and are reused: fresh pages cost a page fault
@@ -19,6 +21,7 @@ pub const DEFAULT_MEMORY_BUDGET: u64 = 512 << 20;
 pub struct MemoryBudget {
     limit: u64,
     state: Mutex<Pool>,
+    returned: Condvar,
 }
 
 struct Pool {
@@ -34,16 +37,34 @@ impl MemoryBudget {
                 taken: 0,
                 free: Vec::new(),
             }),
+            returned: Condvar::new(),
         })
     }
 
-    /// Reads `entries` into memory, or returns `None` when they would not fit the budget now.
-    pub fn capture(self: &Arc<Self>, entries: &[FileEntry]) -> Result<Option<InMemory>> {
+    /// Reads `entries` into memory, or returns `None` when they do not fit the budget within
+    /// `wait`.
+    pub fn capture(
+        self: &Arc<Self>,
+        entries: &[FileEntry],
+        wait: Duration,
+    ) -> Result<Option<InMemory>> {
         let total: u64 = entries.iter().map(|e| e.size).sum();
+        if total > self.limit {
+            return Ok(None);
+        }
+        let deadline = Instant::now() + wait;
         let mut buffers = {
             let mut pool = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.taken + total > self.limit {
-                return Ok(None);
+            while pool.taken + total > self.limit {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(None);
+                }
+                pool = self
+                    .returned
+                    .wait_timeout(pool, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
             pool.taken += total;
             // Largest first, for the largest files.
@@ -82,6 +103,7 @@ impl MemoryBudget {
                 pool.free.push(buf);
             }
         }
+        self.returned.notify_all();
     }
 }
 
@@ -143,16 +165,29 @@ mod tests {
         let a = entry(d.path(), "a", 600);
         let b = entry(d.path(), "b", 300);
         let budget = MemoryBudget::new(1000);
-        let first = budget.capture(std::slice::from_ref(&a)).unwrap().unwrap();
+        let now = Duration::ZERO;
+        let first = budget
+            .capture(std::slice::from_ref(&a), now)
+            .unwrap()
+            .unwrap();
         assert_eq!(first.data()[0].len(), 600);
         // 600 + 600 is over the budget: the caller packs to disk instead.
-        assert!(budget.capture(std::slice::from_ref(&a)).unwrap().is_none());
-        let second = budget.capture(std::slice::from_ref(&b)).unwrap().unwrap();
+        assert!(budget
+            .capture(std::slice::from_ref(&a), now)
+            .unwrap()
+            .is_none());
+        let second = budget
+            .capture(std::slice::from_ref(&b), now)
+            .unwrap()
+            .unwrap();
         let ptr = first.data()[0].as_ptr();
         drop(first);
         drop(second);
         // Both fit again, and the larger file gets the larger buffer back.
-        let both = budget.capture(&[b.clone(), a.clone()]).unwrap().unwrap();
+        let both = budget
+            .capture(&[b.clone(), a.clone()], now)
+            .unwrap()
+            .unwrap();
         assert_eq!(both.data()[1].as_ptr(), ptr);
         assert_eq!(both.data()[0], vec![b'x'; 300]);
         assert_eq!(both.data()[1], vec![b'x'; 600]);
@@ -164,8 +199,37 @@ mod tests {
         let mut a = entry(d.path(), "a", 600);
         std::fs::remove_file(&a.abs).unwrap();
         let budget = MemoryBudget::new(1000);
-        assert!(budget.capture(std::slice::from_ref(&a)).is_err());
+        assert!(budget
+            .capture(std::slice::from_ref(&a), Duration::ZERO)
+            .is_err());
         a = entry(d.path(), "a", 1000);
-        assert!(budget.capture(std::slice::from_ref(&a)).unwrap().is_some());
+        let got = budget.capture(std::slice::from_ref(&a), Duration::ZERO);
+        assert!(got.unwrap().is_some());
+    }
+
+    #[test]
+    fn a_capture_waits_for_memory_a_save_gives_back() {
+        let d = tempfile::tempdir().unwrap();
+        let a = entry(d.path(), "a", 800);
+        let budget = MemoryBudget::new(1000);
+        let held = budget
+            .capture(std::slice::from_ref(&a), Duration::ZERO)
+            .unwrap()
+            .unwrap();
+        let saver = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            drop(held);
+        });
+        let waited = budget.capture(std::slice::from_ref(&a), Duration::from_secs(30));
+        assert!(waited.unwrap().is_some());
+        saver.join().unwrap();
+        // More than the whole budget never waits.
+        let big = entry(d.path(), "big", 1001);
+        let t = Instant::now();
+        assert!(budget
+            .capture(&[big], Duration::from_secs(30))
+            .unwrap()
+            .is_none());
+        assert!(t.elapsed() < Duration::from_secs(30));
     }
 }

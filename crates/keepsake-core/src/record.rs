@@ -212,8 +212,9 @@ impl Project {
             None => Vec::new(),
         };
         let mut captured = Captured::Nothing;
-        if let (CaptureTo::MemoryOrDisk { budget, dir }, false) = (capture, files.is_empty()) {
-            captured = match budget.capture(&files)? {
+        if let (CaptureTo::MemoryOrDisk { budget, wait, dir }, false) = (capture, files.is_empty())
+        {
+            captured = match budget.capture(&files, wait)? {
                 Some(in_memory) => Captured::Memory(in_memory),
                 None => Captured::Tarball(self.pack_on_disk(&files, &id, dir)?),
             };
@@ -252,6 +253,11 @@ impl Project {
         out.into_inner()
             .map_err(|e| Error::io(&path, e.into_error()))?;
         Ok(path)
+    }
+
+    /// Whether the store is a local directory.
+    pub fn store_is_local(&self) -> bool {
+        self.store.local_dir("").is_some()
     }
 
     /// Where `Recorder` captures checkpoints: inside the store when it is local (saving is then
@@ -421,9 +427,11 @@ pub struct PreparedCheckpoint {
 pub enum CaptureTo<'a> {
     /// Nowhere: they are read when the checkpoint is saved, by a caller that saves at once.
     Nowhere,
-    /// Into memory within `budget`, else packed at once into a tarball in `dir`.
+    /// Into memory within `budget` (waiting up to `wait` for memory to come back), else packed
+    /// at once into a tarball in `dir`.
     MemoryOrDisk {
         budget: &'a std::sync::Arc<MemoryBudget>,
+        wait: std::time::Duration,
         dir: &'a std::path::Path,
     },
 }

@@ -17,6 +17,9 @@ use crate::record::{CaptureTo, NewCheckpoint, NewExperiment, PreparedCheckpoint}
 
 /// Keepsake's heartbeat interval.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// How long `checkpoint()` may wait for captured checkpoints to be saved and give memory back,
+/// before it packs the files on disk instead.
+const CAPTURE_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -220,6 +223,13 @@ impl Recorder {
             spec,
             CaptureTo::MemoryOrDisk {
                 budget: &self.shared.memory,
+                // A local store's saves free memory within a checkpoint's write: waiting for one
+                // costs less than packing on disk. A remote one may be slow or down: never wait.
+                wait: if self.shared.project.store_is_local() {
+                    CAPTURE_WAIT
+                } else {
+                    Duration::ZERO
+                },
                 dir: &dir,
             },
         )?;
