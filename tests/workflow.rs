@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use keepsake_core::refs::{EXPERIMENT_REFS, NOTES_REF};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[test]
 fn records_refs_commits_and_notes() {
@@ -534,4 +534,52 @@ fn gc_deletes_exactly_what_nothing_references_after_the_grace_period() {
 
 fn iso_in_hours(h: i64) -> String {
     keepsake_core::clock::format(&(chrono::Utc::now() + chrono::Duration::hours(h)))
+}
+
+#[test]
+fn long_histories_are_cached_and_the_cache_never_changes_the_answer() {
+    let t = TestProject::new(true);
+    let project = t.project();
+    let mut exp = project
+        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
+        .unwrap();
+    for step in 0..300 {
+        project
+            .create_checkpoint(
+                &mut exp,
+                new_checkpoint(None, step, 1.0 / (step + 1) as f64),
+            )
+            .unwrap();
+    }
+    let show = |id: &str| ks_in(&t.dir, &["show", "--json", id]).ok().stdout;
+    let walked = show(exp.id.as_str());
+    let cache = t.dir.join(".git/keepsake/history").join(exp.id.as_str());
+    assert!(cache.is_file(), "a 300-checkpoint history is cached");
+    // Read from the cache: the same answer.
+    assert_eq!(show(exp.id.as_str()), walked);
+    // New checkpoints: the walk stops at the cached tip and the rest comes from the cache.
+    for step in 300..302 {
+        project
+            .create_checkpoint(&mut exp, new_checkpoint(None, step, 0.5))
+            .unwrap();
+    }
+    let grown: Value = serde_json::from_str(&show(exp.id.as_str())).unwrap();
+    let steps: Vec<i64> = grown["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["step"].as_i64().unwrap())
+        .collect();
+    assert_eq!(steps, (0..302).collect::<Vec<_>>());
+    let with_cache = show(exp.id.as_str());
+    // A corrupt cache, or one whose tip is not on the experiment's history, is walked past.
+    for bad in [
+        "garbage",
+        &format!("{} {}\n{{}}\n", "0".repeat(40), "0".repeat(40)),
+    ] {
+        std::fs::write(&cache, bad).unwrap();
+        assert_eq!(show(exp.id.as_str()), with_cache);
+    }
+    t.ks(&["rm", "--yes", exp.id.as_str()]).ok();
+    assert!(!cache.exists(), "removing the experiment removes its cache");
 }

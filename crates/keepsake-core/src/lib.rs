@@ -12,6 +12,7 @@ pub mod error;
 pub mod filter;
 pub mod gc;
 mod git;
+mod history_cache;
 pub mod hooks;
 pub mod id;
 mod import;

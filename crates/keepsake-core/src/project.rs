@@ -51,10 +51,10 @@ pub(crate) struct CommitRecord {
 }
 
 /// The part of a commit record that walking an experiment's history needs.
-#[derive(Deserialize)]
-struct ChainRecord {
-    checkpoint: Option<Checkpoint>,
-    checkpoint_files: Option<FileRecord>,
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ChainRecord {
+    pub checkpoint: Option<Checkpoint>,
+    pub checkpoint_files: Option<FileRecord>,
 }
 
 /// An experiment's history, read from its ref's tip down: the checkpoints it added, newest first,
@@ -68,9 +68,40 @@ pub(crate) struct History {
 /// The one walk down an experiment's commits: one object read per commit, and only the
 /// checkpoint each adds is parsed (the summaries are skipped).
 pub(crate) fn history(git: &GitRepo, tip: &str) -> Result<History> {
+    history_above(git, tip, None)
+}
+
+/// `history`, through the experiment's history cache.
+pub(crate) fn history_cached(git: &GitRepo, experiment: &Id, tip: &str) -> Result<History> {
+    let cached = crate::history_cache::load(git, experiment);
+    let reused = cached.as_ref().map(|c| c.tip.clone());
+    let h = history_above(git, tip, cached)?;
+    if h.checkpoints.len() >= crate::history_cache::CACHED_FROM && reused.as_deref() != Some(tip) {
+        crate::history_cache::store(git, experiment, tip, &h.root, &h.checkpoints);
+    }
+    Ok(h)
+}
+
+/// `history`, taking what lies below `known.tip` from `known` when the walk reaches it.
+fn history_above(
+    git: &GitRepo,
+    tip: &str,
+    known: Option<crate::history_cache::Cached>,
+) -> Result<History> {
     let mut commit = tip.to_string();
     let mut checkpoints = Vec::new();
+    let mut known = known;
     loop {
+        if let Some(k) = known.take_if(|k| k.tip == commit) {
+            checkpoints.extend(k.checkpoints);
+            let message = git.message(&k.root)?;
+            let root_record = CommitRecord::parse(&k.root, &message)?;
+            return Ok(History {
+                checkpoints,
+                root: k.root,
+                root_record,
+            });
+        }
         let (parent, message) = git.parent_and_message(&commit)?;
         let body = message
             .split_once("\n\n")
@@ -404,7 +435,7 @@ impl Project {
             mut checkpoints,
             root,
             root_record,
-        } = history(git, &tip)?;
+        } = history_cached(git, id, &tip)?;
         let mut exp = root_record.into_experiment();
         checkpoints.reverse();
         exp.checkpoints = checkpoints;

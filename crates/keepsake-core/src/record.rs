@@ -351,6 +351,7 @@ impl Project {
                         message: "it changed while deleting; try again".into(),
                     });
                 }
+                crate::history_cache::remove(git, &exp.id);
                 if let Some(base) = git.parents(&root)?.into_iter().next() {
                     let line = format!("experiment {}", exp.id);
                     git.edit_note(&base, clock::now(), |lines| {
