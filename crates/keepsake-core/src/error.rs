@@ -105,7 +105,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid(what: &str, value: impl ToString, message: impl ToString) -> Error {
+    pub fn invalid(what: &str, value: impl ToString, message: impl ToString) -> Error {
         Error::InvalidInput {
             what: what.to_string(),
             value: value.to_string(),

@@ -99,24 +99,34 @@ fn print_event(event: Event) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-fn recorder_options(heartbeat: bool) -> RecorderOptions {
-    let retry_for = std::env::var("KEEPSAKE_UPLOAD_RETRY_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(Duration::from_secs(600));
-    let capture_memory = std::env::var("KEEPSAKE_CAPTURE_MEMORY_MB")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(|mb| mb << 20)
-        .unwrap_or(keepsake_core::capture::DEFAULT_MEMORY_BUDGET);
-    RecorderOptions {
-        heartbeat,
-        retry_for,
-        staging_root: None,
-        capture_memory,
-        on_event: Arc::new(print_event),
+/// A whole number from the environment variable `name`, or `default` when it is unset.
+fn env_number(name: &str, unit: &str, default: u64) -> keepsake_core::Result<u64> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(s) => s.trim().parse::<u64>().map_err(|_| {
+            Error::invalid(
+                name,
+                &s,
+                format!("expected a whole number of {unit} (default {default})"),
+            )
+        }),
     }
+}
+
+fn recorder_options(heartbeat: bool) -> keepsake_core::Result<RecorderOptions> {
+    let retry_for = env_number("KEEPSAKE_UPLOAD_RETRY_SECONDS", "seconds", 600)?;
+    let capture_mb = env_number(
+        "KEEPSAKE_CAPTURE_MEMORY_MB",
+        "megabytes",
+        keepsake_core::capture::DEFAULT_MEMORY_BUDGET >> 20,
+    )?;
+    Ok(RecorderOptions {
+        heartbeat,
+        retry_for: Duration::from_secs(retry_for),
+        staging_root: None,
+        capture_memory: capture_mb.saturating_mul(1 << 20),
+        on_event: Arc::new(print_event),
+    })
 }
 
 #[pyclass(name = "ProjectCore", module = "keepsake._core", frozen)]
@@ -180,7 +190,7 @@ impl PyProject {
         let project = self.inner.clone();
         let recorder = py_result(
             py,
-            py.allow_threads(|| Recorder::start(project, spec, recorder_options(heartbeat))),
+            py.allow_threads(|| Recorder::start(project, spec, recorder_options(heartbeat)?)),
         )?;
         Ok(PyRecorder {
             inner: Arc::new(recorder),
@@ -192,7 +202,8 @@ impl PyProject {
     fn resume(&self, py: Python<'_>, id: &str) -> PyResult<PyRecorder> {
         let project = self.inner.clone();
         let exp = py_result(py, py.allow_threads(|| project.get_experiment(id)))?;
-        let recorder = Recorder::resume(self.inner.clone(), exp, recorder_options(false));
+        let options = py_result(py, recorder_options(false))?;
+        let recorder = Recorder::resume(self.inner.clone(), exp, options);
         Ok(PyRecorder {
             inner: Arc::new(recorder),
             project: self.inner.clone(),

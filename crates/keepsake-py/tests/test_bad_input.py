@@ -99,3 +99,16 @@ def test_not_a_project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(keepsake.exceptions.ConfigNotFound, match="keepsake.yaml not found"):
         keepsake.init()
+
+
+@pytest.mark.parametrize("name", ["KEEPSAKE_CAPTURE_MEMORY_MB", "KEEPSAKE_UPLOAD_RETRY_SECONDS"])
+def test_bad_numbers_in_the_environment(project, monkeypatch, name):
+    monkeypatch.setenv(name, "lots")
+    with pytest.raises(InvalidArgument, match=f"{name} `lots`.*whole number"):
+        keepsake.init()
+    # Nothing half-made: no experiment, and fixing the variable is enough.
+    monkeypatch.setenv(name, "64")
+    exp = keepsake.init()
+    exp.checkpoint()
+    exp.stop()
+    assert len(keepsake.experiments.list()) == 1
