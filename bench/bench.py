@@ -1,7 +1,7 @@
 """Benchmarks git-keepsake against the real Keepsake 0.4.2 on identical work, alternating the two
 tools, several runs each, and writes bench/RESULTS.md. See bench/README.md.
 
-    python3 bench/bench.py [--quick] [--runs N] [--only recording,listing,checkout,snapshots]
+    python3 bench/bench.py [--quick] [--runs N] [--only recording,growth,listing,checkout,snapshots]
 """
 
 import argparse
@@ -126,6 +126,24 @@ def bench_recording(runs, n, mb, tmp):
     return results
 
 
+def bench_growth(sizes, ours_only, tmp):
+    """Time until n checkpoints (no files) are saved, for each n: flat per checkpoint, or
+    growing with the checkpoints already saved. One run each (Keepsake's take minutes)."""
+    rows = []
+    for n in sizes:
+        row = {}
+        for name, python, git in [("Keepsake 0.4.2", KEEPSAKE_VENV / "bin/python", False), ("git-keepsake", OURS_VENV / "bin/python", True)]:
+            if name.startswith("Keepsake") and n in ours_only:
+                continue
+            d = project_dir(tmp, f"growth-{n}-{name.split()[0]}", git)
+            shutil.copy(BENCH / "growth_script.py", d / "growth.py")
+            _, _, out = run_timed([python, "growth.py", n], d)
+            row[name] = json.loads(out.strip().splitlines()[-1])["seconds"]
+            shutil.rmtree(d)
+        rows.append((n, row))
+    return rows
+
+
 def gen_listing(base, name, n, m, ours):
     d = Path(base) / name
     sh(sys.executable, BENCH / "gen_listing.py", d, n, m)
@@ -246,7 +264,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a trial run")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="recording,listing,checkout,snapshots")
+    ap.add_argument("--only", default="recording,growth,listing,checkout,snapshots")
     ap.add_argument("--out", default=str(BENCH / "RESULTS.md"))
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -265,6 +283,18 @@ def main():
             for name, r in rec.items():
                 nf = f"{r['nofiles']:.2f} ms" if "nofiles" in r else ""
                 lines.append(f"| {name} | {median(r['block']):.1f} ms | {median(r['p99']):.1f} ms | {nf} | {median(r['total']):.2f} s ({ratio(median(k['total']), median(r['total']))}) | {median(r['rss']):.0f} MB |")
+            lines.append("")
+        if "growth" in only:
+            sizes, ours_only = ([100, 400], []) if q else ([250, 1000, 10000], [10000])
+            rows = bench_growth(sizes, ours_only, tmp)
+            lines += ["## Checkpoint cost as checkpoints accumulate (no files; one run each)", "",
+                      "| checkpoints | Keepsake 0.4.2: total, per checkpoint | git-keepsake: total, per checkpoint |", "|---|---|---|"]
+            for n, row in rows:
+                cells = []
+                for name in ["Keepsake 0.4.2", "git-keepsake"]:
+                    t = row.get(name)
+                    cells.append(f"{t:.2f} s, {t / n * 1000:.2f} ms" if t is not None else "not run (quadratic: hours)")
+                lines.append(f"| {n} | {cells[0]} | {cells[1]} |")
             lines.append("")
         if "listing" in only:
             sizes = [(100, 100), (300, 100), (1000, 10)] if q else [(100, 100), (1000, 100), (10000, 10)]

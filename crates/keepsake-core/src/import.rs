@@ -111,7 +111,7 @@ impl Project {
         so_far.checkpoints.clear();
         for c in &exp.checkpoints {
             so_far.checkpoints.push(c.clone());
-            tip = commit_checkpoint(git, &tip, &so_far, c)?;
+            tip = commit_checkpoint(git, &tip, &mut so_far, c)?;
         }
         if !git.update_ref(&experiment_ref(&exp.id), &tip, None, "git-keepsake: import")? {
             return Err(Error::Git {

@@ -125,9 +125,68 @@ pub struct Experiment {
     /// Whether the work tree had uncommitted changes at creation.
     #[serde(skip)]
     pub git_dirty: bool,
+    #[serde(skip)]
+    pub best_fold: BestFold,
+}
+
+/// `best_of` over an experiment's checkpoints, carried on from where it last stopped: saves
+/// append one checkpoint at a time, and a scan of all of them per save made recording O(n^2).
+/// A cache: not part of an experiment's equality.
+#[derive(Debug, Clone, Default)]
+pub struct BestFold {
+    /// Checkpoints folded in, and the ID of the last of them (to notice a changed list).
+    upto: usize,
+    last: Option<Id>,
+    rule: Option<PrimaryMetric>,
+    best: Option<(usize, f64)>,
+}
+
+impl PartialEq for BestFold {
+    fn eq(&self, _: &BestFold) -> bool {
+        true
+    }
+}
+
+impl BestFold {
+    fn step(&mut self, i: usize, c: &Checkpoint) {
+        let Some(v) = c.primary_value() else { return };
+        let Some(pm) = c.primary_metric.as_ref() else {
+            return;
+        };
+        let rule = self.rule.get_or_insert_with(|| pm.clone());
+        if pm.name != rule.name {
+            return;
+        }
+        let better = match self.best {
+            None => true,
+            Some((_, b)) => match rule.goal {
+                Goal::Maximize => v > b,
+                Goal::Minimize => v < b,
+            },
+        };
+        if better {
+            self.best = Some((i, v));
+        }
+    }
 }
 
 impl Experiment {
+    /// `best()`, in constant time per checkpoint added since the last call.
+    pub fn best_folded(&mut self) -> Option<&Checkpoint> {
+        let fold = &mut self.best_fold;
+        let current = fold.upto <= self.checkpoints.len()
+            && fold.upto.checked_sub(1).map(|i| &self.checkpoints[i].id) == fold.last.as_ref();
+        if !current {
+            *fold = BestFold::default();
+        }
+        for (i, c) in self.checkpoints.iter().enumerate().skip(fold.upto) {
+            fold.step(i, c);
+        }
+        fold.upto = self.checkpoints.len();
+        fold.last = self.checkpoints.last().map(|c| c.id.clone());
+        fold.best.map(|(i, _)| &self.checkpoints[i])
+    }
+
     /// Parses Keepsake's metadata JSON, tolerating any key order and unknown keys.
     pub fn from_keepsake_json(key: &str, bytes: &[u8]) -> Result<Experiment> {
         let mut exp: Experiment =
@@ -233,6 +292,60 @@ mod tests {
     const FIXTURE_B: &str = include_str!(
         "../../../fixtures/keepsake-0.4.2/project/.keepsake/metadata/experiments/d90ea781f109ec260bbcd1187b1ea76274ce6e10c5e2af0a861fd93b70931d43.json"
     );
+
+    #[test]
+    fn the_folded_best_is_best_of_whatever_happens_to_the_list() {
+        let template = Experiment::from_keepsake_json("b", FIXTURE_B.as_bytes()).unwrap();
+        let base = template.checkpoints[0].clone();
+        let make = |i: u64, v: Option<f64>, metric: &str, goal: Goal| {
+            let mut c = base.clone();
+            c.id = Id::generate();
+            c.metrics = Params::new();
+            if let Some(v) = v {
+                c.metrics.insert(metric.into(), crate::value::from_f64(v));
+            }
+            c.primary_metric = Some(PrimaryMetric {
+                name: metric.into(),
+                goal,
+            });
+            c.step = i as i64;
+            c
+        };
+        let mut exp = template.clone();
+        exp.checkpoints.clear();
+        let mut x: u64 = 7;
+        for i in 0..400u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = match x % 10 {
+                0 => None,
+                1 => Some(f64::NAN),
+                _ => Some((x % 1000) as f64),
+            };
+            let (metric, goal) = match x % 23 {
+                0 => ("acc", Goal::Maximize),
+                1 => ("loss", Goal::Maximize),
+                _ => ("loss", Goal::Minimize),
+            };
+            exp.checkpoints.push(make(i, v, metric, goal));
+            exp.best_folded();
+            // Now and then the list changes under the fold: a save taken back, or replaced.
+            match x % 17 {
+                0 => {
+                    exp.checkpoints.pop();
+                }
+                1 => {
+                    exp.checkpoints.pop();
+                    exp.checkpoints
+                        .push(make(i, Some(0.0), "loss", Goal::Minimize));
+                }
+                _ => {}
+            }
+            let want = best_of(exp.checkpoints.iter()).map(|c| c.id.clone());
+            assert_eq!(exp.best_folded().map(|c| c.id.clone()), want, "after {i}");
+        }
+    }
 
     #[test]
     fn round_trips_keepsake_json_byte_for_byte() {

@@ -9,9 +9,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::git::GitRepo;
 use crate::id::Id;
-use crate::model::{
-    best_of, Checkpoint, Experiment, FileRecord, Params, PrimaryMetric, StorageConfig,
-};
+use crate::model::{Checkpoint, Experiment, FileRecord, Params, PrimaryMetric, StorageConfig};
 use crate::pack::{self, Codec};
 use crate::project::{experiment_ref, CommitRecord, Project};
 use crate::storage;
@@ -138,6 +136,7 @@ impl Project {
             git_tree: None,
             git_commit: self.git.as_ref().and_then(|g| g.head()),
             git_dirty: self.git.as_ref().is_some_and(|g| g.is_dirty()),
+            best_fold: Default::default(),
         };
         if !exp.path.is_empty() {
             exp.files = Some(self.upload_snapshot(
@@ -181,7 +180,7 @@ impl Project {
         Ok(exp)
     }
 
-    pub(crate) fn write_storage_metadata(&self, exp: &Experiment) -> Result<()> {
+    pub fn write_storage_metadata(&self, exp: &Experiment) -> Result<()> {
         self.store.put(
             &storage::experiment_metadata_key(&exp.id),
             exp.to_keepsake_json().into_bytes(),
@@ -275,6 +274,17 @@ impl Project {
         exp: &mut Experiment,
         prepared: &PreparedCheckpoint,
     ) -> Result<Checkpoint> {
+        self.save_checkpoint_with(exp, prepared, Metadata::Now)
+    }
+
+    /// `save_checkpoint`; with git, `Metadata::Later` leaves the storage metadata (Keepsake's
+    /// JSON of every checkpoint, O(n) to write) to a later save or `write_storage_metadata`.
+    pub fn save_checkpoint_with(
+        &self,
+        exp: &mut Experiment,
+        prepared: &PreparedCheckpoint,
+        metadata: Metadata,
+    ) -> Result<Checkpoint> {
         let mut checkpoint = prepared.checkpoint.clone();
         if !checkpoint.path.is_empty() {
             let key = storage::checkpoint_tarball_key(&checkpoint.id, self.codec());
@@ -298,7 +308,7 @@ impl Project {
                 self.write_storage_metadata(&next)?;
                 *exp = next;
             }
-            Some(git) => self.append_in_git(git, exp, &checkpoint)?,
+            Some(git) => self.append_in_git(git, exp, &checkpoint, metadata)?,
         }
         Ok(checkpoint)
     }
@@ -308,6 +318,7 @@ impl Project {
         git: &GitRepo,
         exp: &mut Experiment,
         checkpoint: &Checkpoint,
+        metadata: Metadata,
     ) -> Result<()> {
         let name = experiment_ref(&exp.id);
         for _ in 0..100 {
@@ -323,14 +334,29 @@ impl Project {
                     prefix: exp.id.to_string(),
                 });
             };
-            let mut next = exp.clone();
-            next.checkpoints.push(checkpoint.clone());
-            self.write_storage_metadata(&next)?;
-            let commit = commit_checkpoint(git, &parent, &next, checkpoint)?;
-            if git.update_ref(&name, &commit, Some(&parent), "git-keepsake: checkpoint")? {
-                next.git_tip = Some(commit);
-                *exp = next;
-                return Ok(());
+            // Appended in place (not a copy of every checkpoint per save), taken back on failure.
+            exp.checkpoints.push(checkpoint.clone());
+            let attempt = (|| -> Result<Option<String>> {
+                if metadata == Metadata::Now {
+                    self.write_storage_metadata(exp)?;
+                }
+                let commit = commit_checkpoint(git, &parent, exp, checkpoint)?;
+                let moved =
+                    git.update_ref(&name, &commit, Some(&parent), "git-keepsake: checkpoint")?;
+                Ok(moved.then_some(commit))
+            })();
+            match attempt {
+                Ok(Some(commit)) => {
+                    exp.git_tip = Some(commit);
+                    return Ok(());
+                }
+                Ok(None) => {
+                    exp.checkpoints.pop();
+                }
+                Err(e) => {
+                    exp.checkpoints.pop();
+                    return Err(e);
+                }
             }
         }
         Err(Error::Git {
@@ -395,7 +421,7 @@ impl Project {
             so_far.checkpoints.clear();
             for c in &kept.checkpoints {
                 so_far.checkpoints.push(c.clone());
-                commit = commit_checkpoint(git, &commit, &so_far, c)?;
+                commit = commit_checkpoint(git, &commit, &mut so_far, c)?;
             }
             let name = experiment_ref(&exp.id);
             if !git.update_ref(&name, &commit, Some(tip), "git-keepsake: remove checkpoint")? {
@@ -421,6 +447,12 @@ pub struct PreparedCheckpoint {
     pub checkpoint: Checkpoint,
     pub files: Vec<pack::FileEntry>,
     pub captured: Captured,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metadata {
+    Now,
+    Later,
 }
 
 /// Where `prepare_checkpoint` takes a checkpoint's files.
@@ -501,21 +533,25 @@ fn root_message(exp: &Experiment, record: &CommitRecord) -> String {
 }
 
 /// A commit adding `checkpoint` on top of `parent`; `exp` already lists it last.
+/// Commits `checkpoint`, the last of `exp`'s checkpoints, on top of `parent`. Costs the same
+/// whatever the number of checkpoints before it (apart from a scan for the best one).
 pub(crate) fn commit_checkpoint(
     git: &GitRepo,
     parent: &str,
-    exp: &Experiment,
+    exp: &mut Experiment,
     checkpoint: &Checkpoint,
 ) -> Result<String> {
-    let mut head = exp.clone();
-    head.checkpoints.clear();
+    // The commit carries the experiment without its checkpoints: clone it without them.
+    let checkpoints = std::mem::take(&mut exp.checkpoints);
+    let head = exp.clone();
+    exp.checkpoints = checkpoints;
     let record = CommitRecord {
         experiment: head,
         experiment_files: exp.files.clone(),
         checkpoint: Some(checkpoint.clone()),
         checkpoint_files: checkpoint.files.clone(),
         num_checkpoints: exp.checkpoints.len(),
-        best: best_of(exp.checkpoints.iter()).cloned(),
+        best: exp.best_folded().cloned(),
         latest: exp.latest().cloned(),
         baseline: exp.git_commit.clone(),
         dirty: exp.git_dirty,

@@ -13,7 +13,7 @@ use crate::capture::MemoryBudget;
 use crate::error::{Error, Result};
 use crate::model::{Checkpoint, Experiment};
 use crate::project::Project;
-use crate::record::{CaptureTo, NewCheckpoint, NewExperiment, PreparedCheckpoint};
+use crate::record::{CaptureTo, Metadata, NewCheckpoint, NewExperiment, PreparedCheckpoint};
 
 /// Keepsake's heartbeat interval.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
@@ -36,6 +36,8 @@ pub enum Event {
         error: String,
     },
     HeartbeatFailed(String),
+    /// Keepsake's metadata file for the experiment could not be written (git has the record).
+    MetadataFailed(String),
 }
 
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
@@ -131,15 +133,29 @@ impl Recorder {
         let worker = std::thread::Builder::new()
             .name("keepsake-upload".into())
             .spawn(move || {
-                for job in rx {
-                    save_with_retries(&worker_shared, &job.prepared);
+                let shared = worker_shared;
+                // Keepsake's metadata file holds every checkpoint, so writing it is O(n): it is
+                // written once per burst of saves, when the queue runs dry (with git; without,
+                // each save writes it, as it is the record).
+                let mut behind = false;
+                let mut next = rx.recv().ok();
+                while let Some(job) = next.take() {
+                    next = rx.try_recv().ok();
+                    behind |= save_with_retries(&shared, &job.prepared);
+                    let short = job.prepared.checkpoint.id.short().to_string();
                     drop(job);
-                    let mut pending = worker_shared
-                        .pending
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner());
+                    if next.is_none() && behind {
+                        write_metadata(&shared, &short);
+                        behind = false;
+                    }
+                    // Counted done only now, so that `wait()` returns with the metadata written.
+                    let mut pending = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
                     *pending -= 1;
-                    worker_shared.drained.notify_all();
+                    shared.drained.notify_all();
+                    drop(pending);
+                    if next.is_none() {
+                        next = rx.recv().ok();
+                    }
                 }
             })
             .ok();
@@ -340,40 +356,70 @@ impl Drop for Recorder {
     }
 }
 
-fn save_with_retries(shared: &Shared, prepared: &PreparedCheckpoint) {
+/// Saves one checkpoint, retrying storage faults; whether it was saved.
+fn save_with_retries(shared: &Shared, prepared: &PreparedCheckpoint) -> bool {
+    let short = prepared.checkpoint.id.short().to_string();
+    let saved = with_retries(shared, &short, || {
+        // Saved into the shared experiment under its lock (a copy would cost O(n) per save);
+        // the lock is let go before any wait.
+        let mut exp = shared.experiment.lock().unwrap_or_else(|e| e.into_inner());
+        shared
+            .project
+            .save_checkpoint_with(&mut exp, prepared, Metadata::Later)
+    });
+    match saved {
+        Ok(c) => {
+            (shared.options.on_event)(Event::Saved(c));
+            true
+        }
+        Err(e) => {
+            (shared.options.on_event)(Event::Dropped {
+                checkpoint: short,
+                error: e.to_string(),
+            });
+            false
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds, retrying storage faults with backoff for up to the
+/// options' `retry_for` and reporting each retry (as about checkpoint `short`).
+fn with_retries<T>(
+    shared: &Shared,
+    short: &str,
+    mut attempt: impl FnMut() -> Result<T>,
+) -> Result<T> {
     let started = Instant::now();
     let mut wait = Duration::from_millis(500);
-    let short = prepared.checkpoint.id.short().to_string();
     loop {
-        let mut exp = shared
-            .experiment
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        match shared.project.save_checkpoint(&mut exp, prepared) {
-            Ok(c) => {
-                *shared.experiment.lock().unwrap_or_else(|e| e.into_inner()) = exp;
-                (shared.options.on_event)(Event::Saved(c));
-                return;
-            }
+        match attempt() {
             Err(e @ Error::Storage { .. })
                 if started.elapsed() + wait < shared.options.retry_for =>
             {
                 (shared.options.on_event)(Event::Retrying {
-                    checkpoint: short.clone(),
+                    checkpoint: short.to_string(),
                     error: e.to_string(),
                     wait,
                 });
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(15));
             }
-            Err(e) => {
-                (shared.options.on_event)(Event::Dropped {
-                    checkpoint: short,
-                    error: e.to_string(),
-                });
-                return;
-            }
+            done => return done,
         }
+    }
+}
+
+/// Writes Keepsake's metadata file for the experiment as saved so far (up to checkpoint
+/// `short`), retrying storage faults as saves do.
+fn write_metadata(shared: &Shared, short: &str) {
+    if !shared.project.has_git() {
+        return; // each save wrote it
+    }
+    let written = with_retries(shared, short, || {
+        let exp = shared.experiment.lock().unwrap_or_else(|e| e.into_inner());
+        shared.project.write_storage_metadata(&exp)
+    });
+    if let Err(e) = written {
+        (shared.options.on_event)(Event::MetadataFailed(e.to_string()));
     }
 }

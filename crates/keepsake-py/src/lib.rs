@@ -95,6 +95,9 @@ fn print_event(event: Event) {
             format!("keepsake: warning: checkpoint {checkpoint} was NOT saved: {error}")
         }
         Event::HeartbeatFailed(error) => format!("keepsake: warning: heartbeat failed: {error}"),
+        Event::MetadataFailed(error) => format!(
+            "keepsake: warning: the experiment's metadata file was not updated ({error}); git has every checkpoint"
+        ),
     };
     let _ = writeln!(std::io::stderr(), "{line}");
 }

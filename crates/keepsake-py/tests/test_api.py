@@ -136,3 +136,18 @@ def test_cli_entry_point_is_installed(project):
     exp.stop()
     assert ks("ls", "-q").stdout.strip() == exp.id
     assert ks("--version").stdout.startswith("git-keepsake ")
+
+
+def test_a_burst_of_checkpoints_leaves_every_one_in_the_metadata_file(project):
+    # Keepsake's metadata file (every checkpoint in one JSON) is written once per burst of saves;
+    # stop() returns only once it holds them all.
+    import json
+
+    exp = keepsake.init(params={"lr": 0.1})
+    for i in range(300):
+        exp.checkpoint(metrics={"loss": 1.0 / (i + 1)}, primary_metric=("loss", "minimize"), quiet=True)
+    exp.stop()
+    meta = json.loads((store_of(project) / "metadata" / "experiments" / f"{exp.id}.json").read_text())
+    assert [c["step"] for c in meta["checkpoints"]] == list(range(300))
+    row = ls_json()[0]
+    assert row["num_checkpoints"] == 300 and row["best_checkpoint"]["step"] == 299
