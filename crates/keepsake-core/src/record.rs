@@ -1,6 +1,7 @@
 //! The write side: creating experiments and checkpoints, deleting them, importing a Keepsake
-//! store. The order of writes is always tarball, then storage metadata, then the git ref, so a
-//! ref never names data that is not there; deletion goes the other way round.
+//! store. The tarball is always written first, then the storage metadata and the git ref (the
+//! recorder writes the metadata once per burst of saves, after the refs), so neither ever names
+//! data that is not there; deletion goes the other way round.
 
 use std::collections::BTreeMap;
 
