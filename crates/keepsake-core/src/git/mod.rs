@@ -35,13 +35,29 @@ fn oid(hex: &str) -> Result<Oid> {
     Oid::from_str(hex).map_err(gerr(hex))
 }
 
+/// Has libgit2 fsync the objects and refs it writes (git2 does not wrap the option): a ref must
+/// not reach the disk before the commit it names, or a power cut leaves it naming nothing.
+fn enable_fsync() {
+    // SAFETY: `git_libgit2_opts` with this option takes one int; it is called after a git2
+    // options call, which initialises libgit2; it sets a global flag.
+    unsafe {
+        libgit2_sys::git_libgit2_opts(
+            libgit2_sys::GIT_OPT_ENABLE_FSYNC_GITDIR as std::ffi::c_int,
+            1 as std::ffi::c_int,
+        );
+    }
+}
+
 impl GitRepo {
     /// The repository containing `dir`, or None outside any git repository.
     pub fn discover(dir: &Path) -> Result<Option<GitRepo>> {
         // Checking every object's SHA-1 as it is read costs a sixth of `ls`; git itself leaves
         // that to `fsck`.
         static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| git2::opts::strict_hash_verification(false));
+        ONCE.call_once(|| {
+            git2::opts::strict_hash_verification(false);
+            enable_fsync();
+        });
         match Repository::discover(dir) {
             Ok(repo) => Ok(Some(GitRepo {
                 repo: parking_lot::ReentrantMutex::new(repo),
