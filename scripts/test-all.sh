@@ -31,3 +31,9 @@ cargo test --workspace --locked --exclude keepsake-py
 VIRTUAL_ENV="$PWD/.ci-work/venv-tools" PATH="$PWD/.ci-work/venv-tools/bin:$PATH" \
     .ci-work/venv-tools/bin/maturin develop --quiet -m crates/keepsake-py/Cargo.toml
 .ci-work/venv-tools/bin/python -m pytest -q crates/keepsake-py/tests
+
+# The benchmark command, end to end at its smallest sizes (it asserts no timings; its table goes
+# to .ci-work/, bench/RESULTS.md is only written by hand). Skipped with KEEPSAKE_SKIP_BENCH=1.
+if [ -z "${KEEPSAKE_SKIP_BENCH:-}" ]; then
+    python3 bench/bench.py --quick --runs 1 --out .ci-work/bench-smoke.md
+fi
