@@ -74,7 +74,7 @@ fn referenced_keys(git: &GitRepo) -> Result<HashSet<String>> {
         for (_, tip) in git.refs(prefix)? {
             if let Some(bytes) = git.read_path(&tip, POINTER_FILE)? {
                 if let Ok(p) = serde_json::from_slice::<Pointer>(&bytes) {
-                    keys.insert(p.key);
+                    keys.insert(p.files.key);
                 }
             }
         }

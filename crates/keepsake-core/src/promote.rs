@@ -28,25 +28,9 @@ pub struct Pointer {
     pub step: i64,
     /// The checkpoint's `path` (a file or directory, project-relative).
     pub path: String,
-    pub key: String,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blake3: Option<String>,
-    /// Written by earlier versions instead of `blake3`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-}
-
-impl Pointer {
-    /// The tarball the pointer names, as git records it.
-    fn record(&self) -> FileRecord {
-        FileRecord {
-            key: self.key.clone(),
-            size: self.size,
-            blake3: self.blake3.clone(),
-            sha256: self.sha256.clone(),
-        }
-    }
+    /// Its tarball, as git records it (`key`, `size` and the hash, at the top level).
+    #[serde(flatten)]
+    pub files: FileRecord,
 }
 
 /// Counts and hashes what passes through.
@@ -100,10 +84,7 @@ impl Project {
             checkpoint: checkpoint.id.to_string(),
             step: checkpoint.step,
             path: checkpoint.path.clone(),
-            key: files.key,
-            size: files.size,
-            blake3: files.blake3,
-            sha256: files.sha256,
+            files,
         };
         let text = serde_json::to_string_pretty(&pointer).unwrap_or_default() + "\n";
         let tree = git.tree_with_file(exp.git_tree.as_deref(), POINTER_FILE, text.as_bytes())?;
@@ -135,29 +116,29 @@ impl Project {
             message: e.to_string(),
         })?;
         let reader = self
-            .find_object(&pointer.key)?
+            .find_object(&pointer.files.key)?
             .ok_or_else(|| Error::MissingData {
                 what: format!(
                     "checkpoint {}",
                     &pointer.checkpoint[..pointer.checkpoint.len().min(7)]
                 ),
-                key: pointer.key.clone(),
+                key: pointer.files.key.clone(),
                 url: self.store_url().to_string(),
             })?;
         let staging = staging_in(dest)?;
         let mut hashing = Hashing {
             inner: reader,
-            hasher: pointer.record().verifier(),
+            hasher: pointer.files.verifier(),
             size: 0,
         };
         // What the buffer reads ahead is hashed as it is read; the rest is hashed below.
         let buffered = std::io::BufReader::with_capacity(256 * 1024, &mut hashing);
-        pack::unpack(buffered, &pointer.key, staging.path(), None)?;
+        pack::unpack(buffered, &pointer.files.key, staging.path(), None)?;
         std::io::copy(&mut hashing, &mut std::io::sink())
-            .map_err(|e| Error::io(&pointer.key, e))?;
-        if let Err(how) = pointer.record().check(hashing.size, hashing.hasher) {
+            .map_err(|e| Error::io(&pointer.files.key, e))?;
+        if let Err(how) = pointer.files.check(hashing.size, hashing.hasher) {
             return Err(Error::CorruptMetadata {
-                key: pointer.key.clone(),
+                key: pointer.files.key.clone(),
                 message: format!("it is not what {POINTER_FILE} names: {how}"),
             });
         }
