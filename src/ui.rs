@@ -3,26 +3,40 @@
 use std::io::{IsTerminal, Write};
 
 use chrono::{DateTime, Utc};
+use keepsake_core::text::{escape_controls, escape_except, escape_json};
 
+// Records hold untrusted text: nothing printed here reaches the terminal with control
+// characters or bidi overrides in it (see keepsake_core::text).
+
+/// Text for people: every line as it is, anything else a terminal would act on escaped.
 pub fn out(text: &str) -> std::io::Result<()> {
+    write_stdout(&escape_except(text, &['\n', '\t']))
+}
+
+/// JSON: the same values, with what a terminal would act on inside its strings `\u`-escaped.
+pub fn out_json(json: &str) -> std::io::Result<()> {
+    write_stdout(&escape_json(json))
+}
+
+fn write_stdout(text: &str) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()
 }
 
 pub fn progress(message: &str) {
-    eprintln!("{message}");
+    eprintln!("{}", escape_except(message, &['\n']));
 }
 
 pub fn warn(message: &str) {
-    eprintln!("warning: {message}");
+    eprintln!("warning: {}", escape_except(message, &['\n']));
 }
 
 pub fn error(message: &str, hint: Option<&str>) {
     // One line per message: newlines inside would break scripts that read the first line.
-    eprintln!("error: {}", message.replace('\n', " "));
+    eprintln!("error: {}", escape_controls(&message.replace('\n', " ")));
     if let Some(h) = hint {
-        eprintln!("hint: {h}");
+        eprintln!("hint: {}", escape_controls(&h.replace('\n', " ")));
     }
 }
 
@@ -48,7 +62,16 @@ pub struct Table {
 }
 
 impl Table {
+    /// A row; each line of each cell is escaped here, so widths count what is shown.
     pub fn row(&mut self, cells: Vec<Vec<String>>) {
+        let cells = cells
+            .into_iter()
+            .map(|cell| {
+                cell.into_iter()
+                    .map(|line| escape_controls(&line).into_owned())
+                    .collect()
+            })
+            .collect();
         self.rows.push(cells);
     }
 
@@ -125,6 +148,7 @@ pub fn fields(rows: &[(String, String)]) -> String {
         + 2;
     rows.iter()
         .map(|(k, v)| {
+            let (k, v) = (escape_controls(k), escape_controls(v));
             let key = format!("{k}:");
             format!("{key:<width$}{v}").trim_end().to_string() + "\n"
         })

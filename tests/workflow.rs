@@ -156,16 +156,25 @@ fn checkout_restores_code_and_weights_and_refuses_to_clobber() {
     );
     assert!(!out.join("logs").exists());
 
-    // An experiment restores its code only.
-    let code_only = t.tmp.path().join("code");
-    t.ks(&[
-        "checkout",
-        exp.id.as_str(),
-        "-o",
-        code_only.to_str().unwrap(),
-    ])
-    .ok();
-    assert!(code_only.join("train.py").is_file() && !code_only.join("model.pth").exists());
+    // An experiment restores its code and its best checkpoint's files, as Keepsake does.
+    let whole = t.tmp.path().join("code");
+    let run = t
+        .ks(&["checkout", exp.id.as_str(), "-o", whole.to_str().unwrap()])
+        .ok();
+    assert!(
+        run.stderr.contains(&format!(
+            "Checking out files from experiment {} and its best checkpoint {}",
+            exp.id.short(),
+            &best[..7]
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(whole.join("train.py").is_file());
+    assert_eq!(
+        std::fs::read_to_string(whole.join("model.pth")).unwrap(),
+        "weights lr=0.01 step=1\n"
+    );
 
     // Into the project: model.pth differs (it holds step 2), so it is refused and listed.
     let run = t.ks(&["checkout", best]).fails();

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use keepsake_core::CheckoutOptions;
+use keepsake_core::{CheckoutOptions, Target};
 
 use super::{open_project, Global};
 use crate::error::CliResult;
@@ -35,8 +35,8 @@ pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
         let (pointer, report) = project.checkout_pointer(&dest, args.force)?;
         ui::progress(&format!(
             "Fetched checkpoint {} of experiment {}: {} file(s), size and hash verified",
-            &pointer.checkpoint[..7.min(pointer.checkpoint.len())],
-            &pointer.experiment[..7.min(pointer.experiment.len())],
+            pointer.checkpoint.short(),
+            pointer.experiment.short(),
             report.files.len()
         ));
         return Ok(());
@@ -47,14 +47,24 @@ pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
         .clone()
         .unwrap_or_else(|| project.dir().to_path_buf());
     let exp = target.experiment();
-    match target.checkpoint() {
-        Some(c) => ui::progress(&format!(
-            "Checking out checkpoint {} of experiment {}",
-            c.id.short(),
+    match (&target, exp.best(), exp.latest()) {
+        (Target::Checkpoint(_, c), _, _) => ui::progress(&format!(
+            "Checking out files from checkpoint {} and its experiment {}",
+            c.short(),
             exp.id.short()
         )),
-        None => ui::progress(&format!(
-            "Checking out the code of experiment {}",
+        (_, Some(best), _) => ui::progress(&format!(
+            "Checking out files from experiment {} and its best checkpoint {}",
+            exp.id.short(),
+            best.id.short()
+        )),
+        (_, None, Some(latest)) => ui::progress(&format!(
+            "Checking out files from experiment {} and its latest checkpoint {}",
+            exp.id.short(),
+            latest.id.short()
+        )),
+        _ => ui::progress(&format!(
+            "Checking out files from experiment {}",
             exp.id.short()
         )),
     }

@@ -133,7 +133,7 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
             "metrics": section(&metrics),
             "code": code,
         });
-        return Ok(ui::out(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
+        return Ok(ui::out_json(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
     }
     let short = |c: Option<&Checkpoint>| {
         c.map(|c| c.id.short().to_string())

@@ -75,7 +75,7 @@ pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
     filter::sort(&mut rows, &args.sort)?;
     if args.json {
         let items: Vec<Value> = rows.iter().map(summary_json).collect();
-        return Ok(ui::out(
+        return Ok(ui::out_json(
             &(value::to_go_json(&Value::Array(items), Some("  ")) + "\n"),
         )?);
     }

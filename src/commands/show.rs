@@ -72,7 +72,7 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
                 .map(Checkpoint::to_json_value)
                 .unwrap_or(Value::Null),
         };
-        return Ok(ui::out(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
+        return Ok(ui::out_json(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
     }
     let mut lines = Vec::new();
     match &target {

@@ -13,6 +13,7 @@ use crate::pack::{self, Codec};
 use crate::project::{Project, Target};
 use crate::record::tarball_keys;
 use crate::storage::{self, ObjectReader};
+use crate::verify::{self, Verified};
 
 #[derive(Debug, Clone, Default)]
 pub struct CheckoutOptions {
@@ -27,22 +28,62 @@ pub struct CheckoutReport {
     pub dest: PathBuf,
     /// Project-relative paths written (or already identical), sorted.
     pub files: Vec<String>,
+    /// The checkpoint whose files were restored (an experiment's best, else latest).
+    pub checkpoint: Option<Id>,
+}
+
+/// A tarball opened for reading, with the record its bytes must match.
+pub(crate) struct Opened {
+    pub key: String,
+    reader: Verified<ObjectReader>,
+}
+
+impl Opened {
+    /// Unpacks it into `staging` (bounded by its record); a stream that is not the recorded one
+    /// is an error naming the object and its store, whatever the unpacker met first.
+    pub fn unpack(mut self, staging: &Path, only: Option<&str>, limit: u64) -> Result<()> {
+        let unpacked = pack::unpack(&mut self.reader, &self.key, staging, only, limit);
+        let checked = self.reader.finish();
+        match (unpacked, checked) {
+            (_, Err(corrupt)) => Err(corrupt),
+            (Err(e), Ok(())) => Err(e),
+            (Ok(_), Ok(())) => Ok(()),
+        }
+    }
+
+    /// Streams the one file `rel` into `sink`; false when the tarball lacks it. The rest of the
+    /// stream is read and checked before this returns.
+    fn read_entry(mut self, rel: &str, sink: &mut dyn Write) -> Result<bool> {
+        let found = pack::read_entry(&mut self.reader, &self.key, rel, sink);
+        let checked = self.reader.finish();
+        match (found, checked) {
+            (_, Err(corrupt)) => Err(corrupt),
+            (found, Ok(())) => found,
+        }
+    }
 }
 
 impl Project {
-    /// Opens an experiment's or checkpoint's tarball; None when it has no files. Missing data for
-    /// something that should have files is an error, never a silent skip.
+    /// Opens an experiment's or checkpoint's tarball for reading, checked against `files`; None
+    /// when it has no files. Missing data for something that should have files is an error,
+    /// never a silent skip. Without a record (an experiment kept outside git, where the store is
+    /// the only copy) the bytes are taken as they are.
     pub(crate) fn open_tarball(
         &self,
         what: &str,
         files: Option<&FileRecord>,
         key: impl Fn(Codec) -> String,
-    ) -> Result<(String, ObjectReader)> {
+    ) -> Result<(Opened, u64)> {
         let keys = tarball_keys(files, key);
         for k in &keys {
             // This clone's store first, then the stores of its git remotes (pulled experiments).
-            if let Some(r) = self.find_object(k)? {
-                return Ok((k.clone(), r));
+            if let Some((url, r)) = self.locate(k)? {
+                let limit = files.map_or(u64::MAX, verify::unpack_limit);
+                let opened = Opened {
+                    key: k.clone(),
+                    reader: Verified::of(r, k, files, what, &url),
+                };
+                return Ok((opened, limit));
             }
         }
         Err(Error::MissingData {
@@ -50,6 +91,19 @@ impl Project {
             key: keys[0].clone(),
             url: self.store.url().to_string(),
         })
+    }
+
+    /// A reader of `key` and the URL of the store it is in: this project's store, else a remote's.
+    pub(crate) fn locate(&self, key: &str) -> Result<Option<(String, ObjectReader)>> {
+        if let Some(r) = self.store.reader(key)? {
+            return Ok(Some((self.store.url().to_string(), r)));
+        }
+        for store in self.remote_stores() {
+            if let Ok(Some(r)) = store.reader(key) {
+                return Ok(Some((store.url().to_string(), r)));
+            }
+        }
+        Ok(None)
     }
 
     pub(crate) fn unpack_experiment(
@@ -61,11 +115,12 @@ impl Project {
         if exp.path.is_empty() {
             return Ok(());
         }
-        let opened = self.open_tarball("experiment code", exp.files.as_ref(), |c| {
+        let what = format!("code of experiment {}", exp.id.short());
+        let opened = self.open_tarball(&what, exp.files.as_ref(), |c| {
             storage::experiment_tarball_key(&exp.id, c)
         });
         match (opened, &self.git, &exp.git_tree) {
-            (Ok((key, reader)), _, _) => pack::unpack(reader, &key, staging, only).map(|_| ()),
+            (Ok((opened, limit)), _, _) => opened.unpack(staging, only, limit),
             // The code is in git too: a store that lost the tarball still gives it back.
             (Err(Error::MissingData { .. }), Some(git), Some(tree)) => {
                 // Files outside `only` are dropped before anything is moved into place.
@@ -79,14 +134,16 @@ impl Project {
         if c.path.is_empty() {
             return Ok(());
         }
-        let (key, reader) = self.open_tarball("checkpoint files", c.files.as_ref(), |codec| {
+        let what = format!("checkpoint {}", c.id.short());
+        let (opened, limit) = self.open_tarball(&what, c.files.as_ref(), |codec| {
             storage::checkpoint_tarball_key(&c.id, codec)
         })?;
-        pack::unpack(reader, &key, staging, only).map(|_| ())
+        opened.unpack(staging, only, limit)
     }
 
-    /// Checks out an experiment's code, or a checkpoint's code and files, into `dest`.
-    /// Files that exist with other content are listed in the error unless `force`.
+    /// Checks out an experiment's code and its best (else latest) checkpoint's files, as
+    /// Keepsake does, or a checkpoint's code and files, into `dest`. Files that exist with other
+    /// content are listed in the error unless `force`.
     pub fn checkout(
         &self,
         target: &Target,
@@ -95,7 +152,10 @@ impl Project {
         progress: &mut dyn FnMut(String),
     ) -> Result<CheckoutReport> {
         let exp = target.experiment();
-        let checkpoint = target.checkpoint();
+        let checkpoint = match target {
+            Target::Checkpoint(..) => target.checkpoint(),
+            Target::Experiment(e) => e.best().or_else(|| e.latest()),
+        };
         let only = match &opts.path {
             Some(p) => Some(pack::normalize_path(p)?),
             None => None,
@@ -140,11 +200,13 @@ impl Project {
         Ok(CheckoutReport {
             dest: dest.to_path_buf(),
             files,
+            checkpoint: checkpoint.map(|c| c.id.clone()),
         })
     }
 
     /// Streams one file of a checkpoint (its own files first, then its experiment's code) into
-    /// `sink`, without unpacking anything else.
+    /// `sink`, without unpacking anything else. A tarball that is not the recorded one is an
+    /// error at the end of the stream.
     pub fn read_file(
         &self,
         exp: &Experiment,
@@ -156,19 +218,20 @@ impl Project {
             .and_then(|id| exp.checkpoint(id))
             .filter(|c| !c.path.is_empty())
         {
-            let (key, reader) =
-                self.open_tarball("checkpoint files", c.files.as_ref(), |codec| {
-                    storage::checkpoint_tarball_key(&c.id, codec)
-                })?;
-            if pack::read_entry(reader, &key, rel, sink)? {
+            let what = format!("checkpoint {}", c.id.short());
+            let (opened, _) = self.open_tarball(&what, c.files.as_ref(), |codec| {
+                storage::checkpoint_tarball_key(&c.id, codec)
+            })?;
+            if opened.read_entry(rel, sink)? {
                 return Ok(());
             }
         }
         if !exp.path.is_empty() {
-            let (key, reader) = self.open_tarball("experiment code", exp.files.as_ref(), |c| {
+            let what = format!("code of experiment {}", exp.id.short());
+            let (opened, _) = self.open_tarball(&what, exp.files.as_ref(), |c| {
                 storage::experiment_tarball_key(&exp.id, c)
             })?;
-            if pack::read_entry(reader, &key, rel, sink)? {
+            if opened.read_entry(rel, sink)? {
                 return Ok(());
             }
         }
@@ -204,27 +267,31 @@ pub(crate) fn place(
     files: &[String],
     may_overwrite: impl Fn(&str) -> bool,
 ) -> Result<()> {
+    // Every destination path is checked (and its directories made) before anything moves: a
+    // symlink on the way, such as `models -> /elsewhere`, refuses the whole checkout.
+    let targets: Vec<PathBuf> = files
+        .iter()
+        .map(|f| crate::paths::prepare_beneath(dest, f))
+        .collect::<Result<_>>()?;
     let conflicts: Vec<String> = files
         .iter()
-        .filter(|f| differs(&staging.join(f), &dest.join(f)) && !may_overwrite(f))
-        .cloned()
+        .zip(&targets)
+        .filter(|(f, t)| differs(&staging.join(f), t) && !may_overwrite(f))
+        .map(|(f, _)| f.clone())
         .collect();
     if !conflicts.is_empty() {
         return Err(Error::WouldOverwrite { paths: conflicts });
     }
-    for f in files {
-        let target_path = dest.join(f);
-        if let Some(parent) = target_path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
-        if target_path.is_dir() {
+    for (f, target_path) in files.iter().zip(&targets) {
+        if std::fs::symlink_metadata(target_path).is_ok_and(|m| m.is_dir()) {
             return Err(Error::invalid(
                 "checkout path",
                 target_path.display(),
                 "a directory is in the way of a file",
             ));
         }
-        std::fs::rename(staging.join(f), &target_path).map_err(|e| Error::io(&target_path, e))?;
+        // A symlink in the file's own place is replaced, never followed (rename does not).
+        std::fs::rename(staging.join(f), target_path).map_err(|e| Error::io(target_path, e))?;
     }
     Ok(())
 }

@@ -108,7 +108,14 @@ impl FileRecord {
             size,
             blake3,
             sha256,
+            files_size: None,
         }
+    }
+
+    /// This record, noting that its tarball holds `files` (their sizes bound unpacking).
+    pub fn holding(mut self, files: &[crate::pack::FileEntry]) -> FileRecord {
+        self.files_size = Some(files.iter().map(|f| f.size).sum());
+        self
     }
 
     /// The recorded hash and its algorithm.

@@ -27,6 +27,15 @@ pub enum Error {
     CorruptedSpec { url: String, message: String },
     #[error("Corrupt metadata `{key}`: {message}")]
     CorruptMetadata { key: String, message: String },
+    #[error("Unreadable experiment ref `{reference}`: {message}")]
+    BadRecord { reference: String, message: String },
+    #[error("The {what} at `{key}` in `{url}` is not what was recorded: {message}")]
+    Corrupt {
+        what: String,
+        key: String,
+        url: String,
+        message: String,
+    },
     #[error("No experiment or checkpoint matches `{prefix}`")]
     NotFound { prefix: String },
     #[error("`{prefix}` is ambiguous: it matches {}", candidates.join(", "))]
@@ -84,6 +93,12 @@ impl Error {
                 Some("The file must hold `{\"version\": 1}`".into())
             }
             Error::Ambiguous { .. } => Some("Use a longer prefix".into()),
+            Error::BadRecord { reference, .. } => Some(format!(
+                "Every other experiment still works; remove this one with `git update-ref -d {reference}`"
+            )),
+            Error::Corrupt { .. } => Some(
+                "Nothing was written; the store holds other bytes than the record names (damaged, or replaced)".into(),
+            ),
             Error::NotFound { .. } => Some("Run `git keepsake ls` to see the experiments".into()),
             Error::WouldOverwrite { .. } => {
                 Some("Commit or move those files, or pass `-f` to overwrite them".into())

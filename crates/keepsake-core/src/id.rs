@@ -1,14 +1,22 @@
-//! Experiment and checkpoint IDs: 64 lowercase hex characters, shown as their first 7.
+//! Experiment and checkpoint IDs: exactly 64 lowercase hex characters, shown as their first 7.
+//! An ID is validated wherever it enters (parsing, deserializing a record), so every storage key
+//! and ref name built from one is a plain name: code past the boundary can rely on it.
 
 use std::fmt;
 
 use crate::error::{Error, Result};
 
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+/// The length of every ID.
+pub const LEN: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]
 pub struct Id(String);
+
+fn is_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
 
 impl Id {
     /// A fresh random ID from the operating system's generator.
@@ -21,18 +29,19 @@ impl Id {
             let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
             bytes.copy_from_slice(&sha2::Sha256::digest(seed.as_bytes()));
         }
-        Id(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        Id(crate::digest::hex(&bytes))
     }
 
-    /// Accepts any non-empty run of lowercase hex: Keepsake wrote 64, but never checked.
+    /// Accepts exactly 64 lowercase hex characters, what Keepsake generates.
     pub fn parse(s: &str) -> Result<Id> {
-        if !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if s.len() == LEN && is_hex(s) {
             Ok(Id(s.to_string()))
         } else {
-            Err(Error::invalid("ID", s, "an ID is lowercase hexadecimal"))
+            Err(Error::invalid(
+                "ID",
+                crate::text::quoted(s),
+                "an ID is 64 lowercase hexadecimal characters",
+            ))
         }
     }
 
@@ -41,11 +50,58 @@ impl Id {
     }
 
     pub fn short(&self) -> &str {
-        &self.0[..self.0.len().min(7)]
+        &self.0[..7]
+    }
+
+    /// Whether this ID starts with `prefix`.
+    pub fn has_prefix(&self, prefix: &Prefix) -> bool {
+        self.0.starts_with(prefix.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Id, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.len() == LEN && is_hex(&s) {
+            Ok(Id(s))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "{} is not an ID (64 lowercase hexadecimal characters)",
+                crate::text::quoted(&s)
+            )))
+        }
     }
 }
 
 impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a user types to name an ID: 1 to 64 lowercase hex characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefix(String);
+
+impl Prefix {
+    pub fn parse(s: &str) -> Result<Prefix> {
+        if !s.is_empty() && s.len() <= LEN && is_hex(s) {
+            Ok(Prefix(s.to_string()))
+        } else {
+            Err(Error::invalid(
+                "ID prefix",
+                crate::text::quoted(s),
+                "IDs are lowercase hexadecimal (up to 64 characters)",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Prefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -66,9 +122,24 @@ mod tests {
     }
 
     #[test]
-    fn parse_rejects_non_hex() {
-        assert!(Id::parse("xyz").is_err());
-        assert!(Id::parse("").is_err());
-        assert!(Id::parse("ABC").is_err());
+    fn parse_rejects_anything_but_64_lowercase_hex() {
+        let good = "a".repeat(64);
+        assert!(Id::parse(&good).is_ok());
+        for bad in [
+            "xyz".to_string(),
+            String::new(),
+            "ABC".to_string(),
+            "a".repeat(63),
+            "a".repeat(65),
+            format!("../{}", "a".repeat(61)),
+            "é".repeat(32),
+        ] {
+            assert!(Id::parse(&bad).is_err(), "{bad}");
+            let json = serde_json::to_string(&bad).unwrap();
+            assert!(serde_json::from_str::<Id>(&json).is_err(), "{bad}");
+        }
+        assert!(Prefix::parse("abc").is_ok());
+        assert!(Prefix::parse("").is_err());
+        assert!(Prefix::parse(&"a".repeat(65)).is_err());
     }
 }

@@ -72,9 +72,10 @@ impl Project {
                 source,
                 copying,
                 tarball_keys(None, |c| storage::experiment_tarball_key(&id, c)),
-                |reader, key| {
+                |reader, key, size| {
                     let reader = std::io::BufReader::with_capacity(256 * 1024, reader);
-                    crate::pack::unpack(reader, key, staging.path(), None).map(|_| ())
+                    let limit = crate::verify::ratio_limit(key, size);
+                    crate::pack::unpack(reader, key, staging.path(), None, limit).map(|_| ())
                 },
             )?;
             exp.files = record;
@@ -89,7 +90,7 @@ impl Project {
                     source,
                     copying,
                     tarball_keys(None, |codec| storage::checkpoint_tarball_key(&id, codec)),
-                    |mut r, _| {
+                    |mut r, _, _| {
                         std::io::copy(&mut r, &mut std::io::sink())
                             .map(|_| ())
                             .map_err(|e| Error::io("<tarball>", e))
@@ -131,9 +132,12 @@ impl Project {
         source: &Store,
         copying: bool,
         keys: Vec<String>,
-        inspect: impl FnOnce(&mut dyn Read, &str) -> Result<()>,
+        inspect: impl FnOnce(&mut dyn Read, &str, u64) -> Result<()>,
     ) -> Result<Option<FileRecord>> {
         for key in keys {
+            let Some(size) = source.size(&key)? else {
+                continue;
+            };
             let Some(reader) = source.reader(&key)? else {
                 continue;
             };
@@ -144,7 +148,7 @@ impl Project {
                 copy: copying.then(|| self.store.writer(&key)),
                 error: None,
             };
-            inspect(&mut tee, &key)?;
+            inspect(&mut tee, &key, size)?;
             std::io::copy(&mut tee, &mut std::io::sink()).map_err(|e| Error::io(&key, e))?;
             if let Some(e) = tee.error.take() {
                 return Err(Error::io(&key, e));

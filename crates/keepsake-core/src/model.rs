@@ -59,6 +59,9 @@ pub struct FileRecord {
     /// Written by earlier versions instead of `blake3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The bytes of the files the tarball holds: unpacking it never writes more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -495,7 +495,12 @@ fn entry_path(raw: &Path) -> std::result::Result<Option<PathBuf>, String> {
     let mut out = PathBuf::new();
     for (i, c) in raw.components().enumerate() {
         match c {
-            Component::Normal(s) if i > 0 => out.push(s),
+            Component::Normal(s) if i > 0 => {
+                if let Some(why) = crate::paths::component_problem(s.as_encoded_bytes()) {
+                    return Err(why.into());
+                }
+                out.push(s)
+            }
             Component::Normal(_) | Component::CurDir => {}
             Component::RootDir | Component::Prefix(_) => {
                 return Err("absolute paths are not extracted".into())
@@ -514,19 +519,22 @@ fn selected(rel: &Path, only: Option<&str>) -> bool {
 }
 
 /// Unpacks the tarball into `dest`, keeping file modes, and returns the project-relative paths
-/// written. `only` restricts it to one file or directory. Links, devices, absolute paths and `..`
-/// are refused before anything of theirs is written.
+/// written. `only` restricts it to one file or directory; `limit` bounds the bytes of files
+/// written. Links, devices, absolute paths, `..` and `.git` are refused before anything of theirs
+/// is written. The stream is read to its end, so the decoder checks its own checksums.
 pub fn unpack<R: BufRead>(
     reader: R,
     archive: &str,
     dest: &Path,
     only: Option<&str>,
+    limit: u64,
 ) -> Result<Vec<String>> {
     let mut tar = tar::Archive::new(decoder(reader, archive)?);
     let mut written = Vec::new();
+    let mut total: u64 = 0;
     let bad = |entry: &Path, reason: String| Error::UnsafeEntry {
         archive: archive.to_string(),
-        entry: entry.display().to_string(),
+        entry: crate::text::quoted(&entry.display().to_string()),
         reason,
     };
     for item in tar.entries().map_err(|e| Error::io(archive, e))? {
@@ -538,22 +546,29 @@ pub fn unpack<R: BufRead>(
         if !selected(&rel, only) {
             continue;
         }
-        let target = dest.join(&rel);
+        let rel_str = rel.to_string_lossy().into_owned();
         match kind {
-            tar::EntryType::Directory => {
-                std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
-            }
+            // Directories come with the files in them; an empty one is not part of a snapshot.
+            tar::EntryType::Directory => {}
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                let size = item.header().size().map_err(|e| Error::io(archive, e))?;
+                total = total.saturating_add(size);
+                if total > limit {
+                    return Err(bad(
+                        &raw,
+                        format!(
+                            "the tarball unpacks to more than the {limit} bytes recorded for it"
+                        ),
+                    ));
                 }
+                let target = crate::paths::prepare_beneath(dest, &rel_str)?;
                 let mode = item.header().mode().unwrap_or(0o644) & 0o777;
                 let file = std::fs::File::create(&target).map_err(|e| Error::io(&target, e))?;
                 let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
                 std::io::copy(&mut item, &mut file).map_err(|e| Error::io(&target, e))?;
                 file.flush().map_err(|e| Error::io(&target, e))?;
                 set_mode(&target, mode)?;
-                written.push(rel.to_string_lossy().into_owned());
+                written.push(rel_str);
             }
             other => {
                 return Err(bad(
@@ -563,6 +578,9 @@ pub fn unpack<R: BufRead>(
             }
         }
     }
+    // What follows the archive's end marker (padding, the last member's checksum) is read too.
+    std::io::copy(&mut tar.into_inner(), &mut std::io::sink())
+        .map_err(|e| Error::io(archive, e))?;
     Ok(written)
 }
 
@@ -669,7 +687,7 @@ mod tests {
             let entries = collect(&r, ".", &[]).unwrap();
             let tarball = write_tarball(&entries, "abc", codec, Vec::new()).unwrap();
             let out = d.path().join(format!("out-{}", codec.name()));
-            let files = unpack(&tarball[..], "t", &out, None).unwrap();
+            let files = unpack(&tarball[..], "t", &out, None, u64::MAX).unwrap();
             assert_eq!(files, ["d/a", "d/sub/s", "d2/x", "run.sh"]);
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(
@@ -682,7 +700,7 @@ mod tests {
             );
             let only = d.path().join(format!("only-{}", codec.name()));
             assert_eq!(
-                unpack(&tarball[..], "t", &only, Some("d")).unwrap(),
+                unpack(&tarball[..], "t", &only, Some("d"), u64::MAX).unwrap(),
                 ["d/a", "d/sub/s"]
             );
             let mut sink = Vec::new();
@@ -718,7 +736,7 @@ mod tests {
         );
         let out = d.path().join("out");
         assert_eq!(
-            unpack(&tarball[..], "t", &out, None).unwrap(),
+            unpack(&tarball[..], "t", &out, None, u64::MAX).unwrap(),
             ["a.txt", "weights.bin", "z.log.txt"]
         );
         assert_eq!(std::fs::read(out.join("weights.bin")).unwrap(), noise);
@@ -731,7 +749,7 @@ mod tests {
         );
         let out_z = d.path().join("out-z");
         assert_eq!(
-            unpack(&zst[..], "t", &out_z, None).unwrap(),
+            unpack(&zst[..], "t", &out_z, None, u64::MAX).unwrap(),
             ["a.txt", "weights.bin", "z.log.txt"]
         );
         assert_eq!(std::fs::read(out_z.join("weights.bin")).unwrap(), noise);
@@ -778,8 +796,14 @@ mod tests {
             ("id/hard", tar::EntryType::Link, Some("../../x")),
             ("id/dev", tar::EntryType::Char, None),
         ] {
-            let err =
-                unpack(&hostile(name, kind, link)[..], "bad.tar.gz", &dest, None).unwrap_err();
+            let err = unpack(
+                &hostile(name, kind, link)[..],
+                "bad.tar.gz",
+                &dest,
+                None,
+                u64::MAX,
+            )
+            .unwrap_err();
             assert!(matches!(err, Error::UnsafeEntry { .. }), "{name}: {err}");
         }
         assert!(!d.path().join("evil").exists());

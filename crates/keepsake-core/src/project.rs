@@ -10,7 +10,7 @@ use crate::clock;
 use crate::config::{self, Config, ConfigSource, StorageUrl};
 use crate::error::{Error, Result};
 use crate::git::{GitRepo, EXPERIMENT_REFS};
-use crate::id::Id;
+use crate::id::{Id, Prefix};
 use crate::model::{Checkpoint, Experiment, FileRecord};
 use crate::storage::{self, Store};
 
@@ -51,10 +51,19 @@ pub(crate) struct CommitRecord {
 }
 
 /// The part of a commit record that walking an experiment's history needs.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct ChainRecord {
-    pub checkpoint: Option<Checkpoint>,
-    pub checkpoint_files: Option<FileRecord>,
+#[derive(Deserialize)]
+struct ChainRecord {
+    experiment: RecordId,
+    checkpoint: Option<Checkpoint>,
+    checkpoint_files: Option<FileRecord>,
+    #[serde(default)]
+    num_checkpoints: usize,
+}
+
+/// Only the experiment's ID, of the experiment a record carries.
+#[derive(Deserialize)]
+struct RecordId {
+    id: Id,
 }
 
 /// An experiment's history, read from its ref's tip down: the checkpoints it added, newest first,
@@ -65,62 +74,171 @@ pub(crate) struct History {
     pub root_record: CommitRecord,
 }
 
-/// The one walk down an experiment's commits: one object read per commit, and only the
-/// checkpoint each adds is parsed (the summaries are skipped).
-pub(crate) fn history(git: &GitRepo, tip: &str) -> Result<History> {
-    history_above(git, tip, None)
+/// The body of a commit message: the JSON after the subject line.
+fn record_body(message: &str) -> &str {
+    message
+        .split_once("\n\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default()
 }
 
-/// `history`, through the experiment's history cache.
+/// The experiment ID a ref names: the last component of `refs/keepsake/.../<id>`.
+pub(crate) fn ref_id(reference: &str) -> Result<Id> {
+    let name = reference.rsplit('/').next().unwrap_or_default();
+    Id::parse(name).map_err(|_| Error::BadRecord {
+        reference: crate::text::quoted(reference),
+        message: "its name is not an experiment ID".into(),
+    })
+}
+
+/// The one walk down an experiment's commits: one object read per commit, and only the
+/// checkpoint each adds is parsed (the summaries are skipped). The experiment is the one the
+/// tip's record names; `history_of` also holds it to a ref's name.
+pub(crate) fn history(git: &GitRepo, tip: &str) -> Result<History> {
+    let (_, message) = git.parent_and_message(tip)?;
+    let id = parse_record::<ChainRecord>(tip, &message)?.experiment.id;
+    history_above(git, &id, tip, None)
+}
+
+/// The history of experiment `id` from `tip`: every commit must be a record of that experiment.
+pub(crate) fn history_of(git: &GitRepo, id: &Id, tip: &str) -> Result<History> {
+    history_above(git, id, tip, None)
+}
+
+/// `history_of`, through the experiment's history cache.
 pub(crate) fn history_cached(git: &GitRepo, experiment: &Id, tip: &str) -> Result<History> {
     let cached = crate::history_cache::load(git, experiment);
     let reused = cached.as_ref().map(|c| c.tip.clone());
-    let h = history_above(git, tip, cached)?;
+    let h = history_above(git, experiment, tip, cached)?;
     if h.checkpoints.len() >= crate::history_cache::CACHED_FROM && reused.as_deref() != Some(tip) {
         crate::history_cache::store(git, experiment, tip, &h.root, &h.checkpoints);
     }
     Ok(h)
 }
 
-/// `history`, taking what lies below `known.tip` from `known` when the walk reaches it.
+/// A commit's record, parsed as `T`; an error naming the commit when it is not one.
+fn parse_record<T: serde::de::DeserializeOwned>(commit: &str, message: &str) -> Result<T> {
+    serde_json::from_str(record_body(message)).map_err(|e| Error::CorruptMetadata {
+        key: format!("commit {commit}"),
+        message: e.to_string(),
+    })
+}
+
+/// Whether `commit` is a record of experiment `id` (one that a first commit must not sit on).
+fn is_record_of(git: &GitRepo, commit: &str, id: &Id) -> Result<bool> {
+    let (_, message) = git.parent_and_message(commit)?;
+    Ok(parse_record::<ChainRecord>(commit, &message).is_ok_and(|r| r.experiment.id == *id))
+}
+
+/// Checks what a record says about its tarball: the key must be the one derived from the ID it
+/// belongs to (never a path taken from the record), the path a plain relative one.
+fn check_files(
+    commit: &str,
+    files: Option<&FileRecord>,
+    keys: impl Fn(crate::pack::Codec) -> String,
+) -> Result<()> {
+    let Some(f) = files else { return Ok(()) };
+    let allowed = [
+        keys(crate::pack::Codec::Gzip),
+        keys(crate::pack::Codec::Zstd),
+    ];
+    if allowed.contains(&f.key) {
+        Ok(())
+    } else {
+        Err(Error::CorruptMetadata {
+            key: format!("commit {commit}"),
+            message: format!(
+                "its storage key {} is not {} or {}",
+                crate::text::quoted(&f.key),
+                allowed[0],
+                allowed[1]
+            ),
+        })
+    }
+}
+
+fn check_path(commit: &str, path: &str) -> Result<()> {
+    match crate::pack::normalize_path(path) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::CorruptMetadata {
+            key: format!("commit {commit}"),
+            message: format!(
+                "its path {} leaves the project directory",
+                crate::text::quoted(path)
+            ),
+        }),
+    }
+}
+
+/// `history`, taking what lies below `known.tip` from `known` when the walk reaches it. Reads
+/// down to the commit that started the ref's chain: the first commit (no checkpoint) whose parent
+/// is not a record of the same experiment. A commit of another experiment, a checkpoint repeated,
+/// or a "first commit" on top of the experiment's own checkpoints is refused.
 fn history_above(
     git: &GitRepo,
+    id: &Id,
     tip: &str,
     known: Option<crate::history_cache::Cached>,
 ) -> Result<History> {
     let mut commit = tip.to_string();
-    let mut checkpoints = Vec::new();
+    let mut checkpoints: Vec<Checkpoint> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut known = known;
+    let corrupt = |commit: &str, message: String| Error::CorruptMetadata {
+        key: format!("commit {commit}"),
+        message,
+    };
     loop {
         if let Some(k) = known.take_if(|k| k.tip == commit) {
-            checkpoints.extend(k.checkpoints);
-            let message = git.message(&k.root)?;
-            let root_record = CommitRecord::parse(&k.root, &message)?;
-            return Ok(History {
-                checkpoints,
-                root: k.root,
-                root_record,
-            });
+            if let Some(h) = crate::history_cache::verified(git, id, k, &mut checkpoints) {
+                return h;
+            }
+            // The cache disagrees with git: walk on from here instead (and write it anew).
         }
         let (parent, message) = git.parent_and_message(&commit)?;
-        let body = message
-            .split_once("\n\n")
-            .map(|(_, b)| b)
-            .unwrap_or_default();
-        let corrupt = |message: String| Error::CorruptMetadata {
-            key: format!("commit {commit}"),
-            message,
-        };
-        let link: ChainRecord = serde_json::from_str(body).map_err(|e| corrupt(e.to_string()))?;
+        let link: ChainRecord = parse_record(&commit, &message)?;
+        if link.experiment.id != *id {
+            return Err(corrupt(
+                &commit,
+                format!(
+                    "it is a record of experiment {}, not {}",
+                    link.experiment.id.short(),
+                    id.short()
+                ),
+            ));
+        }
         match link.checkpoint {
             Some(mut c) => {
+                check_files(&commit, link.checkpoint_files.as_ref(), |codec| {
+                    crate::storage::checkpoint_tarball_key(&c.id, codec)
+                })?;
+                check_path(&commit, &c.path)?;
+                if !seen.insert(c.id.clone()) {
+                    return Err(corrupt(
+                        &commit,
+                        format!("checkpoint {} is recorded twice", c.id.short()),
+                    ));
+                }
                 c.files = link.checkpoint_files;
                 checkpoints.push(c);
-                commit =
-                    parent.ok_or_else(|| corrupt("a checkpoint commit without a parent".into()))?;
+                commit = parent.ok_or_else(|| {
+                    corrupt(&commit, "a checkpoint commit without a parent".into())
+                })?;
             }
             None => {
+                if let Some(p) = &parent {
+                    if is_record_of(git, p, id)? {
+                        return Err(corrupt(
+                            &commit,
+                            format!(
+                                "it claims to be the first commit of experiment {} but sits on top of its checkpoints",
+                                id.short()
+                            ),
+                        ));
+                    }
+                }
                 let root_record = CommitRecord::parse(&commit, &message)?;
+                root_record.check(&commit)?;
                 return Ok(History {
                     checkpoints,
                     root: commit,
@@ -129,6 +247,36 @@ fn history_above(
             }
         }
     }
+}
+
+/// What `history_cache` needs to check an entry against git: the checkpoint a commit adds, the
+/// number its record counts, and whether it is experiment `id`'s first commit.
+pub(crate) struct CommitFacts {
+    pub checkpoint: Option<Id>,
+    pub num_checkpoints: usize,
+}
+
+pub(crate) fn commit_facts(git: &GitRepo, id: &Id, commit: &str) -> Result<CommitFacts> {
+    let (_, message) = git.parent_and_message(commit)?;
+    let link: ChainRecord = parse_record(commit, &message)?;
+    let same = link.experiment.id == *id;
+    Ok(CommitFacts {
+        checkpoint: link.checkpoint.filter(|_| same).map(|c| c.id),
+        num_checkpoints: link.num_checkpoints,
+    })
+}
+
+pub(crate) fn root_of(git: &GitRepo, id: &Id, root: &str) -> Result<CommitRecord> {
+    let message = git.message(root)?;
+    let record = CommitRecord::parse(root, &message)?;
+    record.check(root)?;
+    if record.experiment.id != *id || record.checkpoint.is_some() {
+        return Err(Error::CorruptMetadata {
+            key: format!("commit {root}"),
+            message: format!("it is not the first commit of experiment {}", id.short()),
+        });
+    }
+    Ok(record)
 }
 
 /// The part of a commit record that listing needs (the rest of the JSON is skipped, not built).
@@ -156,16 +304,22 @@ pub(crate) fn summaries(
         chunk
             .iter()
             .map(|(name, tip)| {
-                let message = git.message(tip)?;
-                let body = message
-                    .split_once("\n\n")
-                    .map(|(_, b)| b)
-                    .unwrap_or_default();
-                let r: SummaryRecord =
-                    serde_json::from_str(body).map_err(|e| Error::CorruptMetadata {
-                        key: name.clone(),
-                        message: e.to_string(),
-                    })?;
+                let id = ref_id(name)?;
+                let message = git.message(tip).map_err(in_ref(name))?;
+                let r: SummaryRecord = parse_record(tip, &message).map_err(in_ref(name))?;
+                if r.experiment.id != id {
+                    return Err(Error::BadRecord {
+                        reference: crate::text::quoted(name),
+                        message: format!(
+                            "its record is of experiment {}, not the one the ref names",
+                            r.experiment.id.short()
+                        ),
+                    });
+                }
+                check_files(tip, r.experiment_files.as_ref(), |c| {
+                    crate::storage::experiment_tarball_key(&id, c)
+                })
+                .map_err(in_ref(name))?;
                 let mut experiment = r.experiment;
                 experiment.files = r.experiment_files;
                 experiment.git_commit = r.baseline;
@@ -188,7 +342,16 @@ pub(crate) fn summaries(
         std::thread::scope(|s| {
             let second = s.spawn(|| read(&other, b));
             let mut out = read(git, a);
-            out.extend(second.join().unwrap_or_default());
+            match second.join() {
+                Ok(rest) => out.extend(rest),
+                // Never half a listing: a reader that died is an error of every experiment it had.
+                Err(_) => out.extend(b.iter().map(|(name, _)| {
+                    Err(Error::BadRecord {
+                        reference: crate::text::quoted(name),
+                        message: "reading it failed unexpectedly".into(),
+                    })
+                })),
+            }
             out
         })
     };
@@ -213,14 +376,28 @@ impl CommitRecord {
     }
 
     pub fn parse(commit: &str, message: &str) -> Result<CommitRecord> {
-        let body = message
-            .split_once("\n\n")
-            .map(|(_, b)| b)
-            .unwrap_or_default();
-        serde_json::from_str(body).map_err(|e| Error::CorruptMetadata {
-            key: format!("commit {commit}"),
+        parse_record(commit, message)
+    }
+
+    /// What a first commit must hold for checkout and gc to rely on it: its tarball key derived
+    /// from the experiment's ID, its snapshot path inside the project.
+    fn check(&self, commit: &str) -> Result<()> {
+        let id = &self.experiment.id;
+        check_files(commit, self.experiment_files.as_ref(), |c| {
+            crate::storage::experiment_tarball_key(id, c)
+        })?;
+        check_path(commit, &self.experiment.path)
+    }
+}
+
+/// Names the ref an error was met under (an unreadable experiment is reported by its ref).
+pub(crate) fn in_ref(reference: &str) -> impl Fn(Error) -> Error + '_ {
+    move |e| match e {
+        e @ Error::BadRecord { .. } => e,
+        e => Error::BadRecord {
+            reference: crate::text::quoted(reference),
             message: e.to_string(),
-        })
+        },
     }
 }
 
@@ -405,8 +582,7 @@ impl Project {
         match &self.git {
             Some(git) => {
                 for (name, _) in git.refs(EXPERIMENT_REFS)? {
-                    let id = name.trim_start_matches(EXPERIMENT_REFS);
-                    match Id::parse(id).and_then(|id| self.load_from_git(git, &id)) {
+                    match ref_id(&name).and_then(|id| self.load_from_git(git, &id)) {
                         Ok(Some(e)) => out.push(e),
                         Ok(None) => {}
                         Err(e) => problems.push(e),
@@ -427,109 +603,101 @@ impl Project {
     }
 
     /// The experiment with all its checkpoints, from its ref's commits; None without a ref.
+    /// An experiment that cannot be read is an error naming its ref.
     pub(crate) fn load_from_git(&self, git: &GitRepo, id: &Id) -> Result<Option<Experiment>> {
-        let Some(tip) = git.resolve_ref(&experiment_ref(id))? else {
+        let name = experiment_ref(id);
+        let Some(tip) = git.resolve_ref(&name)? else {
             return Ok(None);
         };
-        let History {
-            mut checkpoints,
-            root,
-            root_record,
-        } = history_cached(git, id, &tip)?;
-        let mut exp = root_record.into_experiment();
-        checkpoints.reverse();
-        exp.checkpoints = checkpoints;
-        exp.git_tip = Some(tip);
-        exp.git_tree = Some(git.tree_of(&root)?);
-        Ok(Some(exp))
+        let read = || -> Result<Experiment> {
+            let History {
+                mut checkpoints,
+                root,
+                root_record,
+            } = history_cached(git, id, &tip)?;
+            let mut exp = root_record.into_experiment();
+            checkpoints.reverse();
+            exp.checkpoints = checkpoints;
+            exp.git_tip = Some(tip.clone());
+            exp.git_tree = Some(git.tree_of(&root)?);
+            Ok(exp)
+        };
+        read().map(Some).map_err(in_ref(&name))
     }
 
     /// The one experiment or checkpoint whose ID starts with `prefix`.
     pub fn resolve(&self, prefix: &str) -> Result<Target> {
-        if prefix.is_empty() || Id::parse(prefix).is_err() {
-            return Err(Error::invalid(
-                "ID prefix",
-                prefix,
-                "IDs are lowercase hexadecimal",
-            ));
-        }
+        let prefix = Prefix::parse(prefix)?;
         if let Some(git) = &self.git {
-            return self.resolve_in_git(git, prefix);
+            return self.resolve_in_git(git, &prefix);
         }
         let (experiments, _) = self.experiments()?;
         let mut found: Vec<Target> = Vec::new();
         for e in &experiments {
-            if e.id.as_str().starts_with(prefix) {
+            if e.id.has_prefix(&prefix) {
                 found.push(Target::Experiment(e.clone()));
             }
             for c in &e.checkpoints {
-                if c.id.as_str().starts_with(prefix) {
+                if c.id.has_prefix(&prefix) {
                     found.push(Target::Checkpoint(e.clone(), c.id.clone()));
                 }
             }
         }
-        match found.len() {
-            0 => Err(Error::NotFound {
-                prefix: prefix.to_string(),
-            }),
-            1 => Ok(found.remove(0)),
-            _ => Err(Error::Ambiguous {
-                prefix: prefix.to_string(),
-                candidates: found
-                    .iter()
-                    .map(|t| match t {
-                        Target::Experiment(e) => format!("experiment {}", e.id.short()),
-                        Target::Checkpoint(e, c) => {
-                            format!("checkpoint {} of {}", c.short(), e.id.short())
-                        }
-                    })
-                    .collect(),
-            }),
-        }
+        let candidates: Vec<(Id, Option<Id>)> = found
+            .iter()
+            .map(|t| match t {
+                Target::Experiment(e) => (e.id.clone(), None),
+                Target::Checkpoint(e, c) => (e.id.clone(), Some(c.clone())),
+            })
+            .collect();
+        one_match(&prefix, &candidates)?;
+        Ok(found.remove(0))
     }
 
-    /// Prefix lookup through the checkpoint index: only the matching experiments are read.
-    fn resolve_in_git(&self, git: &GitRepo, prefix: &str) -> Result<Target> {
-        let mut found: Vec<(String, Option<String>)> = Vec::new();
-        for (exp, checkpoints) in crate::index::checkpoint_ids(git)? {
-            if exp.starts_with(prefix) {
-                found.push((exp.clone(), None));
+    /// Prefix lookup through the checkpoint index: only the matching experiment is read. A hit
+    /// is checked against git, and a miss looked up again without the index.
+    fn resolve_in_git(&self, git: &GitRepo, prefix: &Prefix) -> Result<Target> {
+        for fresh in [false, true] {
+            let index = crate::index::checkpoint_ids(git, fresh)?;
+            let mut found: Vec<(Id, Option<Id>)> = Vec::new();
+            for (exp, checkpoints) in &index.experiments {
+                if exp.has_prefix(prefix) {
+                    found.push((exp.clone(), None));
+                }
+                for c in checkpoints.iter().filter(|c| c.has_prefix(prefix)) {
+                    found.push((exp.clone(), Some(c.clone())));
+                }
             }
-            for c in checkpoints.iter().filter(|c| c.starts_with(prefix)) {
-                found.push((exp.clone(), Some(c.clone())));
+            if found.is_empty() {
+                // An experiment that cannot be read is reported, not "not found".
+                if let Some((_, e)) = index
+                    .problems
+                    .into_iter()
+                    .find(|(id, _)| id.has_prefix(prefix))
+                {
+                    return Err(e);
+                }
+                if fresh {
+                    return Err(Error::NotFound {
+                        prefix: prefix.to_string(),
+                    });
+                }
+                continue;
+            }
+            one_match(prefix, &found)?;
+            let (exp, checkpoint) = found.remove(0);
+            let Some(exp) = self.load_from_git(git, &exp)? else {
+                continue; // deleted meanwhile, or the index was wrong: look again
+            };
+            match checkpoint {
+                None => return Ok(Target::Experiment(exp)),
+                Some(c) if exp.checkpoint(&c).is_some() => return Ok(Target::Checkpoint(exp, c)),
+                Some(_) => continue,
             }
         }
-        match found.len() {
-            0 => Err(Error::NotFound {
-                prefix: prefix.to_string(),
-            }),
-            1 => {
-                let (exp, checkpoint) = found.remove(0);
-                let exp =
-                    self.load_from_git(git, &Id::parse(&exp)?)?
-                        .ok_or_else(|| Error::NotFound {
-                            prefix: prefix.to_string(),
-                        })?;
-                Ok(match checkpoint {
-                    Some(c) => Target::Checkpoint(exp, Id::parse(&c)?),
-                    None => Target::Experiment(exp),
-                })
-            }
-            _ => Err(Error::Ambiguous {
-                prefix: prefix.to_string(),
-                candidates: found
-                    .iter()
-                    .map(|(e, c)| match c {
-                        None => format!("experiment {}", &e[..7.min(e.len())]),
-                        Some(c) => format!(
-                            "checkpoint {} of {}",
-                            &c[..7.min(c.len())],
-                            &e[..7.min(e.len())]
-                        ),
-                    })
-                    .collect(),
-            }),
-        }
+        Err(Error::NotFound {
+            prefix: prefix.to_string(),
+        })
     }
 
     /// The experiment whose ID starts with `prefix` (experiments only, as `experiments.get`).
@@ -589,6 +757,26 @@ impl Project {
     pub fn code_diff(&self, a: &Experiment, b: &Experiment) -> Result<String> {
         let git = self.require_git("diff")?;
         git.diff_trees(a.git_tree.as_deref(), b.git_tree.as_deref())
+    }
+}
+
+/// Ok when `found` holds exactly one candidate; else not found, or ambiguous listing them.
+fn one_match(prefix: &Prefix, found: &[(Id, Option<Id>)]) -> Result<()> {
+    match found.len() {
+        0 => Err(Error::NotFound {
+            prefix: prefix.to_string(),
+        }),
+        1 => Ok(()),
+        _ => Err(Error::Ambiguous {
+            prefix: prefix.to_string(),
+            candidates: found
+                .iter()
+                .map(|(e, c)| match c {
+                    None => format!("experiment {}", e.short()),
+                    Some(c) => format!("checkpoint {} of {}", c.short(), e.short()),
+                })
+                .collect(),
+        }),
     }
 }
 

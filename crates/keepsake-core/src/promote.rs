@@ -3,17 +3,16 @@
 //! `checkout` with no ID materialises the weights it points to. And `apply`: an experiment's code
 //! and params into the working tree, without committing, never clobbering uncommitted changes.
 
-use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::checkout::{place, staged_files, staging_in, CheckoutReport};
-use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::git::GitRepo;
+use crate::id::Id;
 use crate::model::{Experiment, FileRecord};
-use crate::pack;
+use crate::pack::Codec;
 use crate::project::{Project, Target};
 
 /// The pointer file a promoted branch carries at its root.
@@ -23,30 +22,14 @@ pub const PARAMS_FILE: &str = "keepsake-params.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pointer {
-    pub experiment: String,
-    pub checkpoint: String,
+    pub experiment: Id,
+    pub checkpoint: Id,
     pub step: i64,
     /// The checkpoint's `path` (a file or directory, project-relative).
     pub path: String,
     /// Its tarball, as git records it (`key`, `size` and the hash, at the top level).
     #[serde(flatten)]
     pub files: FileRecord,
-}
-
-/// Counts and hashes what passes through.
-struct Hashing<R> {
-    inner: R,
-    hasher: Hasher,
-    size: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
 }
 
 impl Project {
@@ -80,8 +63,8 @@ impl Project {
             )
         })?;
         let pointer = Pointer {
-            experiment: exp.id.to_string(),
-            checkpoint: checkpoint.id.to_string(),
+            experiment: exp.id.clone(),
+            checkpoint: checkpoint.id.clone(),
             step: checkpoint.step,
             path: checkpoint.path.clone(),
             files,
@@ -115,40 +98,37 @@ impl Project {
             key: file.display().to_string(),
             message: e.to_string(),
         })?;
-        let reader = self
-            .find_object(&pointer.files.key)?
-            .ok_or_else(|| Error::MissingData {
-                what: format!(
-                    "checkpoint {}",
-                    &pointer.checkpoint[..pointer.checkpoint.len().min(7)]
-                ),
-                key: pointer.files.key.clone(),
-                url: self.store_url().to_string(),
-            })?;
-        let staging = staging_in(dest)?;
-        let mut hashing = Hashing {
-            inner: reader,
-            hasher: pointer.files.verifier(),
-            size: 0,
-        };
-        // What the buffer reads ahead is hashed as it is read; the rest is hashed below.
-        let buffered = std::io::BufReader::with_capacity(256 * 1024, &mut hashing);
-        pack::unpack(buffered, &pointer.files.key, staging.path(), None)?;
-        std::io::copy(&mut hashing, &mut std::io::sink())
-            .map_err(|e| Error::io(&pointer.files.key, e))?;
-        if let Err(how) = pointer.files.check(hashing.size, hashing.hasher) {
+        let wanted = [Codec::Gzip, Codec::Zstd]
+            .map(|c| crate::storage::checkpoint_tarball_key(&pointer.checkpoint, c));
+        if !wanted.contains(&pointer.files.key) {
             return Err(Error::CorruptMetadata {
-                key: pointer.files.key.clone(),
-                message: format!("it is not what {POINTER_FILE} names: {how}"),
+                key: file.display().to_string(),
+                message: format!(
+                    "its storage key {} is not checkpoint {}'s",
+                    crate::text::quoted(&pointer.files.key),
+                    pointer.checkpoint.short()
+                ),
             });
         }
+        crate::paths::check_relative(&pointer.path).map_err(|why| Error::CorruptMetadata {
+            key: file.display().to_string(),
+            message: format!("its path {}: {why}", crate::text::quoted(&pointer.path)),
+        })?;
+        let what = format!("checkpoint {}", pointer.checkpoint.short());
+        let (opened, limit) = self.open_tarball(&what, Some(&pointer.files), |c| {
+            crate::storage::checkpoint_tarball_key(&pointer.checkpoint, c)
+        })?;
+        let staging = staging_in(dest)?;
+        opened.unpack(staging.path(), None, limit)?;
         let files = staged_files(staging.path())?;
         place(staging.path(), dest, &files, |_| force)?;
+        let checkpoint = Some(pointer.checkpoint.clone());
         Ok((
             pointer,
             CheckoutReport {
                 dest: dest.to_path_buf(),
                 files,
+                checkpoint,
             },
         ))
     }
@@ -171,6 +151,10 @@ impl Project {
             .map_err(|e| Error::io(staging.path(), e))?;
         let files = staged_files(staging.path())?;
         place(staging.path(), &dest, &files, |f| !git.is_modified(f))?;
-        Ok(CheckoutReport { dest, files })
+        Ok(CheckoutReport {
+            dest,
+            files,
+            checkpoint: None,
+        })
     }
 }

@@ -91,6 +91,7 @@ impl Project {
         self.upload_tarball(&key, Some(size), |w| {
             pack::write_tarball(files, id.as_str(), self.codec(), w).map(drop)
         })
+        .map(|r| r.holding(files))
     }
 
     /// Streams a tarball that `write` produces to `key`; nothing is visible there unless all of
@@ -291,14 +292,16 @@ impl Project {
             let key = storage::checkpoint_tarball_key(&checkpoint.id, self.codec());
             let id = checkpoint.id.as_str();
             checkpoint.files = Some(match &prepared.captured {
-                Captured::Tarball(path) => self.store.put_file(&key, path)?,
-                Captured::Memory(in_memory) => {
-                    self.upload_tarball(&key, Some(in_memory.size()), |w| {
+                Captured::Tarball(path) => {
+                    self.store.put_file(&key, path)?.holding(&prepared.files)
+                }
+                Captured::Memory(in_memory) => self
+                    .upload_tarball(&key, Some(in_memory.size()), |w| {
                         let data = in_memory.data();
                         pack::write_tarball_from_memory(&prepared.files, data, id, self.codec(), w)
                             .map(drop)
                     })?
-                }
+                    .holding(&prepared.files),
                 Captured::Nothing => self.upload_snapshot(&prepared.files, &checkpoint.id, key)?,
             });
         }

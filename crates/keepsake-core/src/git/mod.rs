@@ -607,46 +607,63 @@ impl GitRepo {
         Ok(out)
     }
 
-    /// Writes the tree's files under `dest` (for experiments whose code only git holds).
+    /// Writes the tree's files under `dest` (for experiments whose code only git holds). Trees
+    /// come from remotes, and git's default fetch does not check them: every entry name is
+    /// checked before anything is written, and only plain files are written.
     pub fn checkout_tree(&self, tree: &str, dest: &Path) -> Result<Vec<String>> {
         let repo = self.repo.lock();
         let tree = repo.find_tree(oid(tree)?).map_err(gerr(tree))?;
         let mut written = Vec::new();
         let mut failure = None;
-        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-            if entry.kind() != Some(ObjectType::Blob) {
-                return git2::TreeWalkResult::Ok;
-            }
-            let rel = format!("{dir}{}", entry.name().unwrap_or_default());
-            let result = (|| -> Result<()> {
-                let blob = repo.find_blob(entry.id()).map_err(gerr(rel.clone()))?;
-                let path = dest.join(&rel);
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let walked = tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            let name = String::from_utf8_lossy(entry.name_bytes());
+            let rel = format!("{dir}{name}");
+            let result = (|| -> Result<bool> {
+                let refuse = |why: &str| Error::UnsafeEntry {
+                    archive: format!("tree {}", tree.id()),
+                    entry: crate::text::quoted(&rel),
+                    reason: why.to_string(),
+                };
+                crate::paths::component_problem(entry.name_bytes())
+                    .map_or(Ok(()), |why| Err(refuse(why)))?;
+                match (entry.kind(), entry.filemode()) {
+                    (Some(ObjectType::Tree), _) => return Ok(false),
+                    (Some(ObjectType::Blob), 0o100644 | 0o100755) => {}
+                    (Some(ObjectType::Blob), _) => {
+                        return Err(refuse(
+                            "symlinks and other special entries are not checked out",
+                        ))
+                    }
+                    // A submodule's commit: not part of the snapshot.
+                    _ => return Ok(false),
                 }
+                let blob = repo.find_blob(entry.id()).map_err(gerr(rel.clone()))?;
+                let path = crate::paths::prepare_beneath(dest, &rel)?;
                 std::fs::write(&path, blob.content()).map_err(|e| Error::io(&path, e))?;
                 let mode = if entry.filemode() == 0o100755 {
                     0o755
                 } else {
                     0o644
                 };
-                crate::pack::set_mode(&path, mode)
+                crate::pack::set_mode(&path, mode)?;
+                Ok(true)
             })();
             match result {
-                Ok(()) => {
+                Ok(true) => {
                     written.push(rel);
                     git2::TreeWalkResult::Ok
                 }
+                Ok(false) => git2::TreeWalkResult::Ok,
                 Err(e) => {
                     failure = Some(e);
                     git2::TreeWalkResult::Abort
                 }
             }
-        })
-        .ok();
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(written),
+        });
+        match (failure, walked) {
+            (Some(e), _) => Err(e),
+            (None, Err(e)) => Err(gerr("tree")(e)),
+            (None, Ok(())) => Ok(written),
         }
     }
 }

@@ -1,0 +1,98 @@
+//! Text from records is untrusted: a param, a user name or a ref name can hold escape sequences
+//! that clear a terminal, retitle its window or write the clipboard (OSC 52). Everything shown
+//! to a person passes through `escape_controls`, the way git quotes unusual paths; JSON output
+//! keeps the exact strings (serde_json escapes control characters itself).
+
+use std::borrow::Cow;
+
+/// Whether `c` must not reach a terminal raw: C0 and C1 controls, DEL, and the bidirectional
+/// overrides that reorder what is shown.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every unsafe character (newlines and tabs included) written as `\xNN` / `\u{NNNN}`.
+pub fn escape_controls(s: &str) -> Cow<'_, str> {
+    escape_except(s, &[])
+}
+
+/// `escape_controls`, keeping the characters in `keep` (a multi-line text keeps its `\n`).
+pub fn escape_except<'a>(s: &'a str, keep: &[char]) -> Cow<'a, str> {
+    if !s.chars().any(|c| is_unsafe(c) && !keep.contains(&c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !is_unsafe(c) || keep.contains(&c) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// JSON text with every unsafe character inside its strings written as a `\uNNNN` escape: the
+/// same JSON values, and nothing a terminal acts on (serializers leave C1 controls and bidi
+/// overrides raw). Formatting newlines and indentation stay.
+pub fn escape_json(json: &str) -> Cow<'_, str> {
+    let keep = ['\n', '\t', '\r'];
+    if !json.chars().any(|c| is_unsafe(c) && !keep.contains(&c)) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if is_unsafe(c) && !keep.contains(&c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{:04x}", u));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// An untrusted value for an error message: escaped, and cut to a readable length.
+pub fn quoted(s: &str) -> String {
+    const MAX: usize = 80;
+    let escaped = escape_controls(s);
+    match escaped.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &escaped[..at]),
+        None => escaped.into_owned(),
+    }
+}
+
+/// The first `n` characters of `s` (never splits a character).
+pub fn prefix_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((at, _)) => &s[..at],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_terminal_controls_and_keeps_the_rest() {
+        assert_eq!(escape_controls("lr=0.1 é 学"), "lr=0.1 é 学");
+        assert_eq!(escape_controls("\x1b[2J\x07"), "\\x1b[2J\\x07");
+        assert_eq!(escape_controls("a\nb\tc"), "a\\x0ab\\x09c");
+        assert_eq!(escape_except("a\nb\x1b", &['\n']), "a\nb\\x1b");
+        assert_eq!(escape_controls("\u{9b}31m\u{202e}"), "\\x9b31m\\u{202e}");
+        assert_eq!(quoted(&"é".repeat(100)).chars().count(), 81);
+        assert_eq!(prefix_chars("éééé", 2), "éé");
+        let json = serde_json::to_string(&"a\u{9b}b\u{202e}").unwrap();
+        let safe = escape_json(&json);
+        assert_eq!(safe, "\"a\\u009bb\\u202e\"");
+        assert_eq!(
+            serde_json::from_str::<String>(&safe).unwrap(),
+            "a\u{9b}b\u{202e}"
+        );
+    }
+}
