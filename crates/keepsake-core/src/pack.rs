@@ -529,6 +529,7 @@ pub fn unpack<R: BufRead>(
     only: Option<&str>,
     limit: u64,
 ) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
     let mut tar = tar::Archive::new(decoder(reader, archive)?);
     let mut written = Vec::new();
     let mut total: u64 = 0;
