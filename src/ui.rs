@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use chrono::{DateTime, Utc};
-use keepsake_core::text::{escape_controls, escape_except, escape_json};
+use keepsake_core::text::{escape_controls, escape_except, escape_json, redact};
 
 // Records hold untrusted text: nothing printed here reaches the terminal with control
 // characters or bidi overrides in it (see keepsake_core::text).
@@ -34,7 +34,8 @@ pub fn warn(message: &str) {
 
 pub fn error(message: &str, hint: Option<&str>) {
     // One line per message: newlines inside would break scripts that read the first line.
-    eprintln!("error: {}", escape_controls(&message.replace('\n', " ")));
+    let message = redact(message).replace('\n', " ");
+    eprintln!("error: {}", escape_controls(&message));
     if let Some(h) = hint {
         eprintln!("hint: {}", escape_controls(&h.replace('\n', " ")));
     }

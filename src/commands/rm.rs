@@ -19,12 +19,17 @@ pub struct RmArgs {
 
 pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
     let project = open_project(g)?;
-    // Every prefix is resolved before anything is deleted: one bad ID deletes nothing.
-    let targets: Vec<Target> = args
-        .ids
-        .iter()
-        .map(|p| project.resolve(p))
-        .collect::<Result<_, _>>()?;
+    // Every prefix is resolved before anything is deleted: one bad ID deletes nothing. An
+    // experiment whose ref cannot be read is removed as a ref only (its records are not trusted).
+    let mut targets: Vec<Target> = Vec::new();
+    let mut unreadable: Vec<&str> = Vec::new();
+    for p in &args.ids {
+        match project.resolve(p) {
+            Ok(t) => targets.push(t),
+            Err(keepsake_core::Error::BadRecord { .. }) => unreadable.push(p),
+            Err(e) => return Err(e.into()),
+        }
+    }
     let describe = |t: &Target| match t {
         Target::Experiment(e) => format!(
             "experiment {} ({} checkpoints)",
@@ -36,7 +41,12 @@ pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
         }
     };
     if !args.yes {
-        let list: Vec<String> = targets.iter().map(describe).collect();
+        let mut list: Vec<String> = targets.iter().map(describe).collect();
+        list.extend(
+            unreadable
+                .iter()
+                .map(|p| format!("the unreadable experiment ref matching {p} (its ref only)")),
+        );
         eprintln!("About to delete:\n  {}", list.join("\n  "));
         if !ui::confirm("Delete these?") {
             return Err(CliError::user(
@@ -44,6 +54,10 @@ pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
                 Some("Pass --yes to delete without a prompt"),
             ));
         }
+    }
+    for p in &unreadable {
+        let name = project.remove_unreadable(p)?;
+        ui::progress(&format!("Deleted the unreadable ref {name}"));
     }
     for t in &targets {
         ui::progress(&format!("Deleting {}", describe(t)));

@@ -29,6 +29,9 @@ pub mod storage;
 mod stored;
 pub mod text;
 pub mod value;
+
+#[cfg(test)]
+mod fuzz;
 pub mod verify;
 
 pub use checkout::{CheckoutOptions, CheckoutReport};

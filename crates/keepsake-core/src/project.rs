@@ -284,6 +284,9 @@ pub(crate) fn root_of(git: &GitRepo, id: &Id, root: &str) -> Result<CommitRecord
 struct SummaryRecord {
     experiment: Experiment,
     experiment_files: Option<FileRecord>,
+    /// Present on checkpoint commits; None on an experiment's first commit.
+    #[serde(default)]
+    checkpoint: Option<serde::de::IgnoredAny>,
     num_checkpoints: usize,
     best: Option<Checkpoint>,
     latest: Option<Checkpoint>,
@@ -305,8 +308,19 @@ pub(crate) fn summaries(
             .iter()
             .map(|(name, tip)| {
                 let id = ref_id(name)?;
-                let message = git.message(tip).map_err(in_ref(name))?;
+                let (parent, message) = git.parent_and_message(tip).map_err(in_ref(name))?;
                 let r: SummaryRecord = parse_record(tip, &message).map_err(in_ref(name))?;
+                // A "first commit" on top of the experiment's checkpoints would hide them all.
+                if let (None, Some(p)) = (&r.checkpoint, &parent) {
+                    if is_record_of(git, p, &id).map_err(in_ref(name))? {
+                        return Err(Error::BadRecord {
+                            reference: crate::text::quoted(name),
+                            message: format!(
+                                "commit {tip} claims to be the experiment's first commit but sits on top of its checkpoints"
+                            ),
+                        });
+                    }
+                }
                 if r.experiment.id != id {
                     return Err(Error::BadRecord {
                         reference: crate::text::quoted(name),
@@ -698,6 +712,46 @@ impl Project {
         Err(Error::NotFound {
             prefix: prefix.to_string(),
         })
+    }
+
+    /// Removes the one local experiment ref matching `prefix` whose history cannot be read (one
+    /// that `resolve` reports as unreadable), and nothing else: its records cannot be trusted to
+    /// say what data is its own. Returns the ref removed.
+    pub fn remove_unreadable(&self, prefix: &str) -> Result<String> {
+        let git = self.require_git("rm")?;
+        let prefix = Prefix::parse(prefix)?;
+        let index = crate::index::checkpoint_ids(git, true)?;
+        let bad: Vec<&Id> = index
+            .problems
+            .iter()
+            .map(|(id, _)| id)
+            .filter(|id| id.has_prefix(&prefix))
+            .collect();
+        let [id] = bad[..] else {
+            return Err(match bad.len() {
+                0 => Error::NotFound {
+                    prefix: prefix.to_string(),
+                },
+                _ => Error::Ambiguous {
+                    prefix: prefix.to_string(),
+                    candidates: bad
+                        .iter()
+                        .map(|i| format!("experiment {}", i.short()))
+                        .collect(),
+                },
+            });
+        };
+        let name = experiment_ref(id);
+        if let Some(tip) = git.resolve_ref(&name)? {
+            if !git.delete_ref(&name, &tip)? {
+                return Err(Error::Git {
+                    what: name,
+                    message: "it changed while deleting; try again".into(),
+                });
+            }
+        }
+        crate::history_cache::remove(git, id);
+        Ok(name)
     }
 
     /// The experiment whose ID starts with `prefix` (experiments only, as `experiments.get`).

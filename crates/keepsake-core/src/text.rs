@@ -56,6 +56,35 @@ pub fn escape_json(json: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` with the user and password of every URL in it (`scheme://user:secret@host`) replaced by
+/// `***`: endpoints and remote URLs can carry credentials, and messages end up in logs.
+pub fn redact(s: &str) -> Cow<'_, str> {
+    if !s.contains("://") || !s.contains('@') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        // The authority ends at the first `/`, `?`, `#` or whitespace; userinfo ends at its last `@`.
+        let end = tail
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#') || c.is_whitespace() || c == '"' || c == '\''
+            })
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(userinfo) => {
+                out.push_str("***");
+                rest = &tail[userinfo..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// An untrusted value for an error message: escaped, and cut to a readable length.
 pub fn quoted(s: &str) -> String {
     const MAX: usize = 80;
@@ -87,6 +116,20 @@ mod tests {
         assert_eq!(escape_controls("\u{9b}31m\u{202e}"), "\\x9b31m\\u{202e}");
         assert_eq!(quoted(&"é".repeat(100)).chars().count(), 81);
         assert_eq!(prefix_chars("éééé", 2), "éé");
+        assert_eq!(
+            redact(
+                "error sending request for url (http://user:s3cr3t@127.0.0.1:9000/b?x=1): refused"
+            ),
+            "error sending request for url (http://***@127.0.0.1:9000/b?x=1): refused"
+        );
+        assert_eq!(
+            redact("fatal: https://tok@github.com/a/b and s3://bucket/x"),
+            "fatal: https://***@github.com/a/b and s3://bucket/x"
+        );
+        assert_eq!(
+            redact("mail a@b.c, see http://host/x"),
+            "mail a@b.c, see http://host/x"
+        );
         let json = serde_json::to_string(&"a\u{9b}b\u{202e}").unwrap();
         let safe = escape_json(&json);
         assert_eq!(safe, "\"a\\u009bb\\u202e\"");

@@ -21,11 +21,15 @@ fn run(dir: &Path, args: &[&str], what: &str) -> Result<String> {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let message = stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
+        // Remote URLs can carry tokens (`https://user:token@host/...`): never in a message.
+        let message = crate::text::redact(
+            &stderr
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .into_owned();
         Err(Error::Git {
             what: what.to_string(),
             message,

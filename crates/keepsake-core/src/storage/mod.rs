@@ -399,8 +399,9 @@ fn client_options() -> ClientOptions {
     ClientOptions::new().with_connect_timeout(Duration::from_secs(5))
 }
 
+/// A storage error's text for a message: on one line, with any credentials in URLs redacted.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::text::redact(&s.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned()
 }
 
 enum Chunk {
