@@ -87,7 +87,8 @@ pub fn redact(s: &str) -> Cow<'_, str> {
 
 /// An untrusted value for an error message: escaped, and cut to a readable length.
 pub fn quoted(s: &str) -> String {
-    const MAX: usize = 80;
+    // Long enough for any ref name of ours (`refs/keepsake/remotes/<remote>/<64 hex>`).
+    const MAX: usize = 200;
     let escaped = escape_controls(s);
     match escaped.char_indices().nth(MAX) {
         Some((at, _)) => format!("{}…", &escaped[..at]),
@@ -114,7 +115,7 @@ mod tests {
         assert_eq!(escape_controls("a\nb\tc"), "a\\x0ab\\x09c");
         assert_eq!(escape_except("a\nb\x1b", &['\n']), "a\nb\\x1b");
         assert_eq!(escape_controls("\u{9b}31m\u{202e}"), "\\x9b31m\\u{202e}");
-        assert_eq!(quoted(&"é".repeat(100)).chars().count(), 81);
+        assert_eq!(quoted(&"é".repeat(300)).chars().count(), 201);
         assert_eq!(prefix_chars("éééé", 2), "éé");
         assert_eq!(
             redact(

@@ -1,0 +1,698 @@
+//! Hostile remotes and stores: one test per way an attacker was found to turn sharing against the
+//! user. Crafted refs, trees and records come from fixtures/hostile/craft.sh, which writes them
+//! with git's plumbing into an attacker's clone; they reach the victim through a real bare
+//! remote and a plain `git fetch` (git's default fetch checks nothing). Each test checks that
+//! nothing was written outside the target, that the victim's experiments and data are intact,
+//! and that the command fails with one clear line naming the bad ref, ID or key.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use keepsake_core::Experiment;
+use serde_json::{json, Value};
+
+/// A victim's project with one recorded experiment, a bare remote holding it, and an
+/// attacker's clone of that remote.
+struct Scene {
+    victim: TestProject,
+    exp: Experiment,
+    remote: PathBuf,
+    attacker: PathBuf,
+}
+
+fn scene() -> Scene {
+    let victim = TestProject::new(true);
+    let exp = record_run(&victim, 0.01, &[0.5, 0.4]);
+    let remote = victim.tmp.path().join("remote.git");
+    let attacker = victim.tmp.path().join("attacker");
+    git_in(
+        victim.tmp.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
+    victim.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    victim.git(&[
+        "push",
+        "-q",
+        "origin",
+        "main",
+        "refs/keepsake/*:refs/keepsake/*",
+    ]);
+    git_in(
+        victim.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            attacker.to_str().unwrap(),
+        ],
+    );
+    git_in(
+        &attacker,
+        &["fetch", "-q", "origin", "refs/keepsake/*:refs/keepsake/*"],
+    );
+    Scene {
+        victim,
+        exp,
+        remote,
+        attacker,
+    }
+}
+
+impl Scene {
+    /// Runs a case of craft.sh in the attacker's clone and pushes what it made; returns its output.
+    fn craft(&self, args: &[&str]) -> String {
+        let mut cmd = std::process::Command::new("bash");
+        cmd.arg(repo_root().join("fixtures/hostile/craft.sh"))
+            .args(args)
+            .current_dir(&self.attacker);
+        hermetic(&mut cmd, &self.attacker);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "craft {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        git_in(
+            &self.attacker,
+            &[
+                "push",
+                "-q",
+                "--force",
+                "origin",
+                "refs/keepsake/*:refs/keepsake/*",
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// What a user who fetches experiments with plain git gets: everything, unchecked.
+    fn fetch_raw(&self) {
+        self.victim.git(&[
+            "fetch",
+            "-q",
+            "origin",
+            "+refs/keepsake/experiments/*:refs/keepsake/experiments/*",
+        ]);
+    }
+
+    fn victim_id(&self) -> &str {
+        self.exp.id.as_str()
+    }
+
+    /// The victim's experiment still lists, shows, and checks out with the right weights.
+    fn assert_victim_intact(&self) {
+        let t = &self.victim;
+        let ls = t.ks(&["ls", "--json"]).ok().json();
+        assert!(
+            ls.as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["id"] == json!(self.victim_id()) && e["num_checkpoints"] == json!(2)),
+            "{ls}"
+        );
+        t.ks(&["show", self.victim_id()]).ok();
+        let out = t.tmp.path().join(format!("check-{}", rand_suffix()));
+        assert_eq!(
+            checkout_text(&t.dir, self.victim_id(), &out, "model.pth"),
+            "weights lr=0.01 step=1\n"
+        );
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A directory that must stay empty: anything in it was written outside a target.
+fn marker(t: &TestProject) -> PathBuf {
+    let m = t.tmp.path().join("outside");
+    std::fs::create_dir_all(&m).unwrap();
+    m
+}
+
+fn assert_empty(dir: &Path) {
+    let entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+    assert!(entries.is_empty(), "written outside: {entries:?}");
+}
+
+/// The store of the victim's project (the default one, inside .git).
+fn store(t: &TestProject) -> PathBuf {
+    t.dir.join(".git/keepsake/storage")
+}
+
+fn error_names(run: &Run, what: &str) {
+    assert_eq!(
+        run.stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.error_line().contains(what),
+        "want {what:?} in: {}",
+        run.stderr
+    );
+}
+
+/// Row 1: tree entries named `..` and `.git`.
+#[test]
+fn tree_entries_with_dotdot_or_dotgit_are_never_written() {
+    let s = scene();
+    let id = s.craft(&["tree-escape", s.victim_id()]);
+    s.fetch_raw();
+    let t = &s.victim;
+    let out = t.tmp.path().join("out");
+    let run = t
+        .ks(&["checkout", &id, "-o", out.to_str().unwrap()])
+        .fails();
+    error_names(&run, "..");
+    assert!(
+        !t.tmp.path().join("evil").exists(),
+        "`..` escaped the output directory"
+    );
+    let run = t.ks(&["apply", &id]).fails();
+    assert!(run.error_line().contains("Refusing"), "{}", run.stderr);
+    assert!(
+        !t.dir.join(".git/hooks/post-checkout").exists(),
+        "a hook was planted"
+    );
+    assert!(!t.dir.parent().unwrap().join("evil").exists());
+    s.assert_victim_intact();
+}
+
+/// Row 2: a checkpoint ID of `../../evil` in a store's metadata; a storage key that climbs out.
+#[test]
+fn ids_and_keys_that_climb_out_of_the_store_are_refused() {
+    let s = scene();
+    let t = &s.victim;
+    let outside = marker(t);
+    // A Keepsake store whose metadata names a checkpoint `../../…/outside/evil`.
+    let hostile = t.tmp.path().join("hostile-store");
+    let climb = format!("../../../../{}/evil", outside.display());
+    let exp_id = "e".repeat(64);
+    std::fs::create_dir_all(hostile.join("metadata/experiments")).unwrap();
+    std::fs::write(hostile.join("repository.json"), r#"{"version":1}"#).unwrap();
+    let meta = json!({
+        "id": exp_id, "created": "2026-01-01T00:00:00Z", "params": null, "host": "", "user": "",
+        "config": {"repository": "", "storage": ""}, "command": "", "path": "",
+        "python_version": "", "python_packages": null, "keepsake_version": "0.4.2",
+        "checkpoints": [{"id": climb, "created": "2026-01-01T00:00:00Z", "metrics": null,
+                         "step": 0, "path": "model.pth", "primary_metric": null}],
+    });
+    std::fs::write(
+        hostile.join(format!("metadata/experiments/{exp_id}.json")),
+        meta.to_string(),
+    )
+    .unwrap();
+    let run = t.ks(&["import", hostile.to_str().unwrap()]);
+    assert!(run.stderr.contains("is not an ID"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_empty(&outside);
+
+    // A pulled checkpoint record whose key is `checkpoints/../../…`: refused when read, so
+    // neither checkout nor a push to another store follows it.
+    s.craft(&["bad-key", s.victim_id()]);
+    s.fetch_raw();
+    let run = t.ks(&["show", s.victim_id()]).fails();
+    error_names(&run, "keepsake-hostile-key");
+    let team_store = t.tmp.path().join("team-store");
+    t.git(&[
+        "config",
+        "remote.origin.keepsakeStore",
+        &format!("file://{}", team_store.display()),
+    ]);
+    let run = t.ks(&["push", "origin", s.victim_id()]).fails();
+    assert!(
+        run.error_line().contains("refs/keepsake/experiments/"),
+        "{}",
+        run.stderr
+    );
+    assert!(!Path::new("/tmp/keepsake-hostile-key.tar.gz").exists());
+    assert_empty(&outside);
+}
+
+/// Row 3: a symlink in the output directory, and a committed symlinked directory.
+#[test]
+fn checkout_and_apply_never_write_through_a_symlink() {
+    let t = TestProject::new(true);
+    let project = t.project();
+    t.write("models/w.pth", "good weights\n");
+    let mut exp = project
+        .create_experiment(new_experiment(Some("."), json!({"lr": 0.1})))
+        .unwrap();
+    project
+        .create_checkpoint(&mut exp, new_checkpoint(Some("models"), 0, 0.5))
+        .unwrap();
+    let outside = marker(&t);
+    let out = t.tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("models")).unwrap();
+    let run = t
+        .ks(&["checkout", exp.id.as_str(), "-o", out.to_str().unwrap()])
+        .fails();
+    error_names(&run, "symlink");
+    let run = t
+        .ks(&[
+            "checkout",
+            exp.id.as_str(),
+            "-o",
+            out.to_str().unwrap(),
+            "-f",
+        ])
+        .fails();
+    error_names(&run, "symlink");
+    assert_empty(&outside);
+
+    // The user's own work tree holds a committed symlink where the snapshot has a directory.
+    std::fs::remove_dir_all(t.dir.join("models")).unwrap();
+    std::os::unix::fs::symlink(&outside, t.dir.join("models")).unwrap();
+    t.git(&["add", "models"]);
+    t.git(&["commit", "-qm", "models live elsewhere"]);
+    let run = t.ks(&["apply", exp.id.as_str()]).fails();
+    error_names(&run, "symlink");
+    assert_empty(&outside);
+}
+
+/// The end of the first gzip member of a stream (a boundary the writer makes between runs of
+/// files packed differently).
+fn first_member_end(bytes: &[u8]) -> usize {
+    use std::io::Read;
+    let mut d = flate2::bufread::GzDecoder::new(bytes);
+    std::io::copy(&mut d, &mut std::io::sink()).unwrap();
+    let mut rest = Vec::new();
+    d.into_inner().read_to_end(&mut rest).unwrap();
+    bytes.len() - rest.len()
+}
+
+/// Row 4: one byte flipped in a stored tarball; a tarball cut at a gzip member boundary.
+#[test]
+fn corrupted_or_truncated_weights_are_never_checked_out() {
+    let t = TestProject::new(true);
+    let project = t.project();
+    let mut exp = project
+        .create_experiment(new_experiment(Some("."), json!({"lr": 0.1})))
+        .unwrap();
+    // Text and noise: two gzip members (compressed, then stored blocks).
+    t.write("w/notes.txt", &"epoch log line\n".repeat(1000));
+    std::fs::write(t.dir.join("w/weights.bin"), noise(3 << 20, 7)).unwrap();
+    let c = project
+        .create_checkpoint(&mut exp, new_checkpoint(Some("w"), 0, 0.5))
+        .unwrap();
+    let key = store(&t).join(format!("checkpoints/{}.tar.gz", c.id));
+    let good = std::fs::read(&key).unwrap();
+    let boundary = first_member_end(&good);
+    assert!(boundary < good.len(), "the tarball has one member only");
+    let mut flipped = good.clone();
+    flipped[good.len() - 100_000] ^= 0x01;
+    for (name, bytes) in [("flipped", flipped), ("cut", good[..boundary].to_vec())] {
+        std::fs::write(&key, &bytes).unwrap();
+        let out = t.tmp.path().join(format!("out-{name}"));
+        let run = t
+            .ks(&["checkout", c.id.as_str(), "-o", out.to_str().unwrap()])
+            .fails();
+        error_names(&run, &format!("checkpoints/{}.tar.gz", c.id));
+        assert!(run.error_line().contains(c.id.short()), "{}", run.stderr);
+        // No partial output: not the weights, not the notes, not the code.
+        let written: Vec<_> = files_under(&out).into_keys().collect();
+        assert!(written.is_empty(), "{name}: {written:?}");
+        // Streaming one file out fails at the end of the stream too.
+        let mut sink = Vec::new();
+        let err = project
+            .read_file(&exp, Some(&c.id), "w/notes.txt", &mut sink)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("is not what was recorded"),
+            "{err}"
+        );
+    }
+    std::fs::write(&key, &good).unwrap();
+    let out = t.tmp.path().join("out-good");
+    t.ks(&["checkout", c.id.as_str(), "-o", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(
+        std::fs::read(out.join("w/weights.bin")).unwrap(),
+        noise(3 << 20, 7)
+    );
+}
+
+/// Row 5: a pulled ref whose records say they are the victim's experiment.
+#[test]
+fn a_ref_is_its_name_and_rm_of_an_impostor_spares_the_victim() {
+    let s = scene();
+    let impostor = s.craft(&["mismatched-id", s.victim_id()]);
+    s.fetch_raw();
+    let t = &s.victim;
+    let ls = t.ks(&["ls"]).ok();
+    assert!(
+        ls.stderr
+            .contains(&format!("refs/keepsake/experiments/{impostor}")),
+        "{}",
+        ls.stderr
+    );
+    let run = t.ks(&["show", &impostor[..10]]).fails();
+    error_names(&run, &impostor);
+    let before = files_under(&store(t));
+    t.ks(&["rm", &impostor[..10], "--yes"]).ok();
+    assert!(t
+        .git(&[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/keepsake/experiments/"
+        ])
+        .lines()
+        .all(|r| !r.ends_with(&impostor)));
+    assert_eq!(
+        files_under(&store(t)),
+        before,
+        "the victim's data was touched"
+    );
+    s.assert_victim_intact();
+}
+
+/// Row 6: one ref pointing at a blob.
+#[test]
+fn one_unreadable_ref_leaves_every_other_experiment_usable() {
+    let s = scene();
+    let bad = s.craft(&["ref-to-blob"]);
+    s.fetch_raw();
+    let t = &s.victim;
+    let ls = t.ks(&["ls"]).ok();
+    assert!(ls.stderr.contains(&bad), "{}", ls.stderr);
+    s.assert_victim_intact();
+    let best = s.exp.best().unwrap().id.to_string();
+    t.ks(&["show", &best]).ok();
+    let run = t.ks(&["show", &bad[..12]]).fails();
+    error_names(&run, &bad);
+    assert!(run.stderr.contains("git update-ref -d"), "{}", run.stderr);
+    t.ks(&["rm", &bad[..12], "--yes"]).ok();
+    assert!(!t.ks(&["ls"]).ok().stderr.contains(&bad));
+    t.ks(&["gc", "--grace", "0"]).ok();
+    s.assert_victim_intact();
+}
+
+/// Row 7: a fast-forward whose tip claims to be the experiment's first commit.
+#[test]
+fn a_fake_first_commit_hides_nothing_and_deletes_nothing() {
+    let s = scene();
+    s.craft(&["fake-root", s.victim_id()]);
+    let t = &s.victim;
+    let before = files_under(&store(t));
+    // Seen through the remote: reported, never listed as an experiment with no checkpoints.
+    let ls = t.ks(&["ls", "--remote", "origin", "--json"]);
+    assert!(ls.stderr.contains("first commit"), "{}", ls.stderr);
+    assert!(!ls.stdout.contains(s.victim_id()), "{}", ls.stdout);
+    let gc = t.ks(&["gc", "--grace", "0"]);
+    assert!(!gc.stderr.contains("panicked"), "{}", gc.stderr);
+    assert_eq!(
+        files_under(&store(t)),
+        before,
+        "gc deleted the victim's data"
+    );
+    // Fetched by hand, it is refused locally too.
+    s.fetch_raw();
+    let ls = t.ks(&["ls"]).ok();
+    assert!(ls.stderr.contains("first commit"), "{}", ls.stderr);
+    let gc = t.ks(&["gc", "--grace", "0"]);
+    assert!(!gc.stderr.contains("panicked"), "{}", gc.stderr);
+    assert_eq!(
+        files_under(&store(t)),
+        before,
+        "gc deleted the victim's data"
+    );
+}
+
+/// Row 8: escape sequences in params, user, host and command.
+#[test]
+fn escape_sequences_in_records_never_reach_the_terminal() {
+    let t = TestProject::new(true);
+    let project = t.project();
+    let evil = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZWNobyBoaQ==\x07\u{9b}31m";
+    let mut spec = new_experiment(Some("."), json!({"lr": 0.1, "note": evil}));
+    spec.user = format!("ada{evil}");
+    spec.host = format!("host{evil}");
+    spec.command = format!("train.py {evil}");
+    let mut exp = project.create_experiment(spec).unwrap();
+    t.write("model.pth", "w\n");
+    project
+        .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), 0, 0.5))
+        .unwrap();
+    let out = t.tmp.path().join("out");
+    for args in [
+        vec!["ls"],
+        vec!["ls", "--all"],
+        vec!["show", exp.id.as_str()],
+        vec!["checkout", exp.id.as_str(), "-o", out.to_str().unwrap()],
+    ] {
+        let run = t.ks(&args).ok();
+        for text in [&run.stdout, &run.stderr] {
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c.is_control() && c != '\n' && c != '\t'),
+                "{args:?} printed a control character: {text:?}"
+            );
+        }
+        if args[0] != "ls" {
+            // Shown, escaped (ls shows only the params that differ, and there is one run).
+            assert!(
+                run.stdout.contains("\\x1b") || run.stderr.contains("\\x1b"),
+                "{args:?}"
+            );
+        }
+    }
+    // JSON keeps the exact strings.
+    let ls = t.ks(&["ls", "--json"]).ok();
+    assert!(!ls.stdout.chars().any(|c| c.is_control() && c != '\n'));
+    assert_eq!(ls.json()[0]["params"]["note"], json!(evil));
+    assert_eq!(
+        t.ks(&["show", exp.id.as_str(), "--json"]).ok().json()["user"],
+        json!(spec_user(evil))
+    );
+}
+
+fn spec_user(evil: &str) -> String {
+    format!("ada{evil}")
+}
+
+/// Row 9: a record whose ID is `ééééééé`; remote refs `ab` and `abc` then `pull origin a`.
+#[test]
+fn odd_ids_and_short_ref_names_never_panic() {
+    let s = scene();
+    let bad = s.craft(&["non-hex-id", s.victim_id()]);
+    s.fetch_raw();
+    let t = &s.victim;
+    let ls = t.ks(&["ls"]).ok();
+    assert!(ls.stderr.contains(&bad), "{}", ls.stderr);
+    let run = t.ks(&["show", &bad[..8]]).fails();
+    error_names(&run, &bad);
+    for short in ["ab", "abc"] {
+        let tip = git_in(
+            &s.attacker,
+            &[
+                "rev-parse",
+                &format!("refs/keepsake/experiments/{}", s.victim_id()),
+            ],
+        );
+        git_in(
+            &s.attacker,
+            &[
+                "update-ref",
+                &format!("refs/keepsake/experiments/{short}"),
+                tip.trim(),
+            ],
+        );
+    }
+    git_in(
+        &s.attacker,
+        &["push", "-q", "origin", "refs/keepsake/*:refs/keepsake/*"],
+    );
+    for args in [
+        vec!["pull", "origin", "a"],
+        vec!["pull", "origin"],
+        vec!["ls", "--remote", "origin"],
+    ] {
+        let run = t.ks(&args);
+        assert_ne!(run.code, 101, "{args:?} panicked: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+    }
+    s.assert_victim_intact();
+}
+
+/// Rewrites the tip of experiment `id` in `dir` with a checkpoint commit whose record is `edit`ed.
+fn craft_checkpoint_commit(dir: &Path, id: &str, edit: impl FnOnce(&mut Value)) {
+    let name = format!("refs/keepsake/experiments/{id}");
+    let tip = git_in(dir, &["rev-parse", &name]).trim().to_string();
+    let message = git_in(dir, &["log", "-1", "--format=%B", &tip]);
+    let (subject, body) = message.split_once("\n\n").unwrap();
+    let mut record: Value = serde_json::from_str(body.trim()).unwrap();
+    edit(&mut record);
+    let msg_file = dir.join(".git/crafted-message");
+    std::fs::write(&msg_file, format!("{subject}\n\n{record}\n")).unwrap();
+    let tree = git_in(dir, &["rev-parse", &format!("{tip}^{{tree}}")]);
+    let commit = git_in(
+        dir,
+        &[
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            &tip,
+            "-F",
+            msg_file.to_str().unwrap(),
+        ],
+    );
+    git_in(dir, &["update-ref", &name, commit.trim(), &tip]);
+}
+
+fn gzip_of_tar(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in entries {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, &data[..]).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&b.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
+}
+
+/// Row 10: a tarball that expands far beyond what its record says it holds.
+#[test]
+fn expansion_is_bounded_by_the_record() {
+    let t = TestProject::new(true);
+    let exp = record_run(&t, 0.01, &[0.5]);
+    let bomb_id = "b".repeat(64);
+    let bomb = gzip_of_tar(&[(&format!("{bomb_id}/model.pth"), vec![0u8; 64 << 20])]);
+    assert!(bomb.len() < 200_000);
+    let key = format!("checkpoints/{bomb_id}.tar.gz");
+    std::fs::write(store(&t).join(&key), &bomb).unwrap();
+    let hash = blake3::hash(&bomb).to_hex().to_string();
+    craft_checkpoint_commit(&t.dir, exp.id.as_str(), |r| {
+        let mut c = r["checkpoint"].clone();
+        c["id"] = json!(bomb_id);
+        c["step"] = json!(9);
+        r["checkpoint"] = c;
+        r["checkpoint_files"] =
+            json!({"key": key, "size": bomb.len(), "blake3": hash, "files_size": 1000});
+        r["num_checkpoints"] = json!(2);
+    });
+    let out = t.tmp.path().join("out");
+    let run = t
+        .ks(&["checkout", &bomb_id[..10], "-o", out.to_str().unwrap()])
+        .fails();
+    error_names(&run, "more than the 1000 bytes");
+    assert!(files_under(&out).is_empty());
+}
+
+/// Row 11: caches that are wrong but still parse never change an answer.
+#[test]
+fn wrong_caches_never_change_an_answer() {
+    let t = TestProject::new(true);
+    let exp = record_run(&t, 0.01, &[0.5, 0.4]);
+    let project = t.project();
+    let real = exp.checkpoints[1].id.to_string();
+    t.ks(&["show", &real[..8]]).ok();
+    let index = t.dir.join(".git/keepsake/checkpoint-index");
+    let tip = t.git(&[
+        "rev-parse",
+        &format!("refs/keepsake/experiments/{}", exp.id),
+    ]);
+    let tip = tip.trim();
+    let bogus = format!("deadbeef{}", "0".repeat(56));
+    // Well formed, current tip, but the wrong checkpoints: with a stale check, and with a
+    // check that holds (as a bug of ours would write it).
+    let ids = format!("{} {bogus}", exp.checkpoints[0].id);
+    let check =
+        blake3::hash(format!("{} {tip} {ids}", exp.id).as_bytes()).to_hex()[..16].to_string();
+    for line in [
+        format!("{} {tip} 0000000000000000 {ids}\n", exp.id),
+        format!("{} {tip} {check} {ids}\n", exp.id),
+    ] {
+        std::fs::write(&index, &line).unwrap();
+        let show = t.ks(&["show", &real[..8], "--json"]).ok().json();
+        assert_eq!(show["id"], json!(real));
+        let run = t.ks(&["show", "deadbeef"]).fails();
+        error_names(&run, "deadbeef");
+    }
+
+    // A long history (cached from 256 checkpoints), then its cache edited.
+    let mut long = project
+        .create_experiment(new_experiment(None, json!({"lr": 0.2})))
+        .unwrap();
+    for step in 0..300 {
+        project
+            .create_checkpoint(
+                &mut long,
+                new_checkpoint(None, step, 1.0 / (step + 1) as f64),
+            )
+            .unwrap();
+    }
+    let step_of = |id: &str| -> Value {
+        let v = t.ks(&["show", id, "--json"]).ok().json();
+        v["checkpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == json!(long.checkpoints[100].id.as_str()))
+            .unwrap()["step"]
+            .clone()
+    };
+    assert_eq!(step_of(long.id.as_str()), json!(100));
+    let cache = t.dir.join(format!(".git/keepsake/history/{}", long.id));
+    let text = std::fs::read_to_string(&cache).unwrap();
+    assert!(text.contains("\"step\":100"));
+    std::fs::write(&cache, text.replace("\"step\":100,", "\"step\":7,")).unwrap();
+    assert_eq!(step_of(long.id.as_str()), json!(100));
+    // Another experiment's cache, well formed and checked, in this one's place.
+    std::fs::write(&cache, "0000000000000000000000000000000000000000 x 0 y\n").unwrap();
+    assert_eq!(step_of(long.id.as_str()), json!(100));
+}
+
+/// Row 12: credentials in an endpoint or a remote URL never appear in a message.
+#[test]
+fn credentials_never_appear_in_messages() {
+    let t = TestProject::new(true);
+    let exp = record_run(&t, 0.01, &[0.5]);
+    let run = ks_env(
+        &t.dir,
+        &["-R", "s3://keepsake-test/x", "import"],
+        &[
+            ("AWS_ENDPOINT", "http://ada:s3cr3t-endpoint@127.0.0.1:9"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "not-in-messages"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ],
+    )
+    .fails();
+    assert!(!run.stderr.contains("s3cr3t-endpoint"), "{}", run.stderr);
+    assert!(!run.stderr.contains("not-in-messages"), "{}", run.stderr);
+    t.git(&[
+        "remote",
+        "add",
+        "leaky",
+        "http://ada:t0ken-in-url@127.0.0.1:9/x.git",
+    ]);
+    t.git(&[
+        "config",
+        "remote.leaky.keepsakeStore",
+        "file:///nonexistent-store",
+    ]);
+    let run = t.ks(&["push", "leaky", exp.id.as_str()]).fails();
+    assert!(!run.stderr.contains("t0ken-in-url"), "{}", run.stderr);
+}
