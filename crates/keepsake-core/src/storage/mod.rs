@@ -22,7 +22,9 @@ use crate::id::Id;
 use crate::model::FileRecord;
 use crate::pack::Codec;
 
+mod local;
 mod local_file;
+use local::LocalStore;
 use local_file::LocalFile;
 
 pub const REPOSITORY_JSON: &str = "repository.json";
@@ -86,11 +88,18 @@ fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
 
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<dyn ObjectStore>,
+    backend: Backend,
     url: String,
-    /// The root directory of a local store: reads go straight to the file there (object_store
-    /// streams local files in 8 KiB pieces, far too slow for gigabyte checkpoints).
-    local_root: Option<std::path::PathBuf>,
+    /// When set, remote calls give up at this instant (reads that must never wait on a store
+    /// that is down or stalled).
+    deadline: Option<std::time::Instant>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    /// A directory, read and written directly (see `local`).
+    Local(Arc<LocalStore>),
+    Remote(Arc<dyn ObjectStore>),
 }
 
 impl std::fmt::Debug for Store {
@@ -108,9 +117,16 @@ impl Store {
             message: one_line(&e.to_string()),
         };
         let inner: Arc<dyn ObjectStore> = match url {
+            // Nothing is created here: the directory appears with the first write.
             StorageUrl::File(path) => {
-                std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
-                Arc::new(object_store::local::LocalFileSystem::new_with_prefix(path).map_err(fail)?)
+                return Ok(Store {
+                    backend: Backend::Local(Arc::new(LocalStore::new(
+                        path.clone(),
+                        display.clone(),
+                    ))),
+                    url: display,
+                    deadline: None,
+                })
             }
             StorageUrl::S3 { bucket, prefix } => {
                 let mut builder = object_store::aws::AmazonS3Builder::from_env()
@@ -147,14 +163,52 @@ impl Store {
             }
             StorageUrl::Memory(name) => memory_store(name),
         };
-        let local_root = match url {
-            StorageUrl::File(p) => Some(p.clone()),
-            _ => None,
-        };
         Ok(Store {
-            inner,
+            backend: Backend::Remote(inner),
             url: display,
-            local_root,
+            deadline: None,
+        })
+    }
+
+    /// This store, giving up on remote calls after `timeout` from now.
+    pub fn with_timeout(&self, timeout: Duration) -> Store {
+        Store {
+            deadline: Some(std::time::Instant::now() + timeout),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the store exists: a local directory that is there (a remote store is assumed to).
+    pub fn exists(&self) -> bool {
+        match &self.backend {
+            Backend::Local(l) => l.exists(),
+            Backend::Remote(_) => true,
+        }
+    }
+
+    fn local(&self) -> Option<&LocalStore> {
+        match &self.backend {
+            Backend::Local(l) => Some(l),
+            Backend::Remote(_) => None,
+        }
+    }
+
+    /// Runs a remote call to completion, or until the deadline.
+    fn block<T>(
+        &self,
+        call: impl std::future::Future<Output = object_store::Result<T>>,
+    ) -> object_store::Result<T> {
+        let Some(deadline) = self.deadline else {
+            return runtime().block_on(call);
+        };
+        runtime().block_on(async {
+            match tokio::time::timeout_at(deadline.into(), call).await {
+                Ok(result) => result,
+                Err(_) => Err(object_store::Error::Generic {
+                    store: "remote",
+                    source: "no answer in time".into(),
+                }),
+            }
         })
     }
 
@@ -172,32 +226,43 @@ impl Store {
 
     /// The whole object, or None when it does not exist.
     pub fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        let inner = match &self.backend {
+            Backend::Local(l) => return l.get(key),
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(key);
-        runtime()
-            .block_on(async {
-                match self.inner.get(&path).await {
-                    Ok(r) => r.bytes().await.map(Some),
-                    Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .map_err(|e| self.err(key, e))
+        self.block(async {
+            match inner.get(&path).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(|e| self.err(key, e))
     }
 
     /// Replaces the object atomically: readers see the old bytes or the new, never a mix.
+    /// A local store has the data on disk before the rename that makes it visible.
     pub fn put(&self, key: &str, bytes: impl Into<Bytes>) -> Result<()> {
+        let inner = match &self.backend {
+            Backend::Local(l) => return l.put(key, &bytes.into()),
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(key);
         let payload = PutPayload::from(bytes.into());
-        runtime()
-            .block_on(self.inner.put(&path, payload))
+        self.block(inner.put(&path, payload))
             .map(|_| ())
             .map_err(|e| self.err(key, e))
     }
 
     /// Deletes the object; a missing object is not an error.
     pub fn delete(&self, key: &str) -> Result<()> {
+        let inner = match &self.backend {
+            Backend::Local(l) => return l.delete(key),
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(key);
-        match runtime().block_on(self.inner.delete(&path)) {
+        match self.block(inner.delete(&path)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.err(key, e)),
         }
@@ -205,8 +270,12 @@ impl Store {
 
     /// The size of the object, or None when it does not exist.
     pub fn size(&self, key: &str) -> Result<Option<u64>> {
+        let inner = match &self.backend {
+            Backend::Local(l) => return l.size(key),
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(key);
-        match runtime().block_on(self.inner.head(&path)) {
+        match self.block(inner.head(&path)) {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.err(key, e)),
@@ -227,11 +296,20 @@ impl Store {
         &self,
         prefix: &str,
     ) -> Result<Vec<(String, u64, chrono::DateTime<chrono::Utc>)>> {
+        let inner = match &self.backend {
+            Backend::Local(l) => return l.list_meta(prefix),
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(prefix.trim_end_matches('/'));
-        let metas: Vec<_> = runtime()
-            .block_on(self.inner.list(Some(&path)).collect::<Vec<_>>())
-            .into_iter()
-            .collect::<std::result::Result<_, _>>()
+        let metas: Vec<_> = self
+            .block(async {
+                inner
+                    .list(Some(&path))
+                    .collect::<Vec<_>>()
+                    .await
+                    .into_iter()
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
             .map_err(|e| self.err(prefix, e))?;
         let mut out: Vec<_> = metas
             .into_iter()
@@ -243,23 +321,48 @@ impl Store {
 
     /// The directory under a local store's root for `prefix`, or None for a remote store.
     pub fn local_dir(&self, prefix: &str) -> Option<std::path::PathBuf> {
-        self.local_root.as_ref().map(|r| r.join(prefix))
+        self.local().map(|l| l.root().join(prefix))
+    }
+
+    /// `(key, size, last modified)` of the temporary files interrupted writers left in a local
+    /// store, beside the objects (none in a remote store: its uploads appear whole or not at all).
+    pub fn temporaries(&self) -> Result<Vec<(String, u64, chrono::DateTime<chrono::Utc>)>> {
+        let Some(l) = self.local() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for prefix in [
+            "experiments/",
+            "checkpoints/",
+            EXPERIMENTS_METADATA,
+            HEARTBEATS,
+        ] {
+            out.extend(l.temporaries(prefix)?);
+        }
+        // Beside repository.json: the root's own files only, never the whole tree (a store may
+        // be a directory with other things in it).
+        out.extend(
+            l.temporaries("")?
+                .into_iter()
+                .filter(|(k, _, _)| !k.contains('/')),
+        );
+        out.sort();
+        out.dedup();
+        Ok(out)
     }
 
     /// Stores the file at `path` under `key`, returning its record. A local store takes it by
     /// rename when it is on the same file system (the file is then gone from `path`).
     pub fn put_file(&self, key: &str, path: &std::path::Path) -> Result<FileRecord> {
         let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        if let Some(root) = &self.local_root {
+        if let Some(local) = self.local() {
             let mut hasher = Hasher::new();
             let size = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
             // On disk before it is renamed into place (and named by any record).
             file.sync_data().map_err(|e| Error::io(path, e))?;
-            let dest = root.join(key);
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
+            let dest = local.path_for_write(key)?;
             if std::fs::rename(path, &dest).is_ok() {
+                local::sync_parent(&dest).map_err(|e| local.io_error(key, e))?;
                 return Ok(FileRecord::new(key.to_string(), size, hasher));
             }
             file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -281,12 +384,13 @@ impl Store {
     /// `writer` for an object of about `size_hint` bytes (large ones are written to a local
     /// store without going through the page cache).
     pub fn writer_sized(&self, key: &str, size_hint: Option<u64>) -> ObjectWriter {
-        if let Some(root) = &self.local_root {
-            return ObjectWriter::local(root, key, &self.url, size_hint);
-        }
+        let inner = match &self.backend {
+            Backend::Local(l) => return ObjectWriter::local(l, key, &self.url, size_hint),
+            Backend::Remote(r) => r,
+        };
         let (tx, mut rx) = mpsc::channel::<Chunk>(4);
         let (done_tx, done_rx) = oneshot::channel();
-        let mut upload = BufWriter::new(self.inner.clone(), ObjectPath::from(key));
+        let mut upload = BufWriter::new(inner.clone(), ObjectPath::from(key));
         runtime().spawn(async move {
             let result = async {
                 loop {
@@ -324,18 +428,18 @@ impl Store {
 
     /// Streams the object, or None when it does not exist. Memory stays bounded by a few chunks.
     pub fn reader(&self, key: &str) -> Result<Option<ObjectReader>> {
-        if let Some(root) = &self.local_root {
-            let path = root.join(key);
+        let inner = match &self.backend {
             // Big reads into one buffer the decoder reads from directly (one copy fewer than a
             // decoder with its own buffer).
-            return match std::fs::File::open(&path).map(|f| BufReader::with_capacity(1 << 20, f)) {
-                Ok(f) => Ok(Some(ObjectReader::Local(f))),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Error::io(path, e)),
-            };
-        }
+            Backend::Local(l) => {
+                return Ok(l
+                    .open(key)?
+                    .map(|f| ObjectReader::Local(BufReader::with_capacity(1 << 20, f))))
+            }
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(key);
-        let got = match runtime().block_on(self.inner.get(&path)) {
+        let got = match self.block(inner.get(&path)) {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(self.err(key, e)),
@@ -429,6 +533,8 @@ struct LocalSink {
     error: Option<std::io::Error>,
     /// A write to it failed.
     failed: Option<String>,
+    /// The key was refused (it would reach outside the store).
+    refused: Option<Error>,
 }
 
 impl Drop for LocalSink {
@@ -441,19 +547,16 @@ impl Drop for LocalSink {
 }
 
 impl ObjectWriter {
-    fn local(root: &std::path::Path, key: &str, url: &str, size_hint: Option<u64>) -> ObjectWriter {
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let dest = root.join(key);
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = dest.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()));
-        let opened = dest
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|_| LocalFile::create(&tmp, size_hint));
+    fn local(store: &LocalStore, key: &str, url: &str, size_hint: Option<u64>) -> ObjectWriter {
+        let (dest, refused) = match store.path_for_write(key) {
+            Ok(dest) => (dest, None),
+            Err(e) => (std::path::PathBuf::new(), Some(e)),
+        };
+        let tmp = local::temp_path(&dest);
+        let opened = match refused {
+            Some(_) => Err(std::io::Error::other("refused")),
+            None => LocalFile::create(&tmp, size_hint),
+        };
         let (file, error) = match opened {
             Ok(f) => (Some(f), None),
             Err(e) => (None, Some(e)),
@@ -467,6 +570,7 @@ impl ObjectWriter {
                 dest,
                 error,
                 failed: None,
+                refused,
             }),
             buf: Vec::new(),
             hasher: Hasher::new(),
@@ -493,6 +597,9 @@ impl ObjectWriter {
     /// Gives up an upload that `cause` interrupted, and says why: the store's own failure when
     /// there was one (a storage error, which callers may retry), else `cause`.
     pub fn abandon(mut self, cause: Error) -> Error {
+        if let Some(e) = self.local.as_mut().and_then(|l| l.refused.take()) {
+            return e;
+        }
         let store_failure = match self.local.take() {
             Some(mut local) => local
                 .error
@@ -520,13 +627,18 @@ impl ObjectWriter {
     /// Completes the upload; only then is the object visible.
     pub fn finish(mut self) -> Result<FileRecord> {
         if let Some(mut local) = self.local.take() {
+            if let Some(e) = local.refused.take() {
+                return Err(e);
+            }
             let done = match (local.error.take(), local.file.take()) {
                 (Some(e), _) => Err(e),
                 (None, Some(file)) => file.complete().and_then(|hashed| {
                     if let Some(hasher) = hashed {
                         self.hasher = hasher;
                     }
-                    std::fs::rename(&local.tmp, &local.dest)
+                    std::fs::rename(&local.tmp, &local.dest)?;
+                    // The rename itself on disk: the object survives a power cut once named.
+                    local::sync_parent(&local.dest)
                 }),
                 (None, None) => Err(std::io::Error::other("upload stopped")),
             };
