@@ -360,9 +360,6 @@ impl Project {
     /// Every experiment, newest last, with the experiments that could not be read reported apart.
     pub fn list(&self) -> Result<Listing> {
         let mut listing = Listing::default();
-        let status = self.running_status();
-        let running = status.ids;
-        listing.status_unknown = status.unknown;
         match &self.git {
             Some(git) => {
                 let refs = git.refs(EXPERIMENT_REFS)?;
@@ -372,34 +369,31 @@ impl Project {
                     .collect();
                 // Listing the store costs a request per page (or a stat per file): only worth it
                 // when git has no experiments at all, the usual first run on a Keepsake project.
-                // Bounded too: without the store, git's experiments are listed all the same.
+                // Without refs the store is all there is to ask (bounded: a stalled store fails
+                // the command in seconds).
                 listing.unimported = if !refs.is_empty() {
                     0
                 } else {
-                    match self
-                        .store
+                    self.store
                         .with_timeout(STATUS_TIMEOUT)
-                        .list(storage::EXPERIMENTS_METADATA)
-                    {
-                        Ok(keys) => keys
-                            .iter()
-                            .filter_map(|k| {
-                                k.strip_prefix(storage::EXPERIMENTS_METADATA)?
-                                    .strip_suffix(".json")
-                            })
-                            .filter(|id| !known.contains(id))
-                            .count(),
-                        Err(e) => {
-                            listing.problems.push(e);
-                            0
-                        }
-                    }
+                        .list(storage::EXPERIMENTS_METADATA)?
+                        .iter()
+                        .filter_map(|k| {
+                            k.strip_prefix(storage::EXPERIMENTS_METADATA)?
+                                .strip_suffix(".json")
+                        })
+                        .filter(|id| !known.contains(id))
+                        .count()
                 };
-                let (experiments, problems) = summaries(git, refs, &running)?;
+                // Git holds the rest: a store that does not answer leaves only the status unknown.
+                let status = self.running_status();
+                listing.status_unknown = status.unknown;
+                let (experiments, problems) = summaries(git, refs, &status.ids)?;
                 listing.experiments = experiments;
                 listing.problems = problems;
             }
             None => {
+                let running = self.running_ids()?;
                 for key in self.store.list(storage::EXPERIMENTS_METADATA)? {
                     match self.read_storage_experiment(&key) {
                         Ok(exp) => listing.experiments.push(summarize(exp, &running)),
