@@ -90,9 +90,9 @@ fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
 pub struct Store {
     backend: Backend,
     url: String,
-    /// When set, remote calls give up at this instant (reads that must never wait on a store
-    /// that is down or stalled).
-    deadline: Option<std::time::Instant>,
+    /// When set, remote calls give up at this instant, set this long after it was taken (reads
+    /// that must never wait on a store that is down or stalled).
+    deadline: Option<(std::time::Instant, Duration)>,
 }
 
 #[derive(Clone)]
@@ -173,7 +173,7 @@ impl Store {
     /// This store, giving up on remote calls after `timeout` from now.
     pub fn with_timeout(&self, timeout: Duration) -> Store {
         Store {
-            deadline: Some(std::time::Instant::now() + timeout),
+            deadline: Some((std::time::Instant::now() + timeout, timeout)),
             ..self.clone()
         }
     }
@@ -198,15 +198,15 @@ impl Store {
         &self,
         call: impl std::future::Future<Output = object_store::Result<T>>,
     ) -> object_store::Result<T> {
-        let Some(deadline) = self.deadline else {
+        let Some((deadline, timeout)) = self.deadline else {
             return runtime().block_on(call);
         };
         runtime().block_on(async {
             match tokio::time::timeout_at(deadline.into(), call).await {
                 Ok(result) => result,
                 Err(_) => Err(object_store::Error::Generic {
-                    store: "remote",
-                    source: "no answer in time".into(),
+                    store: "remote store",
+                    source: format!("no answer within {} s", timeout.as_secs()).into(),
                 }),
             }
         })
@@ -809,6 +809,79 @@ mod tests {
                 && err.contains("GOOGLE_APPLICATION_CREDENTIALS"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_local_store_refuses_hostile_keys_on_every_write_path() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("store");
+        let marker = d.path().join("marker");
+        std::fs::create_dir(&marker).unwrap();
+        let store = Store::open(&StorageUrl::File(root.clone())).unwrap();
+        // Opening and reading create nothing.
+        assert!(store.get("repository.json").unwrap().is_none());
+        assert!(store.list("").unwrap().is_empty());
+        assert!(!root.exists() && !store.exists());
+        let src = d.path().join("src");
+        for key in ["checkpoints/../../marker/.bashrc", "/tmp/x", "../marker/x"] {
+            let mut w = store.writer(key);
+            let _ = w.write_all(b"attacker");
+            let err = w.finish().unwrap_err().to_string();
+            assert!(
+                err.contains(key) && err.contains(&store.url),
+                "{key}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1);
+            let mut w = store.writer_sized(key, Some(64 << 20));
+            let _ = w.write_all(b"attacker");
+            let e = w.abandon(Error::invalid("x", "y", "z")).to_string();
+            assert!(e.contains("Refusing storage key"), "{e}");
+            std::fs::write(&src, "attacker").unwrap();
+            assert!(store.put_file(key, &src).is_err());
+            assert!(store.put(key, &b"attacker"[..]).is_err());
+            assert!(store.reader(key).is_err());
+        }
+        assert_eq!(std::fs::read_dir(&marker).unwrap().count(), 0);
+        // A good write leaves the object and no temp file beside it.
+        let mut w = store.writer("checkpoints/a.tar.gz");
+        w.write_all(b"data").unwrap();
+        w.finish().unwrap();
+        store.put("metadata/experiments/a.json", &b"{}"[..]).unwrap();
+        let names = |dir: &str| -> Vec<String> {
+            std::fs::read_dir(root.join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        };
+        assert_eq!(names("checkpoints"), ["a.tar.gz"]);
+        assert_eq!(names("metadata/experiments"), ["a.json"]);
+        assert!(store.temporaries().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_deadline_bounds_remote_calls() {
+        // A port that takes connections and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let inner = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name("b")
+            .with_region("us-east-1")
+            .with_access_key_id("k")
+            .with_secret_access_key("s")
+            .with_allow_http(true)
+            .with_endpoint(format!("http://{}", listener.local_addr().unwrap()))
+            .build()
+            .unwrap();
+        let store = Store {
+            backend: Backend::Remote(Arc::new(inner)),
+            url: "s3://b".into(),
+            deadline: None,
+        };
+        let err = store
+            .with_timeout(Duration::from_millis(300))
+            .list("metadata/heartbeats/")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no answer within"), "{err}");
     }
 
     #[test]
