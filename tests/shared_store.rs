@@ -386,8 +386,16 @@ fn http(endpoint: &str, method: &str, path: &str, body: &str) -> String {
 fn ls_and_show_answer_from_git_when_the_store_stalls() {
     let t = TestProject::new(true);
     let exp = record_run(&t, 0.1, &[0.5]);
+    let other = record_run(&t, 0.2, &[0.4]);
     let (_listener, endpoint) = stalled_endpoint();
     t.write("keepsake.yaml", "repository: s3://keepsake-test/stalled\n");
+    let diff = ks_s3(
+        &t.dir,
+        &["diff", exp.id.short(), other.id.short()],
+        &endpoint,
+    )
+    .ok();
+    assert!(diff.stdout.contains("lr"), "{}", diff.stdout);
     for args in [&["ls"][..], &["ps"], &["show", exp.id.short()]] {
         let run = ks_s3(&t.dir, args, &endpoint).ok();
         assert!(

@@ -369,13 +369,11 @@ impl Project {
                     .collect();
                 // Listing the store costs a request per page (or a stat per file): only worth it
                 // when git has no experiments at all, the usual first run on a Keepsake project.
-                // Without refs the store is all there is to ask (bounded: a stalled store fails
-                // the command in seconds).
+                // Without refs the store is all there is to ask.
                 listing.unimported = if !refs.is_empty() {
                     0
                 } else {
                     self.store
-                        .with_timeout(STATUS_TIMEOUT)
                         .list(storage::EXPERIMENTS_METADATA)?
                         .iter()
                         .filter_map(|k| {
@@ -613,7 +611,14 @@ impl Project {
 fn read_running(store: &Store) -> Result<std::collections::HashSet<Id>> {
     let now = clock::now();
     let mut out = std::collections::HashSet::new();
-    for key in store.list(storage::HEARTBEATS)? {
+    // A heartbeat is rewritten every few seconds while its experiment runs: one the store last
+    // saw change long ago (more than clock skew could explain) is not read at all, so crashed
+    // runs' leftovers cost no request each.
+    let stale = now - chrono::Duration::seconds(HEARTBEAT_TIMEOUT_SECS + 300);
+    for (key, _, modified) in store.list_meta(storage::HEARTBEATS)? {
+        if modified < stale {
+            continue;
+        }
         let Some(name) = key
             .strip_prefix(storage::HEARTBEATS)
             .and_then(|n| n.strip_suffix(".json"))

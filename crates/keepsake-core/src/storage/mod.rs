@@ -846,7 +846,9 @@ mod tests {
         let mut w = store.writer("checkpoints/a.tar.gz");
         w.write_all(b"data").unwrap();
         w.finish().unwrap();
-        store.put("metadata/experiments/a.json", &b"{}"[..]).unwrap();
+        store
+            .put("metadata/experiments/a.json", &b"{}"[..])
+            .unwrap();
         let names = |dir: &str| -> Vec<String> {
             std::fs::read_dir(root.join(dir))
                 .unwrap()
