@@ -553,8 +553,9 @@ impl ObjectWriter {
             Err(e) => (std::path::PathBuf::new(), Some(e)),
         };
         let tmp = local::temp_path(&dest);
-        let opened = match refused {
-            Some(_) => Err(std::io::Error::other("refused")),
+        let opened = match &refused {
+            // What a caller that only sees the write's error reports.
+            Some(e) => Err(std::io::Error::other(e.to_string())),
             None => LocalFile::create(&tmp, size_hint),
         };
         let (file, error) = match opened {
