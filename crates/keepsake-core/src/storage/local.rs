@@ -225,7 +225,7 @@ impl LocalStore {
     }
 
     /// The directory of `prefix` if it exists (checked like a key's directories).
-    fn prefix_dir(&self, prefix: &str) -> Result<Option<PathBuf>> {
+    pub fn prefix_dir(&self, prefix: &str) -> Result<Option<PathBuf>> {
         let prefix = prefix.trim_end_matches('/');
         if prefix.is_empty() {
             return Ok(self.root.is_dir().then(|| self.root.clone()));

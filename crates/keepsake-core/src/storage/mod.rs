@@ -319,9 +319,15 @@ impl Store {
         Ok(out)
     }
 
-    /// The directory under a local store's root for `prefix`, or None for a remote store.
+    /// The directory under a local store's root for `prefix`, or None for a remote store (and
+    /// for a prefix a local store refuses, such as a linked directory: nothing may be written
+    /// through it, not even a capture).
     pub fn local_dir(&self, prefix: &str) -> Option<std::path::PathBuf> {
-        self.local().map(|l| l.root().join(prefix))
+        let local = self.local()?;
+        if !prefix.is_empty() && local.prefix_dir(prefix).is_err() {
+            return None;
+        }
+        Some(local.root().join(prefix))
     }
 
     /// `(key, size, last modified)` of the temporary files interrupted writers left in a local
@@ -859,6 +865,16 @@ mod tests {
         assert_eq!(names("checkpoints"), ["a.tar.gz"]);
         assert_eq!(names("metadata/experiments"), ["a.json"]);
         assert!(store.temporaries().unwrap().is_empty());
+        // Captures never go through a linked directory either.
+        assert_eq!(
+            store.local_dir("checkpoints"),
+            Some(root.join("checkpoints"))
+        );
+        std::fs::rename(root.join("checkpoints"), d.path().join("moved")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&marker, root.join("checkpoints")).unwrap();
+        #[cfg(unix)]
+        assert_eq!(store.local_dir("checkpoints"), None);
     }
 
     #[test]
