@@ -626,3 +626,38 @@ fn local_keys_outside_the_store_and_links_inside_it_are_refused() {
     let run = t.ks(&["gc", "--dry-run"]).fails();
     assert!(run.error_line().contains("symbolic link"), "{}", run.stderr);
 }
+
+#[test]
+fn gc_after_a_prompt_deletes_only_what_is_still_unreferenced() {
+    let t = TestProject::new(true);
+    let exp = record_run(&t, 0.1, &[0.5]);
+    let store = t.dir.join(".git/keepsake/storage");
+    let (claimed, orphan) = (Id::generate(), Id::generate());
+    for id in [&claimed, &orphan] {
+        std::fs::write(store.join(format!("checkpoints/{id}.tar.gz")), "data").unwrap();
+    }
+    let project = t.project();
+    let options = keepsake_core::gc::GcOptions {
+        grace: std::time::Duration::ZERO,
+        prune_store_only: false,
+    };
+    let plan = project.gc_plan(options).unwrap();
+    assert_eq!(plan.unreferenced.len(), 2, "{:?}", plan.unreferenced);
+    // Meanwhile a teammate's experiment comes to name one of them.
+    let teammate = Id::generate();
+    std::fs::write(
+        store.join(format!("metadata/experiments/{teammate}.json")),
+        format!(r#"{{"id":"{teammate}","checkpoints":[{{"id":"{claimed}"}}]}}"#),
+    )
+    .unwrap();
+    let done = project.gc_apply(&plan, options).unwrap();
+    assert_eq!(
+        done.unreferenced,
+        [(format!("checkpoints/{orphan}.tar.gz"), 4)]
+    );
+    assert!(store.join(format!("checkpoints/{claimed}.tar.gz")).exists());
+    assert!(!store.join(format!("checkpoints/{orphan}.tar.gz")).exists());
+    assert!(store
+        .join(format!("checkpoints/{}.tar.gz", exp.checkpoints[0].id))
+        .exists());
+}

@@ -34,6 +34,7 @@ pub fn cmd_gc(g: &Global, args: GcArgs) -> CliResult {
         prune_store_only: args.prune_store_only,
     };
     let plan = project.gc_plan(options)?;
+    let mut asked = false;
     let prunable: Vec<_> = plan.store_only.iter().filter(|s| s.prunable).collect();
     // Store-only experiments that stay: all of them, or with pruning those still recording.
     let kept = if args.prune_store_only {
@@ -60,17 +61,23 @@ pub fn cmd_gc(g: &Global, args: GcArgs) -> CliResult {
             project.store_url(),
             lines.join("\n  ")
         ));
-        if !args.dry_run && !args.yes && !ui::confirm("Delete these?") {
-            return Err(CliError::user(
-                "Nothing deleted",
-                Some("Pass --yes to delete without a prompt"),
-            ));
+        if !args.dry_run && !args.yes {
+            if !ui::confirm("Delete these?") {
+                return Err(CliError::user(
+                    "Nothing deleted",
+                    Some("Pass --yes to delete without a prompt"),
+                ));
+            }
+            asked = true;
         }
     }
     let report = if args.dry_run {
         plan
-    } else {
+    } else if asked {
+        // Time went by while the user read the list: delete only what is still unreferenced.
         project.gc_apply(&plan, options)?
+    } else {
+        project.gc_execute(plan)?
     };
     let listing: String = report
         .unreferenced

@@ -76,7 +76,15 @@ impl Project {
         if dry_run {
             return Ok(plan);
         }
-        self.gc_apply(&plan, options)
+        self.gc_execute(plan)
+    }
+
+    /// Deletes what a plan made just now lists (metadata first, data last).
+    pub fn gc_execute(&self, plan: GcReport) -> Result<GcReport> {
+        for (key, _) in plan.unreferenced.iter().chain(&plan.temporaries) {
+            self.store.delete(key)?;
+        }
+        Ok(plan)
     }
 
     /// What gc would delete; nothing is deleted.
@@ -150,7 +158,7 @@ impl Project {
     }
 
     /// Deletes what `plan` listed and a fresh look still finds unreferenced (something may have
-    /// come to name it since); returns what was deleted.
+    /// come to name it while the user was asked); returns what was deleted.
     pub fn gc_apply(&self, plan: &GcReport, options: GcOptions) -> Result<GcReport> {
         let fresh = self.gc_plan(options)?;
         let still = |list: &[(String, u64)], now: &[(String, u64)]| -> Vec<(String, u64)> {
@@ -160,16 +168,12 @@ impl Project {
                 .cloned()
                 .collect()
         };
-        let done = GcReport {
+        self.gc_execute(GcReport {
             unreferenced: still(&plan.unreferenced, &fresh.unreferenced),
             recent: fresh.recent,
             temporaries: still(&plan.temporaries, &fresh.temporaries),
             store_only: fresh.store_only,
-        };
-        for (key, _) in done.unreferenced.iter().chain(&done.temporaries) {
-            self.store.delete(key)?;
-        }
-        Ok(done)
+        })
     }
 
     /// Every storage key something other than experiment `except` references: refs here
