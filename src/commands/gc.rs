@@ -1,11 +1,13 @@
-//! `gc`: delete from the store what no experiment ref or promoted branch references any more.
+//! `gc`: delete from the store what nothing references (no experiment ref, promoted branch or
+//! experiment metadata in the store), and interrupted writers' temporary files.
 
 use std::time::Duration;
 
 use clap::Args;
+use keepsake_core::gc::GcOptions;
 
 use super::{open_project, Global};
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 use crate::ui;
 
 #[derive(Args)]
@@ -16,29 +18,102 @@ pub struct GcArgs {
     /// Never delete objects younger than this many seconds (uploads in flight)
     #[arg(long, value_name = "SECONDS", default_value_t = keepsake_core::gc::DEFAULT_GRACE.as_secs())]
     grace: u64,
+    /// Also delete experiments only the store knows (no ref here: another clone's unpushed
+    /// experiments, Keepsake's not yet imported), with their data; lists them and asks first
+    #[arg(long)]
+    prune_store_only: bool,
+    /// Do not ask for confirmation (with --prune-store-only)
+    #[arg(short = 'y', long)]
+    yes: bool,
 }
 
 pub fn cmd_gc(g: &Global, args: GcArgs) -> CliResult {
     let project = open_project(g)?;
-    let report = project.gc(args.dry_run, Duration::from_secs(args.grace))?;
+    let options = GcOptions {
+        grace: Duration::from_secs(args.grace),
+        prune_store_only: args.prune_store_only,
+    };
+    let plan = project.gc_plan(options)?;
+    let mut asked = false;
+    let prunable: Vec<_> = plan.store_only.iter().filter(|s| s.prunable).collect();
+    // Store-only experiments that stay: all of them, or with pruning those still recording.
+    let kept = if args.prune_store_only {
+        plan.store_only.len() - prunable.len()
+    } else {
+        plan.store_only.len()
+    };
+    if args.prune_store_only && !prunable.is_empty() {
+        let lines: Vec<String> = prunable
+            .iter()
+            .map(|s| {
+                format!(
+                    "experiment {} ({} checkpoints, created {}, by {}@{})",
+                    &s.id[..s.id.len().min(7)],
+                    s.checkpoints,
+                    s.created,
+                    s.user,
+                    s.host
+                )
+            })
+            .collect();
+        ui::progress(&format!(
+            "Experiments only {} knows (no ref here), to delete with their data:\n  {}",
+            project.store_url(),
+            lines.join("\n  ")
+        ));
+        if !args.dry_run && !args.yes {
+            if !ui::confirm("Delete these?") {
+                return Err(CliError::user(
+                    "Nothing deleted",
+                    Some("Pass --yes to delete without a prompt"),
+                ));
+            }
+            asked = true;
+        }
+    }
+    let report = if args.dry_run {
+        plan
+    } else if asked {
+        // Time went by while the user read the list: delete only what is still unreferenced.
+        project.gc_apply(&plan, options)?
+    } else {
+        project.gc_execute(plan)?
+    };
     let listing: String = report
         .unreferenced
         .iter()
+        .chain(&report.temporaries)
         .map(|(k, _)| format!("{k}\n"))
         .collect();
     ui::out(&listing)?;
-    let bytes: u64 = report.unreferenced.iter().map(|(_, s)| s).sum();
+    let bytes: u64 = report
+        .unreferenced
+        .iter()
+        .chain(&report.temporaries)
+        .map(|(_, s)| s)
+        .sum();
     let verb = if args.dry_run {
         "Would delete"
     } else {
         "Deleted"
     };
     ui::progress(&format!(
-        "{verb} {} object(s), {bytes} bytes, from {}; kept {} unreferenced object(s) younger than {}s",
+        "{verb} {} object(s) and {} temporary file(s), {bytes} bytes, from {}; kept {} unreferenced object(s) younger than {}s",
         report.unreferenced.len(),
+        report.temporaries.len(),
         project.store_url(),
         report.recent,
         args.grace
     ));
+    if kept > 0 {
+        ui::progress(&format!(
+            "Kept {kept} experiment(s) only the store knows (another clone's, or not yet imported){}",
+            if args.prune_store_only {
+                ": still recording, or younger than the grace period"
+            } else {
+                "; `--prune-store-only` deletes them"
+            }
+        ));
+    }
     Ok(())
 }

@@ -54,6 +54,10 @@ pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
     for p in &listing.problems {
         ui::warn(&p.to_string());
     }
+    if let Some(e) = &listing.status_unknown {
+        ui::warn(&format!("status unknown: store unreachable ({e})"));
+    }
+    let status_known = listing.status_unknown.is_none();
     if listing.unimported > 0 {
         ui::warn(&format!(
             "{} experiment(s) in {} have no git ref yet: run `git keepsake import` to list them",
@@ -90,7 +94,7 @@ pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
         ui::progress("No experiments found");
         return Ok(());
     }
-    Ok(ui::out(&table(&rows, args.all, now))?)
+    Ok(ui::out(&table(&rows, args.all, now, status_known))?)
 }
 
 /// Keepsake's `ls --json` object, with its key order.
@@ -112,7 +116,12 @@ pub fn summary_json(s: &Summary) -> Value {
     })
 }
 
-fn table(rows: &[Summary], all: bool, now: chrono::DateTime<chrono::Utc>) -> String {
+fn table(
+    rows: &[Summary],
+    all: bool,
+    now: chrono::DateTime<chrono::Utc>,
+    status_known: bool,
+) -> String {
     let show_host = rows
         .iter()
         .map(|s| &s.experiment.host)
@@ -162,7 +171,12 @@ fn table(rows: &[Summary], all: bool, now: chrono::DateTime<chrono::Utc>) -> Str
         let mut cells = vec![
             vec![e.id.short().to_string()],
             vec![ui::ago(e.created, now)],
-            vec![if s.running { "running" } else { "stopped" }.to_string()],
+            vec![match (status_known, s.running) {
+                (false, _) => "unknown",
+                (true, true) => "running",
+                (true, false) => "stopped",
+            }
+            .to_string()],
         ];
         if show_host {
             cells.push(vec![e.host.clone()]);

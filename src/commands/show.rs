@@ -56,7 +56,12 @@ pub fn render(lines: &[Line]) -> String {
 pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
     let project = open_project(g)?;
     let target = project.resolve(&args.id)?;
-    let running = project.is_running(&target.experiment().id)?;
+    // Git has all the rest: a store that does not answer only leaves the status unknown.
+    let status = project.running_status();
+    if let Some(e) = &status.unknown {
+        ui::warn(&format!("status unknown: store unreachable ({e})"));
+    }
+    let running = status.ids.contains(&target.experiment().id);
     if args.json {
         let v = match &target {
             Target::Experiment(e) => {

@@ -74,6 +74,12 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("Refusing storage key `{key}` in `{url}`: {reason}")]
+    UnsafeKey {
+        url: String,
+        key: String,
+        reason: String,
+    },
 }
 
 impl Error {

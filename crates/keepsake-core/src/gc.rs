@@ -1,18 +1,57 @@
-//! `gc`: deletes from the store the tarballs and metadata that no experiment ref (local, or a
-//! remote's tracked here) and no promoted branch references any more. Objects younger than the
-//! grace period are never touched, so an upload in flight is never deleted.
+//! `gc`: deletes from the store what nothing references. A store is often shared (two clones,
+//! a team, Keepsake itself writing to it), so "referenced" means: named by an experiment ref
+//! here (local, or a remote's tracked here), by a promoted branch's pointer, or by any
+//! experiment's metadata in the store (a teammate's unpushed experiment, one Keepsake wrote and
+//! nobody imported yet). Deleting experiments that only the store knows takes an explicit
+//! option. Anything it cannot read (a ref's history, a metadata file, a pointer) makes it refuse
+//! rather than guess. Objects younger than the grace period are never touched, so an upload in
+//! flight is never deleted; interrupted writers' temporary files older than it are removed.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::error::Result;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
 use crate::git::GitRepo;
-use crate::project::{history, Project};
-use crate::promote::{Pointer, POINTER_FILE};
+use crate::id::Id;
+use crate::pack::Codec;
+use crate::project::{history_of, Project};
+use crate::promote::POINTER_FILE;
 use crate::storage;
 
 /// Objects younger than this are kept whatever refers to them.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, Copy)]
+pub struct GcOptions {
+    pub grace: Duration,
+    /// Also delete experiments that only the store knows (metadata without a ref here), with
+    /// their data.
+    pub prune_store_only: bool,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        GcOptions {
+            grace: DEFAULT_GRACE,
+            prune_store_only: false,
+        }
+    }
+}
+
+/// An experiment whose metadata is in the store but which has no ref here.
+#[derive(Debug, Clone)]
+pub struct StoreOnly {
+    pub id: String,
+    pub key: String,
+    pub created: String,
+    pub user: String,
+    pub host: String,
+    pub checkpoints: usize,
+    /// Its metadata and heartbeat are older than the grace period: pruning would delete it.
+    pub prunable: bool,
+}
 
 #[derive(Debug, Default)]
 pub struct GcReport {
@@ -20,64 +59,344 @@ pub struct GcReport {
     pub unreferenced: Vec<(String, u64)>,
     /// Unreferenced objects kept because they are younger than the grace period.
     pub recent: usize,
+    /// `(key, size)` of interrupted writers' temporary files older than the grace period.
+    pub temporaries: Vec<(String, u64)>,
+    /// Experiments only the store knows: kept, unless pruned (then those `prunable` go).
+    pub store_only: Vec<StoreOnly>,
 }
 
 impl Project {
+    /// Deletes (or, with `dry_run`, lists) what nothing references.
     pub fn gc(&self, dry_run: bool, grace: Duration) -> Result<GcReport> {
+        let options = GcOptions {
+            grace,
+            prune_store_only: false,
+        };
+        let plan = self.gc_plan(options)?;
+        if dry_run {
+            return Ok(plan);
+        }
+        self.gc_execute(plan)
+    }
+
+    /// Deletes what a plan made just now lists (metadata first, data last).
+    pub fn gc_execute(&self, plan: GcReport) -> Result<GcReport> {
+        for (key, _) in plan.unreferenced.iter().chain(&plan.temporaries) {
+            self.store.delete(key)?;
+        }
+        Ok(plan)
+    }
+
+    /// What gc would delete; nothing is deleted.
+    pub fn gc_plan(&self, options: GcOptions) -> Result<GcReport> {
         let git = self.require_git("gc")?;
-        let referenced = referenced_keys(git)?;
         let now = crate::clock::now();
+        let age = |modified: chrono::DateTime<chrono::Utc>| {
+            (now - modified).to_std().unwrap_or(Duration::ZERO)
+        };
+        let mut live = Live::default();
+        live.add_git(git, None)?;
         let mut report = GcReport::default();
+        let heartbeats: std::collections::HashMap<String, Duration> = self
+            .store
+            .list_meta(storage::HEARTBEATS)?
+            .into_iter()
+            .map(|(k, _, m)| (k, age(m)))
+            .collect();
+        for (key, _, modified) in self.store.list_meta(storage::EXPERIMENTS_METADATA)? {
+            let Some(names) = self.metadata_names(&key)? else {
+                continue;
+            };
+            if names.ids.iter().any(|id| live.ref_ids.contains(id)) {
+                live.add_metadata(&key, &names);
+                continue;
+            }
+            let young = age(modified) < options.grace
+                || names.ids.iter().any(|id| {
+                    heartbeats
+                        .get(&storage_key(storage::HEARTBEATS, id, ".json"))
+                        .is_some_and(|a| *a < options.grace)
+                });
+            report.store_only.push(StoreOnly {
+                id: names.ids[0].clone(),
+                key: key.clone(),
+                created: names.created.clone(),
+                user: names.user.clone(),
+                host: names.host.clone(),
+                checkpoints: names.checkpoints.len(),
+                prunable: !young,
+            });
+            // Live unless pruned, and even then while it may still be recording.
+            if !options.prune_store_only || young {
+                live.add_metadata(&key, &names);
+            }
+        }
+        // Metadata first, data last: the order deleting goes in.
         for prefix in [
-            "experiments/",
-            "checkpoints/",
             storage::EXPERIMENTS_METADATA,
             storage::HEARTBEATS,
+            "experiments/",
+            "checkpoints/",
         ] {
             for (key, size, modified) in self.store.list_meta(prefix)? {
-                if referenced.contains(&key) {
+                if live.keys.contains(&key) {
                     continue;
                 }
-                let age = (now - modified).to_std().unwrap_or(Duration::ZERO);
-                if age < grace {
+                if age(modified) < options.grace {
                     report.recent += 1;
                     continue;
                 }
                 report.unreferenced.push((key, size));
             }
         }
-        if !dry_run {
-            for (key, _) in &report.unreferenced {
-                self.store.delete(key)?;
+        for (key, size, modified) in self.store.temporaries()? {
+            if age(modified) >= options.grace {
+                report.temporaries.push((key, size));
             }
         }
         Ok(report)
     }
-}
 
-/// Every storage key a ref under refs/keepsake/ or a promoted branch names.
-fn referenced_keys(git: &GitRepo) -> Result<HashSet<String>> {
-    let mut keys = HashSet::new();
-    for (_, tip) in git.refs("refs/keepsake/")? {
-        let h = history(git, &tip)?;
-        let id = h.root_record.experiment.id.clone();
-        keys.extend(
-            h.checkpoints
-                .iter()
-                .filter_map(|c| c.files.as_ref().map(|f| f.key.clone())),
-        );
-        keys.extend(h.root_record.experiment_files.iter().map(|f| f.key.clone()));
-        keys.insert(storage::experiment_metadata_key(&id));
-        keys.insert(storage::heartbeat_key(&id));
+    /// Deletes what `plan` listed and a fresh look still finds unreferenced (something may have
+    /// come to name it while the user was asked); returns what was deleted.
+    pub fn gc_apply(&self, plan: &GcReport, options: GcOptions) -> Result<GcReport> {
+        let fresh = self.gc_plan(options)?;
+        let still = |list: &[(String, u64)], now: &[(String, u64)]| -> Vec<(String, u64)> {
+            let now: HashSet<&str> = now.iter().map(|(k, _)| k.as_str()).collect();
+            list.iter()
+                .filter(|(k, _)| now.contains(k.as_str()))
+                .cloned()
+                .collect()
+        };
+        self.gc_execute(GcReport {
+            unreferenced: still(&plan.unreferenced, &fresh.unreferenced),
+            recent: fresh.recent,
+            temporaries: still(&plan.temporaries, &fresh.temporaries),
+            store_only: fresh.store_only,
+        })
     }
-    for prefix in ["refs/heads/", "refs/remotes/"] {
-        for (_, tip) in git.refs(prefix)? {
-            if let Some(bytes) = git.read_path(&tip, POINTER_FILE)? {
-                if let Ok(p) = serde_json::from_slice::<Pointer>(&bytes) {
-                    keys.insert(p.files.key);
+
+    /// Every storage key something other than experiment `except` references: refs here
+    /// (except `except`'s, local or tracked), promoted branches, and the store's metadata of
+    /// experiments without a ref (a ref already says what its experiment names). What `rm`
+    /// must not delete.
+    pub(crate) fn keys_in_use_except(&self, except: &Id) -> Result<HashSet<String>> {
+        let mut live = Live::default();
+        if let Some(git) = &self.git {
+            live.add_git(git, Some(except.as_str()))?;
+        }
+        for key in self.store.list(storage::EXPERIMENTS_METADATA)? {
+            let id = key
+                .strip_prefix(storage::EXPERIMENTS_METADATA)
+                .and_then(|k| k.strip_suffix(".json"))
+                .unwrap_or_default();
+            if id == except.as_str() || live.ref_ids.contains(id) {
+                continue;
+            }
+            if let Some(names) = self.metadata_names(&key)? {
+                if names.ids.iter().all(|i| i != except.as_str()) {
+                    live.add_metadata(&key, &names);
                 }
             }
         }
+        Ok(live.keys)
     }
-    Ok(keys)
+
+    /// What an experiment's metadata in the store names; None when it is gone. A file that
+    /// cannot be read that far is an error: nothing it might name may be deleted.
+    fn metadata_names(&self, key: &str) -> Result<Option<MetadataNames>> {
+        let Some(bytes) = self.store.get(key)? else {
+            return Ok(None);
+        };
+        let file_id = key
+            .strip_prefix(storage::EXPERIMENTS_METADATA)
+            .and_then(|k| k.strip_suffix(".json"))
+            .unwrap_or_default()
+            .to_string();
+        MetadataNames::parse(&bytes, file_id)
+            .map(Some)
+            .map_err(|message| Error::CorruptMetadata {
+                key: key.to_string(),
+                message: format!(
+                    "{message}; nothing it might name is deleted until it is fixed or removed"
+                ),
+            })
+    }
+}
+
+/// The IDs an experiment's metadata names, read leniently: only what decides which objects
+/// belong to it.
+struct MetadataNames {
+    /// The experiment's ID, and the file name's when it differs.
+    ids: Vec<String>,
+    checkpoints: Vec<String>,
+    created: String,
+    user: String,
+    host: String,
+}
+
+impl MetadataNames {
+    fn parse(bytes: &[u8], file_id: String) -> std::result::Result<MetadataNames, String> {
+        let v: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let text = |field: &str| v.get(field).and_then(Value::as_str).map(str::to_string);
+        let id = text("id").ok_or("it has no string `id`")?;
+        let checkpoints = match v.get("checkpoints") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|c| c.get("id").and_then(Value::as_str).map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("a checkpoint has no string `id`")?,
+            Some(_) => return Err("`checkpoints` is not a list".into()),
+        };
+        let mut ids = vec![id];
+        if !file_id.is_empty() && file_id != ids[0] {
+            ids.push(file_id);
+        }
+        Ok(MetadataNames {
+            ids,
+            checkpoints,
+            created: text("created").unwrap_or_default(),
+            user: text("user").unwrap_or_default(),
+            host: text("host").unwrap_or_default(),
+        })
+    }
+}
+
+fn storage_key(dir: &str, id: &str, suffix: &str) -> String {
+    format!("{dir}{id}{suffix}")
+}
+
+/// What is referenced, and which experiments have refs.
+#[derive(Default)]
+struct Live {
+    keys: HashSet<String>,
+    ref_ids: HashSet<String>,
+}
+
+impl Live {
+    /// An experiment's objects, under every name they may have: metadata, heartbeat, and its
+    /// code tarball in either codec.
+    fn add_experiment(&mut self, id: &str) {
+        self.keys
+            .insert(storage_key(storage::EXPERIMENTS_METADATA, id, ".json"));
+        self.keys
+            .insert(storage_key(storage::HEARTBEATS, id, ".json"));
+        for codec in [Codec::Gzip, Codec::Zstd] {
+            self.keys
+                .insert(storage_key("experiments/", id, codec.extension()));
+        }
+    }
+
+    fn add_checkpoint(&mut self, id: &str) {
+        for codec in [Codec::Gzip, Codec::Zstd] {
+            self.keys
+                .insert(storage_key("checkpoints/", id, codec.extension()));
+        }
+    }
+
+    fn add_metadata(&mut self, key: &str, names: &MetadataNames) {
+        self.keys.insert(key.to_string());
+        for id in &names.ids {
+            self.add_experiment(id);
+        }
+        for c in &names.checkpoints {
+            self.add_checkpoint(c);
+        }
+    }
+
+    /// Every experiment ref (but `except`'s) and every promoted branch. A ref whose history
+    /// cannot be read, or a pointer that cannot be, is an error naming it.
+    fn add_git(&mut self, git: &GitRepo, except: Option<&str>) -> Result<()> {
+        for (name, tip) in git.refs("refs/keepsake/")? {
+            let named = name.rsplit('/').next().unwrap_or_default().to_string();
+            if except == Some(named.as_str()) {
+                self.ref_ids.insert(named);
+                continue;
+            }
+            let h = crate::project::ref_id(&name)
+                .and_then(|id| history_of(git, &id, &tip))
+                .map_err(|e| Error::Git {
+                what: name.clone(),
+                message: format!(
+                    "its history cannot be read, so nothing is deleted until it is fixed or deleted ({e})"
+                ),
+            })?;
+            let id = h.root_record.experiment.id.to_string();
+            if except == Some(id.as_str()) {
+                self.ref_ids.insert(id);
+                continue;
+            }
+            self.add_experiment(&id);
+            self.ref_ids.insert(id);
+            self.ref_ids.insert(named);
+            self.keys
+                .extend(h.root_record.experiment_files.iter().map(|f| f.key.clone()));
+            for c in &h.checkpoints {
+                self.add_checkpoint(c.id.as_str());
+                self.keys.extend(c.files.iter().map(|f| f.key.clone()));
+            }
+        }
+        for prefix in ["refs/heads/", "refs/remotes/"] {
+            for (name, tip) in git.refs(prefix)? {
+                let Some(bytes) = git.read_path(&tip, POINTER_FILE)? else {
+                    continue;
+                };
+                let pointer: Option<Value> = serde_json::from_slice(&bytes).ok();
+                let key = pointer
+                    .as_ref()
+                    .and_then(|p| p.get("key"))
+                    .and_then(Value::as_str);
+                let Some(key) = key else {
+                    return Err(Error::CorruptMetadata {
+                        key: format!("{POINTER_FILE} on {name}"),
+                        message:
+                            "it names no storage `key`, so nothing is deleted until it is fixed"
+                                .into(),
+                    });
+                };
+                self.keys.insert(key.to_string());
+                if let Some(c) = pointer
+                    .as_ref()
+                    .and_then(|p| p.get("checkpoint"))
+                    .and_then(Value::as_str)
+                {
+                    self.add_checkpoint(c);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_names_are_read_leniently_and_doubt_is_an_error() {
+        let n = MetadataNames::parse(
+            br#"{"id":"aa","created":"2020-01-01T00:00:00Z","user":"u","checkpoints":[{"id":"c1"},{"id":"c2","step":3}],"extra":1}"#,
+            "bb".into(),
+        )
+        .unwrap();
+        assert_eq!(n.ids, ["aa", "bb"]);
+        assert_eq!(n.checkpoints, ["c1", "c2"]);
+        let n = MetadataNames::parse(br#"{"id":"aa","checkpoints":null}"#, "aa".into()).unwrap();
+        assert_eq!(n.ids, ["aa"]);
+        assert!(n.checkpoints.is_empty());
+        for bad in [
+            &br#"{"id":"aa","checkpoints":[{"id":"c1"},{"step":1}]}"#[..],
+            br#"{"checkpoints":[]}"#,
+            br#"{"id":"aa","checkpoints":{}}"#,
+            br#"{"id":"aa","checkpoints":[{"id":"c1""#,
+            b"",
+        ] {
+            assert!(
+                MetadataNames::parse(bad, "aa".into()).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }

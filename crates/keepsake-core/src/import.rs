@@ -26,7 +26,17 @@ impl Project {
     pub fn import(&self, url: Option<&str>) -> Result<ImportReport> {
         let git = self.require_git("import")?;
         let source = match url {
-            Some(u) => Store::open(&StorageUrl::parse(u, &self.config.dir)?)?,
+            Some(u) => {
+                let source = Store::open(&StorageUrl::parse(u, &self.config.dir)?)?;
+                if !source.exists() {
+                    return Err(Error::invalid(
+                        "store to import",
+                        u,
+                        format!("`{}` is not a directory", source.url()),
+                    ));
+                }
+                source
+            }
             None => self.store.clone(),
         };
         let copying = source.url() != self.store.url();

@@ -17,6 +17,18 @@ use crate::storage::{self, Store};
 /// An experiment counts as running while its heartbeat is younger than this.
 pub const HEARTBEAT_TIMEOUT_SECS: i64 = 30;
 
+/// How long reading heartbeats may take: git holds everything else a read-only command shows,
+/// and a store that is down or stalled must not hold it up.
+pub const STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Which experiments are running, or why that is unknown.
+#[derive(Debug, Default)]
+pub struct RunningStatus {
+    pub ids: std::collections::HashSet<Id>,
+    /// The heartbeats could not be read in time (nothing then counts as running).
+    pub unknown: Option<Error>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
     pub cwd: PathBuf,
@@ -432,6 +444,8 @@ pub struct Listing {
     pub problems: Vec<Error>,
     /// Experiments in the store that have no git ref yet (recorded outside git, or by Keepsake).
     pub unimported: usize,
+    /// Why the running status is unknown (the store did not answer), if it is.
+    pub status_unknown: Option<Error>,
 }
 
 /// What an ID prefix named.
@@ -536,7 +550,6 @@ impl Project {
 
     /// Every experiment, newest last, with the experiments that could not be read reported apart.
     pub fn list(&self) -> Result<Listing> {
-        let running = self.running_ids()?;
         let mut listing = Listing::default();
         match &self.git {
             Some(git) => {
@@ -547,6 +560,7 @@ impl Project {
                     .collect();
                 // Listing the store costs a request per page (or a stat per file): only worth it
                 // when git has no experiments at all, the usual first run on a Keepsake project.
+                // Without refs the store is all there is to ask.
                 listing.unimported = if !refs.is_empty() {
                     0
                 } else {
@@ -560,11 +574,15 @@ impl Project {
                         .filter(|id| !known.contains(id))
                         .count()
                 };
-                let (experiments, problems) = summaries(git, refs, &running)?;
+                // Git holds the rest: a store that does not answer leaves only the status unknown.
+                let status = self.running_status();
+                listing.status_unknown = status.unknown;
+                let (experiments, problems) = summaries(git, refs, &status.ids)?;
                 listing.experiments = experiments;
                 listing.problems = problems;
             }
             None => {
+                let running = self.running_ids()?;
                 for key in self.store.list(storage::EXPERIMENTS_METADATA)? {
                     match self.read_storage_experiment(&key) {
                         Ok(exp) => listing.experiments.push(summarize(exp, &running)),
@@ -765,28 +783,25 @@ impl Project {
         }
     }
 
-    /// IDs of experiments whose heartbeat is fresh.
+    /// IDs of experiments whose heartbeat is fresh (an error when the store does not answer
+    /// within `STATUS_TIMEOUT`).
     pub fn running_ids(&self) -> Result<std::collections::HashSet<Id>> {
-        let now = clock::now();
-        let mut out = std::collections::HashSet::new();
-        for key in self.store.list(storage::HEARTBEATS)? {
-            let Some(name) = key
-                .strip_prefix(storage::HEARTBEATS)
-                .and_then(|n| n.strip_suffix(".json"))
-            else {
-                continue;
-            };
-            let Ok(id) = Id::parse(name) else { continue };
-            let Some(bytes) = self.store.get(&key)? else {
-                continue;
-            };
-            if let Ok(hb) = serde_json::from_slice::<Heartbeat>(&bytes) {
-                if (now - hb.last_heartbeat).num_milliseconds() < HEARTBEAT_TIMEOUT_SECS * 1000 {
-                    out.insert(id);
-                }
-            }
+        let status = self.running_status();
+        match status.unknown {
+            Some(e) => Err(e),
+            None => Ok(status.ids),
         }
-        Ok(out)
+    }
+
+    /// `running_ids`, with a store that does not answer in time reported instead of failing.
+    pub fn running_status(&self) -> RunningStatus {
+        match read_running(&self.store.with_timeout(STATUS_TIMEOUT)) {
+            Ok(ids) => RunningStatus { ids, unknown: None },
+            Err(e) => RunningStatus {
+                ids: Default::default(),
+                unknown: Some(e),
+            },
+        }
     }
 
     pub fn is_running(&self, id: &Id) -> Result<bool> {
@@ -832,6 +847,37 @@ fn one_match(prefix: &Prefix, found: &[(Id, Option<Id>)]) -> Result<()> {
                 .collect(),
         }),
     }
+}
+
+/// IDs of experiments whose heartbeat in `store` is fresh.
+fn read_running(store: &Store) -> Result<std::collections::HashSet<Id>> {
+    let now = clock::now();
+    let mut out = std::collections::HashSet::new();
+    // A heartbeat is rewritten every few seconds while its experiment runs: one the store last
+    // saw change long ago (more than clock skew could explain) is not read at all, so crashed
+    // runs' leftovers cost no request each.
+    let stale = now - chrono::Duration::seconds(HEARTBEAT_TIMEOUT_SECS + 300);
+    for (key, _, modified) in store.list_meta(storage::HEARTBEATS)? {
+        if modified < stale {
+            continue;
+        }
+        let Some(name) = key
+            .strip_prefix(storage::HEARTBEATS)
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let Ok(id) = Id::parse(name) else { continue };
+        let Some(bytes) = store.get(&key)? else {
+            continue;
+        };
+        if let Ok(hb) = serde_json::from_slice::<Heartbeat>(&bytes) {
+            if (now - hb.last_heartbeat).num_milliseconds() < HEARTBEAT_TIMEOUT_SECS * 1000 {
+                out.insert(id);
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) fn summarize(exp: Experiment, running: &std::collections::HashSet<Id>) -> Summary {

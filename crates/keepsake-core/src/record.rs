@@ -369,8 +369,11 @@ impl Project {
         })
     }
 
-    /// Deletes an experiment: its ref and note line first, then its metadata and files.
+    /// Deletes an experiment: its ref and note line first, then its metadata and files, except
+    /// what another experiment or a promoted branch still names.
     pub fn delete_experiment(&self, exp: &Experiment) -> Result<()> {
+        // Worked out before anything goes: a doubt stops `rm` with nothing changed.
+        let in_use = self.keys_in_use_except(&exp.id)?;
         if let Some(git) = &self.git {
             let name = experiment_ref(&exp.id);
             if let Some(tip) = git.resolve_ref(&name)? {
@@ -390,20 +393,20 @@ impl Project {
                 }
             }
         }
-        self.store
-            .delete(&storage::experiment_metadata_key(&exp.id))?;
-        self.store.delete(&storage::heartbeat_key(&exp.id))?;
-        for key in tarball_keys(exp.files.as_ref(), |c| {
+        let mut keys = vec![
+            storage::experiment_metadata_key(&exp.id),
+            storage::heartbeat_key(&exp.id),
+        ];
+        keys.extend(tarball_keys(exp.files.as_ref(), |c| {
             storage::experiment_tarball_key(&exp.id, c)
-        }) {
-            self.store.delete(&key)?;
-        }
+        }));
         for c in &exp.checkpoints {
-            for key in tarball_keys(c.files.as_ref(), |codec| {
+            keys.extend(tarball_keys(c.files.as_ref(), |codec| {
                 storage::checkpoint_tarball_key(&c.id, codec)
-            }) {
-                self.store.delete(&key)?;
-            }
+            }));
+        }
+        for key in keys.iter().filter(|k| !in_use.contains(*k)) {
+            self.store.delete(key)?;
         }
         Ok(())
     }
@@ -418,6 +421,13 @@ impl Project {
         };
         let mut kept = exp.clone();
         kept.checkpoints.retain(|c| &c.id != id);
+        // What must stay: what others name, and what the experiment's other checkpoints do.
+        let mut in_use = self.keys_in_use_except(&exp.id)?;
+        for c in &kept.checkpoints {
+            in_use.extend(tarball_keys(c.files.as_ref(), |codec| {
+                storage::checkpoint_tarball_key(&c.id, codec)
+            }));
+        }
         if let (Some(git), Some(tip)) = (&self.git, &exp.git_tip) {
             let root = root_commit(git, tip)?;
             let mut commit = root;
@@ -439,7 +449,9 @@ impl Project {
         for key in tarball_keys(gone.files.as_ref(), |codec| {
             storage::checkpoint_tarball_key(id, codec)
         }) {
-            self.store.delete(&key)?;
+            if !in_use.contains(&key) {
+                self.store.delete(&key)?;
+            }
         }
         Ok(())
     }

@@ -22,18 +22,22 @@ pub enum LocalFile {
 
 impl LocalFile {
     /// Creates the file at `path`, with direct I/O when `size_hint` is large and the file system
-    /// takes it.
+    /// takes it. The file must be new: an existing file or link there (a leftover of a crashed
+    /// process that had the same pid) is removed first, never written through.
     pub fn create(path: &Path, size_hint: Option<u64>) -> std::io::Result<LocalFile> {
+        remove_leftover(path)?;
         #[cfg(target_os = "linux")]
         if size_hint.is_some_and(|s| s >= DIRECT_FROM) && direct::available() {
             if let Ok(f) = direct::DirectFile::create(path) {
                 return Ok(LocalFile::Direct(f));
             }
+            // A file system that refuses O_DIRECT may have made the file all the same.
+            remove_leftover(path)?;
         }
         let _ = size_hint;
         Ok(LocalFile::Buffered(BufWriter::with_capacity(
             BUFFERED_CAPACITY,
-            File::create(path)?,
+            super::local::create_new(path)?,
         )))
     }
 
@@ -58,6 +62,14 @@ impl LocalFile {
             #[cfg(target_os = "linux")]
             LocalFile::Direct(f) => f.complete().map(Some),
         }
+    }
+}
+
+fn remove_leftover(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -149,9 +161,8 @@ mod direct {
         pub fn create(path: &Path) -> std::io::Result<DirectFile> {
             let file = std::fs::OpenOptions::new()
                 .write(true)
-                .create(true)
-                .truncate(true)
-                .custom_flags(libc::O_DIRECT)
+                .create_new(true)
+                .custom_flags(libc::O_DIRECT | libc::O_NOFOLLOW)
                 .open(path)?;
             let (to_writer, chunks) = mpsc::sync_channel::<(Chunk, usize, usize)>(1);
             let (done, from_writer) = mpsc::channel();

@@ -22,7 +22,9 @@ use crate::id::Id;
 use crate::model::FileRecord;
 use crate::pack::Codec;
 
+mod local;
 mod local_file;
+use local::LocalStore;
 use local_file::LocalFile;
 
 pub const REPOSITORY_JSON: &str = "repository.json";
@@ -86,11 +88,18 @@ fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
 
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<dyn ObjectStore>,
+    backend: Backend,
     url: String,
-    /// The root directory of a local store: reads go straight to the file there (object_store
-    /// streams local files in 8 KiB pieces, far too slow for gigabyte checkpoints).
-    local_root: Option<std::path::PathBuf>,
+    /// When set, remote calls give up at this instant, set this long after it was taken (reads
+    /// that must never wait on a store that is down or stalled).
+    deadline: Option<(std::time::Instant, Duration)>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    /// A directory, read and written directly (see `local`).
+    Local(Arc<LocalStore>),
+    Remote(Arc<dyn ObjectStore>),
 }
 
 impl std::fmt::Debug for Store {
@@ -108,9 +117,16 @@ impl Store {
             message: one_line(&e.to_string()),
         };
         let inner: Arc<dyn ObjectStore> = match url {
+            // Nothing is created here: the directory appears with the first write.
             StorageUrl::File(path) => {
-                std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
-                Arc::new(object_store::local::LocalFileSystem::new_with_prefix(path).map_err(fail)?)
+                return Ok(Store {
+                    backend: Backend::Local(Arc::new(LocalStore::new(
+                        path.clone(),
+                        display.clone(),
+                    ))),
+                    url: display,
+                    deadline: None,
+                })
             }
             StorageUrl::S3 { bucket, prefix } => {
                 let mut builder = object_store::aws::AmazonS3Builder::from_env()
@@ -147,14 +163,52 @@ impl Store {
             }
             StorageUrl::Memory(name) => memory_store(name),
         };
-        let local_root = match url {
-            StorageUrl::File(p) => Some(p.clone()),
-            _ => None,
-        };
         Ok(Store {
-            inner,
+            backend: Backend::Remote(inner),
             url: display,
-            local_root,
+            deadline: None,
+        })
+    }
+
+    /// This store, giving up on remote calls after `timeout` from now.
+    pub fn with_timeout(&self, timeout: Duration) -> Store {
+        Store {
+            deadline: Some((std::time::Instant::now() + timeout, timeout)),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the store exists: a local directory that is there (a remote store is assumed to).
+    pub fn exists(&self) -> bool {
+        match &self.backend {
+            Backend::Local(l) => l.exists(),
+            Backend::Remote(_) => true,
+        }
+    }
+
+    fn local(&self) -> Option<&LocalStore> {
+        match &self.backend {
+            Backend::Local(l) => Some(l),
+            Backend::Remote(_) => None,
+        }
+    }
+
+    /// Runs a remote call to completion, or until the deadline.
+    fn block<T>(
+        &self,
+        call: impl std::future::Future<Output = object_store::Result<T>>,
+    ) -> object_store::Result<T> {
+        let Some((deadline, timeout)) = self.deadline else {
+            return runtime().block_on(call);
+        };
+        runtime().block_on(async {
+            match tokio::time::timeout_at(deadline.into(), call).await {
+                Ok(result) => result,
+                Err(_) => Err(object_store::Error::Generic {
+                    store: "remote store",
+                    source: format!("no answer within {} s", timeout.as_secs()).into(),
+                }),
+            }
         })
     }
 
@@ -172,32 +226,43 @@ impl Store {
 
     /// The whole object, or None when it does not exist.
     pub fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        let inner = match &self.backend {
+            Backend::Local(l) => return l.get(key),
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(key);
-        runtime()
-            .block_on(async {
-                match self.inner.get(&path).await {
-                    Ok(r) => r.bytes().await.map(Some),
-                    Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .map_err(|e| self.err(key, e))
+        self.block(async {
+            match inner.get(&path).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(|e| self.err(key, e))
     }
 
     /// Replaces the object atomically: readers see the old bytes or the new, never a mix.
+    /// A local store has the data on disk before the rename that makes it visible.
     pub fn put(&self, key: &str, bytes: impl Into<Bytes>) -> Result<()> {
+        let inner = match &self.backend {
+            Backend::Local(l) => return l.put(key, &bytes.into()),
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(key);
         let payload = PutPayload::from(bytes.into());
-        runtime()
-            .block_on(self.inner.put(&path, payload))
+        self.block(inner.put(&path, payload))
             .map(|_| ())
             .map_err(|e| self.err(key, e))
     }
 
     /// Deletes the object; a missing object is not an error.
     pub fn delete(&self, key: &str) -> Result<()> {
+        let inner = match &self.backend {
+            Backend::Local(l) => return l.delete(key),
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(key);
-        match runtime().block_on(self.inner.delete(&path)) {
+        match self.block(inner.delete(&path)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.err(key, e)),
         }
@@ -205,8 +270,12 @@ impl Store {
 
     /// The size of the object, or None when it does not exist.
     pub fn size(&self, key: &str) -> Result<Option<u64>> {
+        let inner = match &self.backend {
+            Backend::Local(l) => return l.size(key),
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(key);
-        match runtime().block_on(self.inner.head(&path)) {
+        match self.block(inner.head(&path)) {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.err(key, e)),
@@ -227,11 +296,20 @@ impl Store {
         &self,
         prefix: &str,
     ) -> Result<Vec<(String, u64, chrono::DateTime<chrono::Utc>)>> {
+        let inner = match &self.backend {
+            Backend::Local(l) => return l.list_meta(prefix),
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(prefix.trim_end_matches('/'));
-        let metas: Vec<_> = runtime()
-            .block_on(self.inner.list(Some(&path)).collect::<Vec<_>>())
-            .into_iter()
-            .collect::<std::result::Result<_, _>>()
+        let metas: Vec<_> = self
+            .block(async {
+                inner
+                    .list(Some(&path))
+                    .collect::<Vec<_>>()
+                    .await
+                    .into_iter()
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
             .map_err(|e| self.err(prefix, e))?;
         let mut out: Vec<_> = metas
             .into_iter()
@@ -241,25 +319,56 @@ impl Store {
         Ok(out)
     }
 
-    /// The directory under a local store's root for `prefix`, or None for a remote store.
+    /// The directory under a local store's root for `prefix`, or None for a remote store (and
+    /// for a prefix a local store refuses, such as a linked directory: nothing may be written
+    /// through it, not even a capture).
     pub fn local_dir(&self, prefix: &str) -> Option<std::path::PathBuf> {
-        self.local_root.as_ref().map(|r| r.join(prefix))
+        let local = self.local()?;
+        if !prefix.is_empty() && local.prefix_dir(prefix).is_err() {
+            return None;
+        }
+        Some(local.root().join(prefix))
+    }
+
+    /// `(key, size, last modified)` of the temporary files interrupted writers left in a local
+    /// store, beside the objects (none in a remote store: its uploads appear whole or not at all).
+    pub fn temporaries(&self) -> Result<Vec<(String, u64, chrono::DateTime<chrono::Utc>)>> {
+        let Some(l) = self.local() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for prefix in [
+            "experiments/",
+            "checkpoints/",
+            EXPERIMENTS_METADATA,
+            HEARTBEATS,
+        ] {
+            out.extend(l.temporaries(prefix)?);
+        }
+        // Beside repository.json: the root's own files only, never the whole tree (a store may
+        // be a directory with other things in it).
+        out.extend(
+            l.temporaries("")?
+                .into_iter()
+                .filter(|(k, _, _)| !k.contains('/')),
+        );
+        out.sort();
+        out.dedup();
+        Ok(out)
     }
 
     /// Stores the file at `path` under `key`, returning its record. A local store takes it by
     /// rename when it is on the same file system (the file is then gone from `path`).
     pub fn put_file(&self, key: &str, path: &std::path::Path) -> Result<FileRecord> {
         let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        if let Some(root) = &self.local_root {
+        if let Some(local) = self.local() {
             let mut hasher = Hasher::new();
             let size = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
             // On disk before it is renamed into place (and named by any record).
             file.sync_data().map_err(|e| Error::io(path, e))?;
-            let dest = root.join(key);
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
+            let dest = local.path_for_write(key)?;
             if std::fs::rename(path, &dest).is_ok() {
+                local::sync_parent(&dest).map_err(|e| local.io_error(key, e))?;
                 return Ok(FileRecord::new(key.to_string(), size, hasher));
             }
             file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -281,12 +390,13 @@ impl Store {
     /// `writer` for an object of about `size_hint` bytes (large ones are written to a local
     /// store without going through the page cache).
     pub fn writer_sized(&self, key: &str, size_hint: Option<u64>) -> ObjectWriter {
-        if let Some(root) = &self.local_root {
-            return ObjectWriter::local(root, key, &self.url, size_hint);
-        }
+        let inner = match &self.backend {
+            Backend::Local(l) => return ObjectWriter::local(l, key, &self.url, size_hint),
+            Backend::Remote(r) => r,
+        };
         let (tx, mut rx) = mpsc::channel::<Chunk>(4);
         let (done_tx, done_rx) = oneshot::channel();
-        let mut upload = BufWriter::new(self.inner.clone(), ObjectPath::from(key));
+        let mut upload = BufWriter::new(inner.clone(), ObjectPath::from(key));
         runtime().spawn(async move {
             let result = async {
                 loop {
@@ -324,18 +434,18 @@ impl Store {
 
     /// Streams the object, or None when it does not exist. Memory stays bounded by a few chunks.
     pub fn reader(&self, key: &str) -> Result<Option<ObjectReader>> {
-        if let Some(root) = &self.local_root {
-            let path = root.join(key);
+        let inner = match &self.backend {
             // Big reads into one buffer the decoder reads from directly (one copy fewer than a
             // decoder with its own buffer).
-            return match std::fs::File::open(&path).map(|f| BufReader::with_capacity(1 << 20, f)) {
-                Ok(f) => Ok(Some(ObjectReader::Local(f))),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Error::io(path, e)),
-            };
-        }
+            Backend::Local(l) => {
+                return Ok(l
+                    .open(key)?
+                    .map(|f| ObjectReader::Local(BufReader::with_capacity(1 << 20, f))))
+            }
+            Backend::Remote(r) => r,
+        };
         let path = ObjectPath::from(key);
-        let got = match runtime().block_on(self.inner.get(&path)) {
+        let got = match self.block(inner.get(&path)) {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(self.err(key, e)),
@@ -430,6 +540,8 @@ struct LocalSink {
     error: Option<std::io::Error>,
     /// A write to it failed.
     failed: Option<String>,
+    /// The key was refused (it would reach outside the store).
+    refused: Option<Error>,
 }
 
 impl Drop for LocalSink {
@@ -442,19 +554,17 @@ impl Drop for LocalSink {
 }
 
 impl ObjectWriter {
-    fn local(root: &std::path::Path, key: &str, url: &str, size_hint: Option<u64>) -> ObjectWriter {
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let dest = root.join(key);
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = dest.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()));
-        let opened = dest
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|_| LocalFile::create(&tmp, size_hint));
+    fn local(store: &LocalStore, key: &str, url: &str, size_hint: Option<u64>) -> ObjectWriter {
+        let (dest, refused) = match store.path_for_write(key) {
+            Ok(dest) => (dest, None),
+            Err(e) => (std::path::PathBuf::new(), Some(e)),
+        };
+        let tmp = local::temp_path(&dest);
+        let opened = match &refused {
+            // What a caller that only sees the write's error reports.
+            Some(e) => Err(std::io::Error::other(e.to_string())),
+            None => LocalFile::create(&tmp, size_hint),
+        };
         let (file, error) = match opened {
             Ok(f) => (Some(f), None),
             Err(e) => (None, Some(e)),
@@ -468,6 +578,7 @@ impl ObjectWriter {
                 dest,
                 error,
                 failed: None,
+                refused,
             }),
             buf: Vec::new(),
             hasher: Hasher::new(),
@@ -494,6 +605,9 @@ impl ObjectWriter {
     /// Gives up an upload that `cause` interrupted, and says why: the store's own failure when
     /// there was one (a storage error, which callers may retry), else `cause`.
     pub fn abandon(mut self, cause: Error) -> Error {
+        if let Some(e) = self.local.as_mut().and_then(|l| l.refused.take()) {
+            return e;
+        }
         let store_failure = match self.local.take() {
             Some(mut local) => local
                 .error
@@ -521,13 +635,18 @@ impl ObjectWriter {
     /// Completes the upload; only then is the object visible.
     pub fn finish(mut self) -> Result<FileRecord> {
         if let Some(mut local) = self.local.take() {
+            if let Some(e) = local.refused.take() {
+                return Err(e);
+            }
             let done = match (local.error.take(), local.file.take()) {
                 (Some(e), _) => Err(e),
                 (None, Some(file)) => file.complete().and_then(|hashed| {
                     if let Some(hasher) = hashed {
                         self.hasher = hasher;
                     }
-                    std::fs::rename(&local.tmp, &local.dest)
+                    std::fs::rename(&local.tmp, &local.dest)?;
+                    // The rename itself on disk: the object survives a power cut once named.
+                    local::sync_parent(&local.dest)
                 }),
                 (None, None) => Err(std::io::Error::other("upload stopped")),
             };
@@ -698,6 +817,91 @@ mod tests {
                 && err.contains("GOOGLE_APPLICATION_CREDENTIALS"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_local_store_refuses_hostile_keys_on_every_write_path() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("store");
+        let marker = d.path().join("marker");
+        std::fs::create_dir(&marker).unwrap();
+        let store = Store::open(&StorageUrl::File(root.clone())).unwrap();
+        // Opening and reading create nothing.
+        assert!(store.get("repository.json").unwrap().is_none());
+        assert!(store.list("").unwrap().is_empty());
+        assert!(!root.exists() && !store.exists());
+        let src = d.path().join("src");
+        for key in ["checkpoints/../../marker/.bashrc", "/tmp/x", "../marker/x"] {
+            let mut w = store.writer(key);
+            let _ = w.write_all(b"attacker");
+            let err = w.finish().unwrap_err().to_string();
+            assert!(
+                err.contains(key) && err.contains(&store.url),
+                "{key}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1);
+            let mut w = store.writer_sized(key, Some(64 << 20));
+            let _ = w.write_all(b"attacker");
+            let e = w.abandon(Error::invalid("x", "y", "z")).to_string();
+            assert!(e.contains("Refusing storage key"), "{e}");
+            std::fs::write(&src, "attacker").unwrap();
+            assert!(store.put_file(key, &src).is_err());
+            assert!(store.put(key, &b"attacker"[..]).is_err());
+            assert!(store.reader(key).is_err());
+        }
+        assert_eq!(std::fs::read_dir(&marker).unwrap().count(), 0);
+        // A good write leaves the object and no temp file beside it.
+        let mut w = store.writer("checkpoints/a.tar.gz");
+        w.write_all(b"data").unwrap();
+        w.finish().unwrap();
+        store
+            .put("metadata/experiments/a.json", &b"{}"[..])
+            .unwrap();
+        let names = |dir: &str| -> Vec<String> {
+            std::fs::read_dir(root.join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        };
+        assert_eq!(names("checkpoints"), ["a.tar.gz"]);
+        assert_eq!(names("metadata/experiments"), ["a.json"]);
+        assert!(store.temporaries().unwrap().is_empty());
+        // Captures never go through a linked directory either.
+        assert_eq!(
+            store.local_dir("checkpoints"),
+            Some(root.join("checkpoints"))
+        );
+        std::fs::rename(root.join("checkpoints"), d.path().join("moved")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&marker, root.join("checkpoints")).unwrap();
+        #[cfg(unix)]
+        assert_eq!(store.local_dir("checkpoints"), None);
+    }
+
+    #[test]
+    fn a_deadline_bounds_remote_calls() {
+        // A port that takes connections and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let inner = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name("b")
+            .with_region("us-east-1")
+            .with_access_key_id("k")
+            .with_secret_access_key("s")
+            .with_allow_http(true)
+            .with_endpoint(format!("http://{}", listener.local_addr().unwrap()))
+            .build()
+            .unwrap();
+        let store = Store {
+            backend: Backend::Remote(Arc::new(inner)),
+            url: "s3://b".into(),
+            deadline: None,
+        };
+        let err = store
+            .with_timeout(Duration::from_millis(300))
+            .list("metadata/heartbeats/")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no answer within"), "{err}");
     }
 
     #[test]
