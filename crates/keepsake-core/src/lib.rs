@@ -30,7 +30,7 @@ pub mod value;
 
 pub use checkout::{CheckoutOptions, CheckoutReport};
 pub use config::{ConfigSource, StorageUrl};
-pub use error::{Error, Result};
+pub use error::{Error, Result, StorageErrorKind};
 pub use id::Id;
 pub use import::ImportReport;
 pub use model::{Checkpoint, Experiment, FileRecord, Goal, Params, PrimaryMetric};
