@@ -67,10 +67,7 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "{} of experiment {experiment} NOT saved: {reason}",
-        not_saved_list(checkpoints)
-    )]
+    #[error("{} NOT saved: {reason}", not_saved_list(checkpoints, experiment))]
     NotSaved {
         experiment: String,
         checkpoints: Vec<String>,
@@ -78,10 +75,14 @@ pub enum Error {
     },
 }
 
-fn not_saved_list(checkpoints: &[String]) -> String {
+fn not_saved_list(checkpoints: &[String], experiment: &str) -> String {
     match checkpoints {
-        [one] => format!("Checkpoint {one} was"),
-        many => format!("{} checkpoints were ({})", many.len(), many.join(", ")),
+        [one] => format!("Checkpoint {one} of experiment {experiment} was"),
+        many => format!(
+            "{} checkpoints ({}) of experiment {experiment} were",
+            many.len(),
+            many.join(", ")
+        ),
     }
 }
 

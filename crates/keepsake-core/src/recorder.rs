@@ -248,6 +248,11 @@ impl Recorder {
         }
     }
 
+    /// The ID of the experiment it records into.
+    pub fn id(&self) -> &Id {
+        &self.shared.id
+    }
+
     /// The experiment as recorded so far (saved checkpoints only).
     pub fn experiment(&self) -> Experiment {
         self.shared
