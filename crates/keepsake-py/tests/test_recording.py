@@ -272,3 +272,30 @@ signal.signal(signal.SIGTERM, mine)
     assert "user handler" in out
     rows = ls_json(env={"AWS_ENDPOINT": endpoint})
     assert rows[0]["id"] == exp_id and rows[0]["running"] is False
+
+
+def test_a_checkpoint_added_from_another_process_leaves_the_run_running(project):
+    trainer = subprocess.Popen([sys.executable, "-c", """
+import sys, keepsake
+exp = keepsake.init(path="src", params={"lr": 1})
+print(exp.id, flush=True)
+sys.stdin.readline()
+exp.stop()
+"""], cwd=project, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        exp_id = trainer.stdout.readline().strip()
+        run = run_python(f"""
+            import keepsake
+            keepsake.experiments.get("{exp_id}").checkpoint(step=5, metrics={{"loss": 0.1}})
+            """, cwd=project)
+        assert run.returncode == 0, run.stderr
+        # Saved at that process's exit, without deleting the trainer's heartbeat.
+        rows = ls_json()
+        assert rows[0]["num_checkpoints"] == 1 and rows[0]["running"] is True
+        trainer.stdin.write("done\n")
+        trainer.stdin.flush()
+        trainer.communicate(timeout=60)
+    finally:
+        trainer.kill()
+    assert trainer.returncode == 0
+    assert ls_json()[0]["running"] is False

@@ -60,6 +60,9 @@ class Experiment:
     def __init__(self, project, data, recorder=None):
         self._project = project
         self._recorder = recorder
+        # Whether this process started the run (and beats its heartbeat): only then does the
+        # end of the process mark it stopped.
+        self._owns_run = recorder is not None
         self._stopped = False
         self._pid = os.getpid()
         self._next_step = 0
@@ -299,7 +302,13 @@ def _finish_all():
     for exp in list(_live):
         if exp._pid == os.getpid():
             try:
-                exp.stop()
+                if exp._owns_run:
+                    exp.stop()
+                else:
+                    # Checkpoints added to an experiment got from the store: saved, but the run
+                    # (perhaps still going in another process) is not marked stopped.
+                    _live.discard(exp)
+                    exp.wait()
             except Exception as e:  # never turn a finished training run into a crash at exit
                 print(f"keepsake: warning: finishing experiment {exp.short_id()} failed: {e}", file=sys.stderr)
 
