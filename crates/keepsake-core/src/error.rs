@@ -138,7 +138,7 @@ impl Error {
                 kind: StorageErrorKind::NoSuchBucket,
                 ..
             } if url.starts_with("s3://") || url.starts_with("gs://") => {
-                Some("Create the bucket first, or fix its name in keepsake.yaml".into())
+                Some("Create the bucket first, or fix the bucket name in the repository URL".into())
             }
             Error::Storage { url, .. } if url.starts_with("s3://") => Some(
                 "Check AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and that the bucket exists".into(),
