@@ -37,6 +37,9 @@ pub enum Event {
     Dropped {
         checkpoint: String,
         error: String,
+        /// The store refused (credentials, permission, no bucket): not retried, and later
+        /// checkpoints refused the same way are not reported again (`stop()` names them all).
+        refused: bool,
     },
     HeartbeatFailed(String),
     /// Keepsake's metadata file for the experiment could not be written (git has the record).
@@ -496,6 +499,7 @@ fn save_with_retries(shared: &Shared, prepared: &PreparedCheckpoint) -> bool {
                 (shared.options.on_event)(Event::Dropped {
                     checkpoint: short,
                     error: message,
+                    refused: permanent.is_some(),
                 });
             }
             false

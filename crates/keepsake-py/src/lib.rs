@@ -92,8 +92,17 @@ fn print_event(event: Event) {
         } => {
             format!("keepsake: warning: saving checkpoint {checkpoint} failed, retrying in {:.1}s: {error}", wait.as_secs_f64())
         }
-        Event::Dropped { checkpoint, error } => {
-            format!("keepsake: warning: checkpoint {checkpoint} was NOT saved: {error}")
+        Event::Dropped {
+            checkpoint,
+            error,
+            refused,
+        } => {
+            let later = if refused {
+                " (later checkpoints the store refuses the same way are not reported again; stop() names them)"
+            } else {
+                ""
+            };
+            format!("keepsake: warning: checkpoint {checkpoint} was NOT saved: {error}{later}")
         }
         Event::HeartbeatFailed(error) => format!("keepsake: warning: heartbeat failed: {error}"),
         Event::MetadataFailed(error) => format!(

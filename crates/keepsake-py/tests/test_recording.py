@@ -205,6 +205,7 @@ except WriteError as e:
     assert "retrying" not in err, err
     # One clear warning for the refusal, not one per checkpoint.
     assert sum("NOT saved" in l for l in err.splitlines()) == 1, err
+    assert "stop() names them" in err, err
     rows = ls_json(env={"AWS_ENDPOINT": endpoint})
     assert rows[0]["num_checkpoints"] == 1
 
