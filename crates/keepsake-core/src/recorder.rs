@@ -1,7 +1,7 @@
 //! Recording from a training process without slowing it down: `checkpoint()` validates and
 //! captures the files (a copy in a staging directory), then returns; a worker thread uploads and
-//! records in order, retrying storage faults. A heartbeat thread marks the experiment running.
-//! Nothing here prints: what happens is reported through the `on_event` callback.
+//! records in order, retrying transient storage faults. A heartbeat thread marks the experiment
+//! running. Nothing here prints: what happens is reported through the `on_event` callback.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
