@@ -20,6 +20,8 @@ pub enum Error {
         url: String,
         key: String,
         message: String,
+        /// Whether trying again may help, and why not.
+        kind: StorageErrorKind,
     },
     #[error("The repository at `{url}` uses storage version {version}, newer than this git-keepsake supports (1)")]
     IncompatibleVersion { url: String, version: i64 },
@@ -80,6 +82,46 @@ pub enum Error {
         key: String,
         reason: String,
     },
+    #[error("{} NOT saved: {reason}", not_saved_list(checkpoints, experiment))]
+    NotSaved {
+        experiment: String,
+        checkpoints: Vec<String>,
+        reason: String,
+    },
+}
+
+fn not_saved_list(checkpoints: &[String], experiment: &str) -> String {
+    match checkpoints {
+        [one] => format!("Checkpoint {one} of experiment {experiment} was"),
+        many => format!(
+            "{} checkpoints ({}) of experiment {experiment} were",
+            many.len(),
+            many.join(", ")
+        ),
+    }
+}
+
+/// What kind of storage failure an `Error::Storage` is: only transient ones are worth retrying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageErrorKind {
+    /// The network, a timeout, a server error (5xx) or throttling: it may pass.
+    Transient,
+    NotFound,
+    /// A conditional write lost (the object changed or already exists).
+    Precondition,
+    /// The credentials are missing, unknown or wrong (bad key, bad signature, expired token).
+    Unauthenticated,
+    /// The credentials are valid but not allowed to do this (or the files are read-only).
+    PermissionDenied,
+    NoSuchBucket,
+    /// Any other refusal (a bad request, an unsupported operation): trying again will not help.
+    Other,
+}
+
+impl StorageErrorKind {
+    pub fn is_transient(self) -> bool {
+        self == StorageErrorKind::Transient
+    }
 }
 
 impl Error {
@@ -111,6 +153,13 @@ impl Error {
             }
             Error::NotAGitRepository { .. } => {
                 Some("Run it inside a git work tree, or `git init` one first".into())
+            }
+            Error::Storage {
+                url,
+                kind: StorageErrorKind::NoSuchBucket,
+                ..
+            } if url.starts_with("s3://") || url.starts_with("gs://") => {
+                Some("Create the bucket first, or fix the bucket name in the repository URL".into())
             }
             Error::Storage { url, .. } if url.starts_with("s3://") => Some(
                 "Check AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and that the bucket exists".into(),

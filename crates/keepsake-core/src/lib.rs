@@ -36,7 +36,7 @@ pub mod verify;
 
 pub use checkout::{CheckoutOptions, CheckoutReport};
 pub use config::{ConfigSource, StorageUrl};
-pub use error::{Error, Result};
+pub use error::{Error, Result, StorageErrorKind};
 pub use id::{Id, Prefix};
 pub use import::ImportReport;
 pub use model::{Checkpoint, Experiment, FileRecord, Goal, Params, PrimaryMetric};

@@ -1,8 +1,10 @@
 //! Recording from a training process without slowing it down: `checkpoint()` validates and
 //! captures the files (a copy in a staging directory), then returns; a worker thread uploads and
-//! records in order, retrying storage faults. A heartbeat thread marks the experiment running.
-//! Nothing here prints: what happens is reported through the `on_event` callback.
+//! records in order, retrying transient storage faults. A heartbeat thread marks the experiment
+//! running. Nothing here prints: what happens is reported through the `on_event` callback.
 
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -10,7 +12,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::capture::MemoryBudget;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageErrorKind};
+use crate::id::Id;
 use crate::model::{Checkpoint, Experiment};
 use crate::project::Project;
 use crate::record::{CaptureTo, Metadata, NewCheckpoint, NewExperiment, PreparedCheckpoint};
@@ -34,6 +37,9 @@ pub enum Event {
     Dropped {
         checkpoint: String,
         error: String,
+        /// The store refused (credentials, permission, no bucket): not retried, and later
+        /// checkpoints refused the same way are not reported again (`stop()` names them all).
+        refused: bool,
     },
     HeartbeatFailed(String),
     /// Keepsake's metadata file for the experiment could not be written (git has the record).
@@ -71,10 +77,32 @@ struct Job {
     prepared: PreparedCheckpoint,
 }
 
+/// What the worker has done with the checkpoints queued so far.
+#[derive(Default)]
+struct Progress {
+    /// Short IDs of the checkpoints queued and not yet saved or given up, in queue order.
+    pending: VecDeque<String>,
+    /// Checkpoints given up and not yet reported by `wait()` or `stop()`, and the first reason.
+    failed: Vec<String>,
+    reason: Option<String>,
+    /// Why the worker is gone, once it is: nothing more can be queued.
+    worker_gone: Option<String>,
+    /// A permanent kind of storage failure already reported: the same again is not repeated.
+    warned: Option<StorageErrorKind>,
+}
+
+impl Progress {
+    fn fail(&mut self, checkpoints: impl IntoIterator<Item = String>, reason: &str) {
+        self.failed.extend(checkpoints);
+        self.reason.get_or_insert_with(|| reason.to_string());
+    }
+}
+
 struct Shared {
     project: Arc<Project>,
+    id: Id,
     experiment: Mutex<Experiment>,
-    pending: Mutex<usize>,
+    progress: Mutex<Progress>,
     drained: Condvar,
     memory: Arc<MemoryBudget>,
     options: RecorderOptions,
@@ -101,6 +129,20 @@ fn forked_child(owner: u32) -> Error {
     )
 }
 
+impl Shared {
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}
+
 impl Recorder {
     /// Creates the experiment (its code snapshot is saved before this returns) and starts the
     /// worker and, if asked, the heartbeat.
@@ -122,8 +164,9 @@ impl Recorder {
         let heartbeat = options.heartbeat;
         let shared = Arc::new(Shared {
             project,
+            id: experiment.id.clone(),
             experiment: Mutex::new(experiment),
-            pending: Mutex::new(0),
+            progress: Mutex::new(Progress::default()),
             drained: Condvar::new(),
             memory: MemoryBudget::new(options.capture_memory),
             options,
@@ -134,29 +177,22 @@ impl Recorder {
             .name("keepsake-upload".into())
             .spawn(move || {
                 let shared = worker_shared;
-                // Keepsake's metadata file holds every checkpoint, so writing it is O(n): it is
-                // written once per burst of saves, when the queue runs dry (with git; without,
-                // each save writes it, as it is the record).
-                let mut behind = false;
-                let mut next = rx.recv().ok();
-                while let Some(job) = next.take() {
-                    next = rx.try_recv().ok();
-                    behind |= save_with_retries(&shared, &job.prepared);
-                    let short = job.prepared.checkpoint.id.short().to_string();
-                    drop(job);
-                    if next.is_none() && behind {
-                        write_metadata(&shared, &short);
-                        behind = false;
+                // A panic anywhere in here (an event callback, say) must not leave `wait()`
+                // and `stop()` waiting for checkpoints that nobody will ever save.
+                let run = std::panic::catch_unwind(AssertUnwindSafe(|| work(&shared, &rx)));
+                let why = match run {
+                    Ok(()) => "the recorder is stopped".to_string(),
+                    Err(payload) => {
+                        format!("the upload worker crashed: {}", panic_message(&*payload))
                     }
-                    // Counted done only now, so that `wait()` returns with the metadata written.
-                    let mut pending = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
-                    *pending -= 1;
-                    shared.drained.notify_all();
-                    drop(pending);
-                    if next.is_none() {
-                        next = rx.recv().ok();
-                    }
+                };
+                let mut progress = shared.progress();
+                let lost: Vec<String> = progress.pending.drain(..).collect();
+                if !lost.is_empty() {
+                    progress.fail(lost, &why);
                 }
+                progress.worker_gone = Some(why);
+                shared.drained.notify_all();
             })
             .ok();
         let recorder = Recorder {
@@ -215,6 +251,11 @@ impl Recorder {
         }
     }
 
+    /// The ID of the experiment it records into.
+    pub fn id(&self) -> &Id {
+        &self.shared.id
+    }
+
     /// The experiment as recorded so far (saved checkpoints only).
     pub fn experiment(&self) -> Experiment {
         self.shared
@@ -224,10 +265,26 @@ impl Recorder {
             .clone()
     }
 
+    fn stopped(&self) -> Error {
+        Error::invalid(
+            "experiment",
+            self.shared.id.short(),
+            "it is stopped: checkpoint() after stop() records nothing",
+        )
+    }
+
     /// Validates and captures a checkpoint, queues its save, and returns it. Bad input is an
     /// error here, before anything is queued.
     pub fn checkpoint(&self, spec: NewCheckpoint) -> Result<Checkpoint> {
         self.check_owner()?;
+        if self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+        {
+            return Err(self.stopped());
+        }
         let fallback = self
             .shared
             .options
@@ -252,26 +309,26 @@ impl Recorder {
         let checkpoint = prepared.checkpoint.clone();
         let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let Some(tx) = queue.as_ref() else {
-            return Err(Error::invalid(
-                "experiment",
-                checkpoint.id.short(),
-                "it is stopped",
-            ));
+            return Err(self.stopped());
         };
-        *self
-            .shared
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) += 1;
-        if tx.send(Job { prepared }).is_err() {
-            *self
-                .shared
-                .pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) -= 1;
+        // Under the progress lock: the worker marks itself gone under it, so a checkpoint is
+        // either queued to a live worker or refused, never lost in between.
+        let mut progress = self.shared.progress();
+        if let Some(why) = &progress.worker_gone {
             return Err(Error::invalid(
                 "experiment",
-                checkpoint.id.short(),
+                self.shared.id.short(),
+                format!("it can record nothing more: {why}"),
+            ));
+        }
+        progress
+            .pending
+            .push_back(checkpoint.id.short().to_string());
+        if tx.send(Job { prepared }).is_err() {
+            progress.pending.pop_back();
+            return Err(Error::invalid(
+                "experiment",
+                self.shared.id.short(),
                 "its upload worker has stopped",
             ));
         }
@@ -280,36 +337,52 @@ impl Recorder {
 
     /// Checkpoints captured but not yet saved (or given up).
     pub fn pending(&self) -> usize {
-        *self
-            .shared
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.shared.progress().pending.len()
     }
 
-    /// Waits until every queued checkpoint is saved or given up, calling `tick` about once a
-    /// second meanwhile with the number still pending.
-    pub fn wait(&self, tick: &mut dyn FnMut(usize)) {
+    /// Blocks until every queued checkpoint is saved or given up (or the worker is gone),
+    /// calling `tick` about once a second meanwhile with the number still pending. Failures
+    /// stay to be reported by `wait()` or `stop()`: reads use this to see what was recorded.
+    pub fn settle(&self, tick: &mut dyn FnMut(usize)) {
         if self.check_owner().is_err() {
             return;
         }
-        let mut pending = self
-            .shared
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut progress = self.shared.progress();
         let started = Instant::now();
-        while *pending > 0 {
+        while !progress.pending.is_empty() {
             let (p, _) = self
                 .shared
                 .drained
-                .wait_timeout(pending, Duration::from_secs(1))
+                .wait_timeout(progress, Duration::from_secs(1))
                 .unwrap_or_else(|e| e.into_inner());
-            pending = p;
-            if *pending > 0 && started.elapsed() >= Duration::from_millis(900) {
-                tick(*pending);
+            progress = p;
+            if !progress.pending.is_empty() && started.elapsed() >= Duration::from_millis(900) {
+                tick(progress.pending.len());
             }
         }
+    }
+
+    /// The checkpoints given up since the last report, as an error naming them.
+    fn take_failures(&self) -> Result<()> {
+        let mut progress = self.shared.progress();
+        if progress.failed.is_empty() {
+            return Ok(());
+        }
+        Err(Error::NotSaved {
+            experiment: self.shared.id.short().to_string(),
+            checkpoints: std::mem::take(&mut progress.failed),
+            reason: progress.reason.take().unwrap_or_default(),
+        })
+    }
+
+    /// Waits until every queued checkpoint is saved or given up (see `settle`); an error names
+    /// the checkpoints given up since the last `wait()`.
+    pub fn wait(&self, tick: &mut dyn FnMut(usize)) -> Result<()> {
+        if self.check_owner().is_err() {
+            return Ok(());
+        }
+        self.settle(tick);
+        self.take_failures()
     }
 
     fn stop_heartbeat(&self) {
@@ -325,17 +398,28 @@ impl Recorder {
         }
     }
 
-    /// Saves what is pending, stops the heartbeat and marks the experiment stopped.
+    /// Saves what is pending, stops the heartbeat and marks the experiment stopped; an error
+    /// names the checkpoints that were not saved. Only the first call does anything.
     pub fn stop(&self, tick: &mut dyn FnMut(usize)) -> Result<()> {
         self.check_owner()?;
-        self.wait(tick);
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // No checkpoint is queued after this; the worker saves the queue and ends.
+        if self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .is_none()
+        {
+            return Ok(());
+        }
+        self.settle(tick);
         if let Some(w) = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = w.join();
         }
         self.stop_heartbeat();
-        let id = self.experiment().id;
-        self.shared.project.stop(&id)
+        let not_saved = self.take_failures();
+        let stopped = self.shared.project.stop(&self.shared.id);
+        not_saved.and(stopped)
     }
 }
 
@@ -356,7 +440,32 @@ impl Drop for Recorder {
     }
 }
 
-/// Saves one checkpoint, retrying storage faults; whether it was saved.
+/// The worker: saves the queued checkpoints in order until the queue is closed.
+fn work(shared: &Shared, rx: &mpsc::Receiver<Job>) {
+    // Keepsake's metadata file holds every checkpoint, so writing it is O(n): it is written
+    // once per burst of saves, when the queue runs dry (with git; without, each save writes
+    // it, as it is the record).
+    let mut behind = false;
+    let mut next = rx.recv().ok();
+    while let Some(job) = next.take() {
+        next = rx.try_recv().ok();
+        behind |= save_with_retries(shared, &job.prepared);
+        let short = job.prepared.checkpoint.id.short().to_string();
+        drop(job);
+        if next.is_none() && behind {
+            write_metadata(shared, &short);
+            behind = false;
+        }
+        // Counted done only now, so that `wait()` returns with the metadata written.
+        shared.progress().pending.pop_front();
+        shared.drained.notify_all();
+        if next.is_none() {
+            next = rx.recv().ok();
+        }
+    }
+}
+
+/// Saves one checkpoint, retrying transient storage faults; whether it was saved.
 fn save_with_retries(shared: &Shared, prepared: &PreparedCheckpoint) -> bool {
     let short = prepared.checkpoint.id.short().to_string();
     let saved = with_retries(shared, &short, || {
@@ -373,17 +482,34 @@ fn save_with_retries(shared: &Shared, prepared: &PreparedCheckpoint) -> bool {
             true
         }
         Err(e) => {
-            (shared.options.on_event)(Event::Dropped {
-                checkpoint: short,
-                error: e.to_string(),
-            });
+            let permanent = match &e {
+                Error::Storage { kind, .. } if !kind.is_transient() => Some(*kind),
+                _ => None,
+            };
+            let message = e.to_string();
+            let warn = {
+                let mut progress = shared.progress();
+                progress.fail([short.clone()], &message);
+                // A store that refuses the credentials refuses every save: one warning.
+                let repeated = permanent.is_some() && progress.warned == permanent;
+                progress.warned = permanent.or(progress.warned);
+                !repeated
+            };
+            if warn {
+                (shared.options.on_event)(Event::Dropped {
+                    checkpoint: short,
+                    error: message,
+                    refused: permanent.is_some(),
+                });
+            }
             false
         }
     }
 }
 
-/// Runs `attempt` until it succeeds, retrying storage faults with backoff for up to the
-/// options' `retry_for` and reporting each retry (as about checkpoint `short`).
+/// Runs `attempt` until it succeeds, retrying transient storage faults with backoff for up to
+/// the options' `retry_for` and reporting each retry (as about checkpoint `short`). Permanent
+/// ones (bad credentials, no such bucket) fail at once.
 fn with_retries<T>(
     shared: &Shared,
     short: &str,
@@ -393,8 +519,8 @@ fn with_retries<T>(
     let mut wait = Duration::from_millis(500);
     loop {
         match attempt() {
-            Err(e @ Error::Storage { .. })
-                if started.elapsed() + wait < shared.options.retry_for =>
+            Err(e @ Error::Storage { kind, .. })
+                if kind.is_transient() && started.elapsed() + wait < shared.options.retry_for =>
             {
                 (shared.options.on_event)(Event::Retrying {
                     checkpoint: short.to_string(),
@@ -421,5 +547,145 @@ fn write_metadata(shared: &Shared, short: &str) {
     });
     if let Err(e) = written {
         (shared.options.on_event)(Event::MetadataFailed(e.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::OpenOptions;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn project(dir: &std::path::Path, store: &str) -> Arc<Project> {
+        let opts = OpenOptions {
+            cwd: dir.to_path_buf(),
+            repository: Some(format!("memory://{store}")),
+            directory: Some(dir.to_path_buf()),
+        };
+        Arc::new(Project::open(&opts).unwrap())
+    }
+
+    fn options(on_event: EventSink) -> RecorderOptions {
+        RecorderOptions {
+            heartbeat: false,
+            retry_for: Duration::from_secs(30),
+            on_event,
+            ..RecorderOptions::default()
+        }
+    }
+
+    fn step(n: i64) -> NewCheckpoint {
+        NewCheckpoint {
+            step: n,
+            ..NewCheckpoint::default()
+        }
+    }
+
+    #[test]
+    fn a_panicking_worker_ends_wait_and_stop_with_the_checkpoints_not_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        // A real way for the worker to die: the event callback runs on the worker thread.
+        let sink: EventSink = Arc::new(|event| {
+            if let Event::Saved(_) = event {
+                panic!("callback exploded");
+            }
+        });
+        let recorder = Recorder::start(
+            project(dir.path(), "recorder-panic"),
+            NewExperiment::default(),
+            options(sink),
+        )
+        .unwrap();
+        let first = recorder.checkpoint(step(1)).unwrap();
+        let err = recorder.wait(&mut |_| {}).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, Error::NotSaved { .. }), "{message}");
+        assert!(message.contains(first.id.short()), "{message}");
+        assert!(message.contains("callback exploded"), "{message}");
+        // The worker is gone: a later checkpoint is refused, not queued to nobody.
+        let refused = recorder.checkpoint(step(2)).unwrap_err().to_string();
+        assert!(refused.contains("upload worker crashed"), "{refused}");
+        // stop() returns (the failure was reported by wait()) and marks the experiment stopped.
+        recorder.stop(&mut |_| {}).unwrap();
+        let after = recorder.checkpoint(step(3)).unwrap_err().to_string();
+        assert!(after.contains("it is stopped"), "{after}");
+    }
+
+    #[test]
+    fn stop_reports_checkpoints_lost_by_a_worker_crash_that_wait_did_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink: EventSink = Arc::new(|event| {
+            if let Event::Saved(_) = event {
+                panic!("boom");
+            }
+        });
+        let recorder = Recorder::start(
+            project(dir.path(), "recorder-panic-stop"),
+            NewExperiment::default(),
+            options(sink),
+        )
+        .unwrap();
+        let c = recorder.checkpoint(step(0)).unwrap();
+        let message = recorder.stop(&mut |_| {}).unwrap_err().to_string();
+        assert!(
+            message.contains(c.id.short()) && message.contains("NOT saved"),
+            "{message}"
+        );
+        // Only the first stop() does anything.
+        recorder.stop(&mut |_| {}).unwrap();
+    }
+
+    fn storage_error(kind: StorageErrorKind) -> Error {
+        Error::Storage {
+            url: "s3://bucket".into(),
+            key: "k".into(),
+            message: "refused".into(),
+            kind,
+        }
+    }
+
+    #[test]
+    fn only_transient_storage_errors_are_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let retries = Arc::new(AtomicUsize::new(0));
+        let counted = retries.clone();
+        let sink: EventSink = Arc::new(move |event| {
+            if let Event::Retrying { .. } = event {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let recorder = Recorder::start(
+            project(dir.path(), "recorder-retries"),
+            NewExperiment::default(),
+            options(sink),
+        )
+        .unwrap();
+        let shared = &recorder.shared;
+        for kind in [
+            StorageErrorKind::Unauthenticated,
+            StorageErrorKind::PermissionDenied,
+            StorageErrorKind::NoSuchBucket,
+            StorageErrorKind::Other,
+        ] {
+            let mut calls = 0;
+            let r: Result<()> = with_retries(shared, "c", || {
+                calls += 1;
+                Err(storage_error(kind))
+            });
+            assert!(r.is_err());
+            assert_eq!(calls, 1, "{kind:?} was retried");
+        }
+        assert_eq!(retries.load(Ordering::SeqCst), 0);
+        let mut calls = 0;
+        let r = with_retries(shared, "c", || {
+            calls += 1;
+            if calls < 2 {
+                Err(storage_error(StorageErrorKind::Transient))
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(r.unwrap(), 2);
+        assert_eq!(retries.load(Ordering::SeqCst), 1);
     }
 }

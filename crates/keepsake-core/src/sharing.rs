@@ -283,6 +283,7 @@ impl Project {
                 url: target.url().to_string(),
                 key: record.key.clone(),
                 message: e.to_string(),
+                kind: crate::storage::kind_of_io(&e),
             })?;
         }
         if let Err(message) = record.check(size, hasher) {

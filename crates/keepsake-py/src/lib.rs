@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use keepsake_core::recorder::{Event, Recorder, RecorderOptions};
@@ -34,6 +34,7 @@ fn exception_class(e: &Error) -> &'static str {
         Error::CorruptMetadata { .. } => "ReadError",
         Error::UnsafeEntry { .. } => "UnsafeArchive",
         Error::WouldOverwrite { .. } => "WouldOverwrite",
+        Error::NotSaved { .. } => "WriteError",
         _ => "KeepsakeError",
     }
 }
@@ -91,8 +92,17 @@ fn print_event(event: Event) {
         } => {
             format!("keepsake: warning: saving checkpoint {checkpoint} failed, retrying in {:.1}s: {error}", wait.as_secs_f64())
         }
-        Event::Dropped { checkpoint, error } => {
-            format!("keepsake: warning: checkpoint {checkpoint} was NOT saved: {error}")
+        Event::Dropped {
+            checkpoint,
+            error,
+            refused,
+        } => {
+            let later = if refused {
+                " (later checkpoints the store refuses the same way are not reported again; stop() names them)"
+            } else {
+                ""
+            };
+            format!("keepsake: warning: checkpoint {checkpoint} was NOT saved: {error}{later}")
         }
         Event::HeartbeatFailed(error) => format!("keepsake: warning: heartbeat failed: {error}"),
         Event::MetadataFailed(error) => format!(
@@ -130,6 +140,31 @@ fn recorder_options(heartbeat: bool) -> keepsake_core::Result<RecorderOptions> {
         capture_memory: capture_mb.saturating_mul(1 << 20),
         on_event: Arc::new(print_event),
     })
+}
+
+/// Every recorder of this process, so that its reads see what it recorded (Keepsake 0.4.2 saved
+/// in `checkpoint()` itself), whichever `Project` object reads.
+static LIVE: Mutex<Vec<Weak<Recorder>>> = Mutex::new(Vec::new());
+
+fn register(recorder: &Arc<Recorder>) {
+    let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    live.retain(|r| r.strong_count() > 0);
+    live.push(Arc::downgrade(recorder));
+}
+
+/// Waits until this process's checkpoints of the experiments whose ID starts with `prefix`
+/// (all of them for None) are saved or given up. Failures stay for `wait()`/`stop()` to raise.
+fn settle(prefix: Option<&str>) {
+    let matching: Vec<Arc<Recorder>> = LIVE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter(|r| prefix.is_none_or(|p| r.id().as_str().starts_with(p)))
+        .collect();
+    for r in matching {
+        r.settle(&mut wait_progress);
+    }
 }
 
 #[pyclass(name = "ProjectCore", module = "keepsake._core", frozen)]
@@ -195,8 +230,10 @@ impl PyProject {
             py,
             py.allow_threads(|| Recorder::start(project, spec, recorder_options(heartbeat)?)),
         )?;
+        let recorder = Arc::new(recorder);
+        register(&recorder);
         Ok(PyRecorder {
-            inner: Arc::new(recorder),
+            inner: recorder,
             project: self.inner.clone(),
         })
     }
@@ -206,9 +243,10 @@ impl PyProject {
         let project = self.inner.clone();
         let exp = py_result(py, py.allow_threads(|| project.get_experiment(id)))?;
         let options = py_result(py, recorder_options(false))?;
-        let recorder = Recorder::resume(self.inner.clone(), exp, options);
+        let recorder = Arc::new(Recorder::resume(self.inner.clone(), exp, options));
+        register(&recorder);
         Ok(PyRecorder {
-            inner: Arc::new(recorder),
+            inner: recorder,
             project: self.inner.clone(),
         })
     }
@@ -219,6 +257,7 @@ impl PyProject {
         let (exps, problems, running) = py_result(
             py,
             py.allow_threads(|| {
+                settle(None);
                 let (exps, problems) = project.experiments()?;
                 Ok((exps, problems, project.running_ids()?))
             }),
@@ -239,6 +278,7 @@ impl PyProject {
         let (exp, running) = py_result(
             py,
             py.allow_threads(|| {
+                settle(Some(prefix));
                 let exp = project.get_experiment(prefix)?;
                 let running = project.is_running(&exp.id)?;
                 Ok((exp, running))
@@ -279,6 +319,7 @@ impl PyProject {
         py_result(
             py,
             py.allow_threads(|| {
+                settle(Some(experiment_id));
                 let exp = project.get_experiment(experiment_id)?;
                 let target = match checkpoint_id {
                     Some(c) => Target::Checkpoint(exp, Id::parse(&c)?),
@@ -308,7 +349,10 @@ impl PyProject {
         let project = self.inner.clone();
         let exp = py_result(
             py,
-            py.allow_threads(|| project.get_experiment(experiment_id)),
+            py.allow_threads(|| {
+                settle(Some(experiment_id));
+                project.get_experiment(experiment_id)
+            }),
         )?;
         let checkpoint = match checkpoint_id {
             Some(c) => Some(py_result(py, Id::parse(&c))?),
@@ -482,9 +526,23 @@ impl PyRecorder {
             }),
             _ => None,
         };
+        // Beyond i64 (2**63) JSON still carries the number: refused, never read as 0.
+        let step = match &v["step"] {
+            Value::Null => 0,
+            n => py_result(
+                py,
+                n.as_i64().ok_or_else(|| {
+                    Error::invalid(
+                        "step",
+                        n,
+                        format!("steps are whole numbers from 0 to {}", i64::MAX),
+                    )
+                }),
+            )?,
+        };
         let spec = NewCheckpoint {
             path: v["path"].as_str().map(str::to_string),
-            step: v["step"].as_i64().unwrap_or(0),
+            step,
             metrics: params_of(&v["metrics"]),
             primary_metric,
         };
@@ -497,10 +555,11 @@ impl PyRecorder {
         self.inner.pending()
     }
 
-    /// Waits for queued uploads (printing progress when it takes a while).
-    fn wait(&self, py: Python<'_>) {
+    /// Waits for queued uploads (printing progress when it takes a while); raises naming the
+    /// checkpoints that were not saved.
+    fn wait(&self, py: Python<'_>) -> PyResult<()> {
         let recorder = self.inner.clone();
-        py.allow_threads(|| recorder.wait(&mut wait_progress));
+        py_result(py, py.allow_threads(|| recorder.wait(&mut wait_progress)))
     }
 
     /// Saves what is pending, stops the heartbeat, marks the experiment stopped.

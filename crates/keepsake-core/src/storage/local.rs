@@ -51,6 +51,7 @@ impl LocalStore {
         Error::Storage {
             url: self.url.clone(),
             key: key.to_string(),
+            kind: super::kind_of_io(&e),
             message: e.to_string(),
         }
     }

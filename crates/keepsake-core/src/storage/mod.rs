@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::StorageUrl;
 use crate::digest::Hasher;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageErrorKind};
 use crate::id::Id;
 use crate::model::FileRecord;
 use crate::pack::Codec;
@@ -115,6 +115,7 @@ impl Store {
             url: display.clone(),
             key: String::new(),
             message: one_line(&e.to_string()),
+            kind: kind_of(&e),
         };
         let inner: Arc<dyn ObjectStore> = match url {
             // Nothing is created here: the directory appears with the first write.
@@ -153,6 +154,7 @@ impl Store {
                         url: display,
                         key: String::new(),
                         message: "no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT) to a service account key file".into(),
+                        kind: StorageErrorKind::Unauthenticated,
                     });
                 }
                 let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env()
@@ -221,6 +223,7 @@ impl Store {
             url: self.url.clone(),
             key: key.to_string(),
             message: one_line(&e.to_string()),
+            kind: kind_of(&e),
         }
     }
 
@@ -378,6 +381,7 @@ impl Store {
             url: self.url.clone(),
             key: key.to_string(),
             message: one_line(&e.to_string()),
+            kind: kind_of_io(&e),
         })?;
         writer.finish()
     }
@@ -514,6 +518,83 @@ fn one_line(s: &str) -> String {
     crate::text::redact(&s.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned()
 }
 
+/// The kind of an object_store failure. object_store turns 404/403/401/412 into variants of
+/// their own; S3 tells a missing bucket and bad credentials apart only in the response body
+/// (`<Code>NoSuchBucket</Code>`, `InvalidAccessKeyId`), which its message quotes.
+pub(crate) fn kind_of(e: &object_store::Error) -> StorageErrorKind {
+    use object_store::Error as E;
+    let text = e.to_string();
+    let says = |code: &str| text.contains(code);
+    match e {
+        _ if says("NoSuchBucket") => StorageErrorKind::NoSuchBucket,
+        _ if [
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "ExpiredToken",
+            "InvalidToken",
+        ]
+        .iter()
+        .any(|c| says(c)) =>
+        {
+            StorageErrorKind::Unauthenticated
+        }
+        E::NotFound { .. } => StorageErrorKind::NotFound,
+        E::Precondition { .. } | E::AlreadyExists { .. } | E::NotModified { .. } => {
+            StorageErrorKind::Precondition
+        }
+        E::PermissionDenied { .. } => StorageErrorKind::PermissionDenied,
+        E::Unauthenticated { .. } => StorageErrorKind::Unauthenticated,
+        E::InvalidPath { .. }
+        | E::NotSupported { .. }
+        | E::NotImplemented
+        | E::UnknownConfigurationKey { .. } => StorageErrorKind::Other,
+        E::Generic { source, .. } => kind_of_generic(source.as_ref(), &text),
+        _ => StorageErrorKind::Transient,
+    }
+}
+
+/// A `Generic` failure: the transport failing, or a status that object_store has no variant
+/// for (its retry error is private: the status is read from its message).
+fn kind_of_generic(source: &(dyn std::error::Error + 'static), text: &str) -> StorageErrorKind {
+    let mut cause = Some(source);
+    while let Some(c) = cause {
+        if c.downcast_ref::<object_store::client::HttpError>()
+            .is_some()
+        {
+            return StorageErrorKind::Transient;
+        }
+        cause = c.source();
+    }
+    let status = text
+        .split("status code: ")
+        .nth(1)
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse::<u16>().ok());
+    match status {
+        // Timeout, throttling: the server says to come back.
+        Some(408 | 429) => StorageErrorKind::Transient,
+        Some(400..=499) => StorageErrorKind::Other,
+        _ => StorageErrorKind::Transient,
+    }
+}
+
+/// The kind of an I/O failure while writing: object_store's own error when it is inside,
+/// else read-only or forbidden files are permanent and the rest (a full disk, say) may pass.
+pub(crate) fn kind_of_io(e: &std::io::Error) -> StorageErrorKind {
+    if let Some(inner) = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<object_store::Error>())
+    {
+        return kind_of(inner);
+    }
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            StorageErrorKind::PermissionDenied
+        }
+        _ => StorageErrorKind::Transient,
+    }
+}
+
 enum Chunk {
     Data(Bytes),
     Finish,
@@ -612,21 +693,25 @@ impl ObjectWriter {
             Some(mut local) => local
                 .error
                 .take()
-                .map(|e| e.to_string())
-                .or(local.failed.take()),
+                .map(|e| (e.to_string(), kind_of_io(&e)))
+                .or(local
+                    .failed
+                    .take()
+                    .map(|m| (m, StorageErrorKind::Transient))),
             None => {
                 self.tx.take();
                 match self.done.take().map(|d| d.blocking_recv()) {
-                    Some(Ok(Err(e))) => Some(one_line(&e.to_string())),
+                    Some(Ok(Err(e))) => Some((one_line(&e.to_string()), kind_of_io(&e))),
                     _ => None,
                 }
             }
         };
         match store_failure {
-            Some(message) => Error::Storage {
+            Some((message, kind)) => Error::Storage {
                 url: self.url.clone(),
                 key: self.key.clone(),
                 message,
+                kind,
             },
             None => cause,
         }
@@ -656,6 +741,7 @@ impl ObjectWriter {
                     url: self.url.clone(),
                     key: self.key.clone(),
                     message: e.to_string(),
+                    kind: kind_of_io(&e),
                 });
             }
             return Ok(FileRecord::new(
@@ -666,10 +752,11 @@ impl ObjectWriter {
         }
         let sent = self.flush_buf().and_then(|_| self.send(Chunk::Finish));
         let outcome = self.done.take().map(|d| d.blocking_recv());
-        let fail = |message: String| Error::Storage {
+        let fail = |message: String, kind| Error::Storage {
             url: self.url.clone(),
             key: self.key.clone(),
             message,
+            kind,
         };
         match outcome {
             Some(Ok(Ok(()))) if sent.is_ok() => Ok(FileRecord::new(
@@ -677,11 +764,12 @@ impl ObjectWriter {
                 self.size,
                 std::mem::take(&mut self.hasher),
             )),
-            Some(Ok(Err(e))) => Err(fail(one_line(&e.to_string()))),
+            Some(Ok(Err(e))) => Err(fail(one_line(&e.to_string()), kind_of_io(&e))),
             _ => Err(fail(
                 sent.err()
                     .map(|e| e.to_string())
                     .unwrap_or_else(|| "upload stopped".into()),
+                StorageErrorKind::Transient,
             )),
         }
     }

@@ -3,13 +3,16 @@
 import json
 import math
 import os
+import signal
 import sys
+import threading
 
 from . import _values
 from .checkpoint import Checkpoint, CheckpointList, parse_time
 from .exceptions import InvalidArgument, KeepsakeError
 
 GOALS = ("maximize", "minimize")
+MAX_STEP = 2**63 - 1
 
 
 def _require_matplotlib():
@@ -57,6 +60,10 @@ class Experiment:
     def __init__(self, project, data, recorder=None):
         self._project = project
         self._recorder = recorder
+        # Whether this process started the run (and beats its heartbeat): only then does the
+        # end of the process mark it stopped.
+        self._owns_run = recorder is not None
+        self._stopped = False
         self._pid = os.getpid()
         self._next_step = 0
         self._load(data)
@@ -101,6 +108,10 @@ class Experiment:
         if os.getpid() != self._pid:
             print("keepsake: warning: checkpoint() in a forked child process is ignored", file=sys.stderr)
             return None
+        if self._stopped:
+            raise InvalidArgument(
+                f"experiment {self.short_id()} is stopped: checkpoint() after stop() records nothing"
+            )
         if path == "":
             raise InvalidArgument("path is an empty string: pass path=None (or omit it) to save no files")
         if path is not None and not isinstance(path, (str, os.PathLike)):
@@ -111,11 +122,14 @@ class Experiment:
             raise InvalidArgument(f"step = {step!r} must be an integer")
         if step < 0:
             raise InvalidArgument(f"step = {step} must not be negative")
+        if step > MAX_STEP:
+            raise InvalidArgument(f"step = {step} is too large: steps go up to 2**63-1 ({MAX_STEP})")
         encoded = _values.encode_mapping(metrics, "metrics")
         pm = _validate_primary_metric(primary_metric, metrics)
         spec = {"path": None if path is None else os.fspath(path), "step": step, "metrics": encoded, "primary_metric": pm}
         if self._recorder is None:
             self._recorder = self._project._core.resume(self.id)
+            _track(self)
         data = json.loads(self._recorder.checkpoint(json.dumps(spec, allow_nan=False)))
         checkpoint = Checkpoint(data, self)
         self.checkpoints.append(checkpoint)
@@ -126,18 +140,26 @@ class Experiment:
         return checkpoint
 
     def wait(self):
-        """Blocks until every checkpoint's files are saved."""
+        """Blocks until every checkpoint's files are saved.
+
+        Raises ``keepsake.exceptions.WriteError`` naming the checkpoints that were not saved.
+        """
         if self._recorder is not None and os.getpid() == self._pid:
             self._recorder.wait()
 
     def stop(self):
-        """Waits for pending uploads, stops the heartbeat, and marks the experiment stopped."""
+        """Waits for pending uploads, stops the heartbeat, and marks the experiment stopped.
+
+        Raises ``keepsake.exceptions.WriteError`` naming the checkpoints that were not saved;
+        the experiment is stopped all the same.
+        """
         if os.getpid() != self._pid:
             return
-        if self._recorder is not None:
-            self._recorder.stop()
-            self._recorder = None
-            _live.discard(self)
+        self._stopped = True
+        recorder, self._recorder = self._recorder, None
+        _live.discard(self)
+        if recorder is not None:
+            recorder.stop()
 
     def is_running(self):
         return self._project._core.is_running(self.id)
@@ -231,15 +253,62 @@ class ExperimentList(list):
         return f"<table><tr><th>id</th><th>params</th></tr>{rows}</table>"
 
 
-# Experiments recording in this process: saved and stopped at interpreter exit.
+# Experiments recording in this process: saved and stopped at interpreter exit and on SIGTERM.
 _live = set()
+_sigterm = {"installed": False, "previous": None}
+
+
+def _track(exp):
+    _live.add(exp)
+    _install_sigterm()
+
+
+def _install_sigterm():
+    """Saves what is pending when the process is asked to terminate (a job scheduler's SIGTERM),
+    then lets the signal do what it did before: the user's handler, or terminating."""
+    if _sigterm["installed"] or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous == signal.SIG_IGN:
+            _sigterm["installed"] = True  # the process chose to survive SIGTERM: nothing to do
+            return
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # not settable here (an embedded interpreter, say)
+        return
+    _sigterm["installed"] = True
+    _sigterm["previous"] = previous
+
+
+def _on_sigterm(signum, frame):
+    previous = _sigterm["previous"]
+    if callable(previous):
+        # The user's handler decides whether the process ends (then exit stops the experiments);
+        # what was recorded so far is saved before it runs.
+        for exp in list(_live):
+            if exp._pid == os.getpid():
+                try:
+                    exp.wait()
+                except Exception as e:
+                    print(f"keepsake: warning: {e}", file=sys.stderr)
+        return previous(signum, frame)
+    _finish_all()
+    # Then die of SIGTERM, as without this handler (the parent sees the same exit status).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _finish_all():
     for exp in list(_live):
         if exp._pid == os.getpid():
             try:
-                exp.stop()
+                if exp._owns_run:
+                    exp.stop()
+                else:
+                    # Checkpoints added to an experiment got from the store: saved, but the run
+                    # (perhaps still going in another process) is not marked stopped.
+                    _live.discard(exp)
+                    exp.wait()
             except Exception as e:  # never turn a finished training run into a crash at exit
                 print(f"keepsake: warning: finishing experiment {exp.short_id()} failed: {e}", file=sys.stderr)
 

@@ -60,7 +60,7 @@ class ExperimentCollection:
         core = self._project._core
         recorder = core.create(json.dumps(spec, allow_nan=False), not disable_heartbeat)
         exp = Experiment(self._project, json.loads(recorder.experiment()), recorder)
-        _experiment._live.add(exp)
+        _experiment._track(exp)
         if not quiet:
             saving = f", saved '{path}' to {core.repository}" if path else ""
             print(f"keepsake: experiment {exp.short_id()}{saving}", file=sys.stderr)
