@@ -65,6 +65,13 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("Cannot restore {} file(s) of experiment {experiment} that only its store had ({}): its tarball `{key}` is not in storage `{url}`", paths.len(), paths.join(", "))]
+    StoreOnlyMissing {
+        experiment: String,
+        key: String,
+        url: String,
+        paths: Vec<String>,
+    },
 }
 
 impl Error {
@@ -91,6 +98,9 @@ impl Error {
             Error::NotAGitRepository { .. } => {
                 Some("Run it inside a git work tree, or `git init` one first".into())
             }
+            Error::StoreOnlyMissing { .. } => Some(
+                "Those files were left out of git (gitignored, or over git_max_file_size); restore the tarball to the store, or pass `--path` to check out only files git has".into(),
+            ),
             Error::Storage { url, .. } if url.starts_with("s3://") => Some(
                 "Check AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and that the bucket exists".into(),
             ),

@@ -61,6 +61,80 @@ pub struct FileRecord {
     pub sha256: Option<String>,
 }
 
+/// Why a file of an experiment's code snapshot is in the store only, not in its git tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LeftOut {
+    /// git's ignore rules (`.gitignore` at any level, `.git/info/exclude`, `core.excludesFile`).
+    #[serde(rename = "ignored")]
+    Ignored,
+    /// Bigger than `git_max_file_size`.
+    #[serde(rename = "too large")]
+    TooLarge,
+}
+
+impl LeftOut {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeftOut::Ignored => "ignored",
+            LeftOut::TooLarge => "too large",
+        }
+    }
+}
+
+/// A file of the code snapshot that the store's tarball has and the git tree leaves out. Kept in
+/// the experiment's first commit; validated when read (it comes from git, so it is untrusted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawStoreOnly")]
+pub struct StoreOnlyFile {
+    /// Project-relative, `/`-separated, as in the tarball.
+    pub path: String,
+    pub size: u64,
+    pub blake3: String,
+    pub reason: LeftOut,
+}
+
+#[derive(Deserialize)]
+struct RawStoreOnly {
+    path: String,
+    size: u64,
+    blake3: String,
+    reason: LeftOut,
+}
+
+impl TryFrom<RawStoreOnly> for StoreOnlyFile {
+    type Error = String;
+
+    fn try_from(r: RawStoreOnly) -> std::result::Result<Self, String> {
+        let clean = !r.path.is_empty()
+            && r.path
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'));
+        if !clean {
+            return Err(format!(
+                "store-only path {:?} is not a relative path inside the project",
+                r.path
+            ));
+        }
+        let hex = r.blake3.len() == 64
+            && r
+                .blake3
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex {
+            return Err(format!(
+                "store-only file {:?} has blake3 {:?}, not 64 lowercase hex digits",
+                r.path, r.blake3
+            ));
+        }
+        Ok(StoreOnlyFile {
+            path: r.path,
+            size: r.size,
+            blake3: r.blake3,
+            reason: r.reason,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub id: Id,
@@ -113,6 +187,9 @@ pub struct Experiment {
     pub keepsake_version: String,
     #[serde(skip)]
     pub files: Option<FileRecord>,
+    /// Files of the code snapshot in the store's tarball only, not in the git tree (from git).
+    #[serde(skip)]
+    pub store_only: Vec<StoreOnlyFile>,
     /// The commit at the tip of the experiment's ref, when it was read from git.
     #[serde(skip)]
     pub git_tip: Option<String>,
