@@ -213,7 +213,8 @@ fn store_only_rows<'a>(
         .into_iter()
         .filter_map(|p| {
             let (x, y) = (in_a.get(p).copied(), in_b.get(p).copied());
-            let same = matches!((x, y), (Some(x), Some(y)) if x.blake3 == y.blake3 && x.size == y.size);
+            let same =
+                matches!((x, y), (Some(x), Some(y)) if x.blake3 == y.blake3 && x.size == y.size);
             (!same).then(|| (p.to_string(), x, y))
         })
         .collect()

@@ -268,11 +268,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
                     ))
                 })?;
             }
-            _ => {
-                return Err(bad(format!(
-                    "unknown key `{key}` (known: repository, compression, remotes, git_max_file_size)"
-                )))
-            }
+            _ => return Err(bad(format!(
+                "unknown key `{key}` (known: repository, compression, remotes, git_max_file_size)"
+            ))),
         }
     }
     let mut warnings = Vec::new();
@@ -398,7 +396,16 @@ mod tests {
         assert_eq!(size("\"512 kib\"").unwrap(), 512 << 10);
         assert_eq!(size("2G").unwrap(), 2_000_000_000);
         assert_eq!(size("0").unwrap(), 0);
-        for bad in ["-5", "1.5MB", "10 parsecs", "MB", "[1]", "99999999999999999999", "20000000TiB", "\"\""] {
+        for bad in [
+            "-5",
+            "1.5MB",
+            "10 parsecs",
+            "MB",
+            "[1]",
+            "99999999999999999999",
+            "20000000TiB",
+            "\"\"",
+        ] {
             let err = size(bad).unwrap_err().to_string();
             assert!(err.contains("`git_max_file_size` is `"), "{bad}: {err}");
             assert!(err.contains("10MiB"), "{bad}: {err}");

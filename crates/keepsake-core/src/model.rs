@@ -116,8 +116,7 @@ impl TryFrom<RawStoreOnly> for StoreOnlyFile {
             ));
         }
         let hex = r.blake3.len() == 64
-            && r
-                .blake3
+            && r.blake3
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !hex {

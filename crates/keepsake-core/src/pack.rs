@@ -217,7 +217,15 @@ pub fn write_tarball_from_memory<W: Write>(
     codec: Codec,
     out: W,
 ) -> Result<W> {
-    write_segments(entries, Some(data), top, codec, out, &|_| false, &mut Vec::new())
+    write_segments(
+        entries,
+        Some(data),
+        top,
+        codec,
+        out,
+        &|_| false,
+        &mut Vec::new(),
+    )
 }
 
 /// `hash(i)`: whether to hash entry `i` into `hashes[i]`.

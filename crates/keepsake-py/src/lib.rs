@@ -195,6 +195,9 @@ impl PyProject {
             py,
             py.allow_threads(|| Recorder::start(project, spec, recorder_options(heartbeat)?)),
         )?;
+        if let Some(w) = self.inner.left_out_warning(&recorder.experiment()) {
+            let _ = writeln!(std::io::stderr(), "keepsake: warning: {w}");
+        }
         Ok(PyRecorder {
             inner: Arc::new(recorder),
             project: self.inner.clone(),
