@@ -438,6 +438,42 @@ mod tests {
     }
 
     #[test]
+    fn store_only_records_from_git_are_validated() {
+        let hash = "ab".repeat(32);
+        let parse = |path: &str, blake3: &str, reason: &str| {
+            serde_json::from_value::<StoreOnlyFile>(serde_json::json!({
+                "path": path, "size": 3, "blake3": blake3, "reason": reason,
+            }))
+        };
+        let ok = parse("data/big.bin", &hash, "too large").unwrap();
+        assert_eq!((ok.reason, ok.size), (LeftOut::TooLarge, 3));
+        assert_eq!(
+            serde_json::to_value(&ok).unwrap()["reason"],
+            serde_json::json!("too large")
+        );
+        assert_eq!(
+            parse(".env", &hash, "ignored").unwrap().reason,
+            LeftOut::Ignored
+        );
+        for (path, blake3, reason) in [
+            ("../escape", hash.as_str(), "ignored"),
+            ("/etc/passwd", hash.as_str(), "ignored"),
+            ("a//b", hash.as_str(), "ignored"),
+            ("", hash.as_str(), "ignored"),
+            ("a/./b", hash.as_str(), "ignored"),
+            ("ok", "abc", "ignored"),
+            ("ok", &"AB".repeat(32), "ignored"),
+            ("ok", hash.as_str(), "deleted"),
+        ] {
+            let err = parse(path, blake3, reason).unwrap_err().to_string();
+            assert!(
+                err.contains(path) || err.contains("variant"),
+                "{path} {blake3} {reason}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn corrupt_json_names_the_key() {
         let err = Experiment::from_keepsake_json("metadata/experiments/x.json", b"{\"id\": 3")
             .unwrap_err();

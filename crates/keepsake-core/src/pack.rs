@@ -739,6 +739,30 @@ mod tests {
     }
 
     #[test]
+    fn hashing_while_packing_hashes_the_picked_files_only_and_packs_the_same() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path().join("p");
+        write(&r, "a.txt", "small\n");
+        let big: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 251) as u8).collect();
+        std::fs::write(r.join("big.bin"), &big).unwrap();
+        write(&r, "c.txt", "c");
+        let entries = collect(&r, ".", &[]).unwrap();
+        assert_eq!(rels(&entries), ["a.txt", "big.bin", "c.txt"]);
+        let plain = write_tarball(&entries, "id", Codec::Gzip, Vec::new()).unwrap();
+        let (hashed, hashes) =
+            write_tarball_hashing(&entries, &|i| i != 2, "id", Codec::Gzip, Vec::new()).unwrap();
+        assert_eq!(plain, hashed);
+        assert_eq!(
+            hashes,
+            [
+                Some(blake3::hash(b"small\n").to_hex().to_string()),
+                Some(blake3::hash(&big).to_hex().to_string()),
+                None
+            ]
+        );
+    }
+
+    #[test]
     fn gzip_stores_incompressible_files_and_compresses_the_rest() {
         let d = tempfile::tempdir().unwrap();
         let r = d.path().join("p");
