@@ -431,3 +431,47 @@ fn a_bad_git_max_file_size_is_a_config_error_naming_the_value() {
     std::fs::remove_file(t.dir.join("keepsake.yaml")).unwrap();
     assert_eq!(snapshot(&t.dir), before);
 }
+
+#[test]
+fn import_of_a_keepsake_store_leaves_the_same_files_out_of_git() {
+    // Recorded outside git (as Keepsake 0.4.2 would): the tarball holds everything.
+    let t = TestProject::new(false);
+    t.write(
+        "keepsake.yaml",
+        "repository: file://.keepsake\ngit_max_file_size: 1000\n",
+    );
+    t.write(".env", SECRET);
+    let big = noise(5000, 5);
+    std::fs::write(t.dir.join("data/big.bin"), &big).unwrap();
+    let exp = t
+        .project()
+        .create_experiment(new_experiment(Some("."), json!({})))
+        .unwrap();
+    assert!(exp.store_only.is_empty(), "no git, nothing left out");
+    git_in(&t.dir, &["init", "-q", "-b", "main"]);
+    t.write(".gitignore", ".env\n.keepsake/\n");
+    t.ks(&["import"]).ok();
+    let id = exp.id.as_str();
+    assert_eq!(
+        tree_files(&t.dir, id),
+        [
+            ".keepsakeignore",
+            "data/train.csv",
+            "keepsake.yaml",
+            "run.sh",
+            "src/model.py",
+            "train.py"
+        ]
+    );
+    let objects = all_objects(&t.dir.join(".git"));
+    assert!(!contains(&objects, SECRET.as_bytes()));
+    assert!(!contains(&objects, &big[..64]));
+    let json = t.ks(&["show", "--json", id]).ok().json();
+    assert_eq!(
+        json["store_only"],
+        json!([
+            {"path": ".env", "size": SECRET.len(), "blake3": blake3_of(SECRET.as_bytes()), "reason": "ignored"},
+            {"path": "data/big.bin", "size": 5000, "blake3": blake3_of(&big), "reason": "too large"},
+        ])
+    );
+}

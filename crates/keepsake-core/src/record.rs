@@ -98,7 +98,7 @@ impl Project {
 
     /// Which files of a code snapshot stay out of git, and why: git's own ignore rules, then
     /// the size limit. They still go into the store's tarball, as Keepsake would store them.
-    fn left_out_of_git(
+    pub(crate) fn left_out_of_git(
         &self,
         git: &GitRepo,
         files: &[pack::FileEntry],
@@ -207,29 +207,11 @@ impl Project {
                 hashes = h;
                 Ok(())
             })?);
-            exp.store_only = files
-                .iter()
-                .zip(&left_out)
-                .zip(hashes)
-                .filter_map(|((f, why), hash)| {
-                    Some(StoreOnlyFile {
-                        path: f.rel.clone(),
-                        size: f.size,
-                        blake3: hash?,
-                        reason: (*why)?,
-                    })
-                })
-                .collect();
+            exp.store_only = store_only_records(&files, &left_out, hashes);
         }
         self.write_storage_metadata(&exp)?;
         if let Some(git) = &self.git {
-            let in_git: Vec<pack::FileEntry> = files
-                .into_iter()
-                .zip(&left_out)
-                .filter(|(_, why)| why.is_none())
-                .map(|(f, _)| f)
-                .collect();
-            let tree = git.write_tree(&in_git)?;
+            let tree = git.write_tree(&kept_in_git(files, &left_out))?;
             let baseline = exp.git_commit.clone();
             let record = root_record(&exp);
             let commit = git.commit(
@@ -608,6 +590,40 @@ fn root_record(exp: &Experiment) -> CommitRecord {
         dirty: exp.git_dirty,
         store_only: exp.store_only.clone(),
     }
+}
+
+/// The records of the files `left_out` marks, with their hashes (`hashes[i]` for `files[i]`).
+pub(crate) fn store_only_records(
+    files: &[pack::FileEntry],
+    left_out: &[Option<LeftOut>],
+    hashes: Vec<Option<String>>,
+) -> Vec<StoreOnlyFile> {
+    files
+        .iter()
+        .zip(left_out)
+        .zip(hashes)
+        .filter_map(|((f, why), hash)| {
+            Some(StoreOnlyFile {
+                path: f.rel.clone(),
+                size: f.size,
+                blake3: hash?,
+                reason: (*why)?,
+            })
+        })
+        .collect()
+}
+
+/// The files that go into the git tree: those `left_out` does not mark.
+pub(crate) fn kept_in_git(
+    files: Vec<pack::FileEntry>,
+    left_out: &[Option<LeftOut>],
+) -> Vec<pack::FileEntry> {
+    files
+        .into_iter()
+        .zip(left_out)
+        .filter(|(_, why)| why.is_none())
+        .map(|(f, _)| f)
+        .collect()
 }
 
 /// `1536` -> `1.5 KiB`: sizes in messages.
