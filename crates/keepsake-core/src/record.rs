@@ -136,7 +136,7 @@ impl Project {
             n => format!(" and {} other files", n - 1),
         };
         Some(format!(
-            "`{}` ({}){others} left out of git: larger than git_max_file_size ({}); they are in the store only (`git keepsake show {}` lists them)",
+            "`{}` ({}){others} left out of git, over git_max_file_size ({}): kept in the store only (`git keepsake show {}` lists what git does not have)",
             biggest.path,
             human_size(biggest.size),
             human_size(self.config.git_max_file_size),
