@@ -3,6 +3,8 @@
 use std::collections::BTreeSet;
 
 use clap::Args;
+use keepsake_core::model::StoreOnlyFile;
+use keepsake_core::record::human_size;
 use keepsake_core::{value, Checkpoint, Experiment, Project, Target};
 use serde_json::{json, Map, Value};
 
@@ -114,6 +116,7 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
         ca.map(|c| &c.metrics).unwrap_or(&empty),
         cb.map(|c| &c.metrics).unwrap_or(&empty),
     );
+    let store_only = store_only_rows(ea, eb);
     let code = code_diff(&project, ea, eb)?;
     if args.json {
         let section = |rows: &Rows| -> Value {
@@ -131,6 +134,12 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
             "python_packages": section(&env),
             "checkpoint": section(&checkpoint),
             "metrics": section(&metrics),
+            "store_only": Value::Object(
+                store_only
+                    .iter()
+                    .map(|(k, a, b)| (k.clone(), json!([a, b])))
+                    .collect(),
+            ),
             "code": code,
         });
         return Ok(ui::out_json(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
@@ -164,6 +173,22 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
     section("Python Packages", None, &env);
     section("Checkpoint", Some((short(ca), short(cb))), &checkpoint);
     section("Metrics", None, &metrics);
+    let describe = |f: &Option<&StoreOnlyFile>| {
+        Some(match f {
+            Some(f) => format!(
+                "{}, {}, blake3 {}",
+                human_size(f.size),
+                f.reason.as_str(),
+                &f.blake3[..12.min(f.blake3.len())]
+            ),
+            None => "(not store-only)".into(),
+        })
+    };
+    let store_only_text: Rows = store_only
+        .iter()
+        .map(|(k, a, b)| (k.clone(), describe(a), describe(b)))
+        .collect();
+    section("Store-only files (not in git)", None, &store_only_text);
     let mut out = t.render();
     out.push_str("Code\n");
     match code {
@@ -172,6 +197,27 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
         None => out.push_str("(code diff needs a git repository)\n"),
     }
     Ok(ui::out(&out)?)
+}
+
+/// Store-only files (left out of git) that differ by hash or exist on one side only.
+fn store_only_rows<'a>(
+    a: &'a Experiment,
+    b: &'a Experiment,
+) -> Vec<(String, Option<&'a StoreOnlyFile>, Option<&'a StoreOnlyFile>)> {
+    let by_path = |e: &'a Experiment| -> std::collections::BTreeMap<&'a str, &'a StoreOnlyFile> {
+        e.store_only.iter().map(|f| (f.path.as_str(), f)).collect()
+    };
+    let (in_a, in_b) = (by_path(a), by_path(b));
+    let paths: BTreeSet<&str> = in_a.keys().chain(in_b.keys()).copied().collect();
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let (x, y) = (in_a.get(p).copied(), in_b.get(p).copied());
+            let same =
+                matches!((x, y), (Some(x), Some(y)) if x.blake3 == y.blake3 && x.size == y.size);
+            (!same).then(|| (p.to_string(), x, y))
+        })
+        .collect()
 }
 
 fn code_diff(project: &Project, a: &Experiment, b: &Experiment) -> CliResult<Option<String>> {

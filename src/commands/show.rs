@@ -1,6 +1,7 @@
 //! `show`: one experiment (all fields and its checkpoints) or one checkpoint.
 
 use clap::Args;
+use keepsake_core::record::human_size;
 use keepsake_core::{value, Checkpoint, Experiment, Project, Target};
 use serde_json::Value;
 
@@ -69,6 +70,10 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
                 // As Keepsake's `show --json`: `{}` for no params, while the metadata has `null`.
                 if v["params"].is_null() {
                     v["params"] = Value::Object(Default::default());
+                }
+                // Only when there are some, so Keepsake's own experiments read as Keepsake shows them.
+                if !e.store_only.is_empty() {
+                    v["store_only"] = serde_json::to_value(&e.store_only).unwrap_or(Value::Null);
                 }
                 v
             }
@@ -171,6 +176,7 @@ fn experiment_fields(
         };
         lines.push(Line::Field("Git commit".into(), format!("{commit}{dirty}")));
     }
+    store_only_section(e, lines);
     lines.push(Line::Blank);
     lines.push(Line::Heading("Params"));
     for (k, v) in &e.params {
@@ -215,6 +221,29 @@ fn experiment_fields(
             packages.len() - shown.len()
         )));
     }
+}
+
+/// The files of the code snapshot that git left out (the store's tarball has them).
+fn store_only_section(e: &Experiment, lines: &mut Vec<Line>) {
+    if e.store_only.is_empty() {
+        return;
+    }
+    lines.push(Line::Blank);
+    lines.push(Line::Heading("Store only (left out of git)"));
+    let mut t = ui::Table::default();
+    t.row(vec![
+        vec!["PATH".into()],
+        vec!["SIZE".into()],
+        vec!["WHY".into()],
+    ]);
+    for f in &e.store_only {
+        t.row(vec![
+            vec![f.path.clone()],
+            vec![human_size(f.size)],
+            vec![f.reason.as_str().into()],
+        ]);
+    }
+    lines.push(Line::Raw(t.render().trim_end().to_string()));
 }
 
 fn checkpoints_table(e: &Experiment, lines: &mut Vec<Line>) {

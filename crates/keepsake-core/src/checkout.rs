@@ -122,7 +122,23 @@ impl Project {
         match (opened, &self.git, &exp.git_tree) {
             (Ok((opened, limit)), _, _) => opened.unpack(staging, only, limit),
             // The code is in git too: a store that lost the tarball still gives it back.
-            (Err(Error::MissingData { .. }), Some(git), Some(tree)) => {
+            (Err(Error::MissingData { key, url, .. }), Some(git), Some(tree)) => {
+                // Git never had the files left out of its tree: say which, rather than restore
+                // a snapshot with holes in it.
+                let lost: Vec<String> = exp
+                    .store_only
+                    .iter()
+                    .filter(|f| selected(Path::new(&f.path), only))
+                    .map(|f| f.path.clone())
+                    .collect();
+                if !lost.is_empty() {
+                    return Err(Error::StoreOnlyMissing {
+                        experiment: exp.id.short().to_string(),
+                        key,
+                        url,
+                        paths: lost,
+                    });
+                }
                 // Files outside `only` are dropped before anything is moved into place.
                 git.checkout_tree(tree, staging).map(|_| ())
             }
@@ -240,6 +256,10 @@ impl Project {
             dir: PathBuf::from(format!("experiment {}", exp.id.short())),
         })
     }
+}
+
+fn selected(path: &Path, only: Option<&str>) -> bool {
+    only.is_none_or(|p| p.is_empty() || path.starts_with(p))
 }
 
 /// A staging directory inside `dest` (created if need be), so that moving files into place is a

@@ -137,6 +137,38 @@ pub struct Config {
     pub remotes: std::collections::BTreeMap<String, String>,
     /// Warnings to show the user (deprecated names or keys).
     pub warnings: Vec<String>,
+    /// Files of a code snapshot bigger than this stay out of git (they are in the store only).
+    pub git_max_file_size: u64,
+}
+
+/// `git_max_file_size` unless keepsake.yaml says otherwise: well under the 100 MB that GitHub
+/// refuses per blob, and larger than any source file.
+pub const DEFAULT_GIT_MAX_FILE_SIZE: u64 = 10 << 20;
+
+/// A byte count: a plain number, or one with a unit (`10MiB`, `100MB`, `512 KiB`, `2G`).
+/// Binary units (KiB, MiB, GiB, TiB) are powers of 1024, decimal ones (KB, MB, GB, TB, and K, M,
+/// G, T) powers of 1000; case does not matter.
+pub fn parse_byte_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    if digits.is_empty() {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "m" | "mb" => 1000u64.pow(2),
+        "g" | "gb" => 1000u64.pow(3),
+        "t" | "tb" => 1000u64.pow(4),
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(factor)
 }
 
 /// Looks for a config file in `start` and its parents, stopping after `stop_at` (the git work tree
@@ -186,6 +218,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
         _ => return Err(bad("expected `key: value` lines".into())),
     };
     let (mut repository, mut storage, mut compression) = (None, None, Codec::Gzip);
+    let mut git_max_file_size = DEFAULT_GIT_MAX_FILE_SIZE;
     let mut remotes = std::collections::BTreeMap::new();
     for (k, v) in map {
         let key = k.as_str().unwrap_or_default().to_string();
@@ -220,10 +253,25 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
                     };
                 }
             }
+            "git_max_file_size" => {
+                let text = match &v {
+                    Yaml::Number(n) => n.to_string(),
+                    Yaml::String(s) => s.clone(),
+                    other => serde_yaml_ng::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                git_max_file_size = parse_byte_size(&text).ok_or_else(|| {
+                    bad(format!(
+                        "`git_max_file_size` is `{text}`: expected a byte count such as `10485760`, `10MiB` or `100MB`"
+                    ))
+                })?;
+            }
             _ => {
                 return Err(bad(format!(
-                    "unknown key `{key}` (known: repository, compression, remotes)"
-                )))
+                "unknown key `{key}` (known: repository, compression, remotes, git_max_file_size)"
+            )))
             }
         }
     }
@@ -252,6 +300,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
         compression,
         remotes,
         warnings,
+        git_max_file_size,
     })
 }
 
@@ -330,5 +379,41 @@ mod tests {
                 .compression,
             Codec::Zstd
         );
+    }
+
+    #[test]
+    fn git_max_file_size_takes_counts_and_units() {
+        let p = Path::new("/p/keepsake.yaml");
+        let size = |v: &str| {
+            parse(p, &format!("repository: x\ngit_max_file_size: {v}\n"))
+                .map(|c| c.git_max_file_size)
+        };
+        assert_eq!(
+            parse(p, "repository: x\n").unwrap().git_max_file_size,
+            10 << 20
+        );
+        assert_eq!(size("1000").unwrap(), 1000);
+        assert_eq!(size("10MiB").unwrap(), 10 << 20);
+        assert_eq!(size("100MB").unwrap(), 100_000_000);
+        assert_eq!(size("\"512 kib\"").unwrap(), 512 << 10);
+        assert_eq!(size("2G").unwrap(), 2_000_000_000);
+        assert_eq!(size("0").unwrap(), 0);
+        for bad in [
+            "-5",
+            "1.5MB",
+            "10 parsecs",
+            "MB",
+            "[1]",
+            "20000000TiB",
+            "\"\"",
+        ] {
+            let err = size(bad).unwrap_err().to_string();
+            assert!(err.contains("`git_max_file_size` is `"), "{bad}: {err}");
+            assert!(err.contains("10MiB"), "{bad}: {err}");
+        }
+        assert!(size("1.5MB").unwrap_err().to_string().contains("`1.5MB`"));
+        // Too big for YAML's integers: the YAML reader refuses it, naming it too.
+        let err = size("99999999999999999999").unwrap_err().to_string();
+        assert!(err.contains("99999999999999999999"), "{err}");
     }
 }

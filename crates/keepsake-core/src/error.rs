@@ -82,6 +82,13 @@ pub enum Error {
         key: String,
         reason: String,
     },
+    #[error("Cannot restore {} file(s) of experiment {experiment} that only its store had ({}): its tarball `{key}` is not in storage `{url}`", paths.len(), paths.join(", "))]
+    StoreOnlyMissing {
+        experiment: String,
+        key: String,
+        url: String,
+        paths: Vec<String>,
+    },
     #[error("{} NOT saved: {reason}", not_saved_list(checkpoints, experiment))]
     NotSaved {
         experiment: String,
@@ -161,6 +168,9 @@ impl Error {
             } if url.starts_with("s3://") || url.starts_with("gs://") => {
                 Some("Create the bucket first, or fix the bucket name in the repository URL".into())
             }
+            Error::StoreOnlyMissing { .. } => Some(
+                "Those files were left out of git (gitignored, or over git_max_file_size); restore the tarball to the store, or pass `--path` to check out only files git has".into(),
+            ),
             Error::Storage { url, .. } if url.starts_with("s3://") => Some(
                 "Check AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and that the bucket exists".into(),
             ),

@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 use crate::git::GitRepo;
 use crate::model::{Experiment, FileRecord};
 use crate::project::{experiment_ref, Project};
-use crate::record::{commit_checkpoint, root_message_for_import, tarball_keys};
+use crate::record::{
+    commit_checkpoint, kept_in_git, root_message_for_import, store_only_records, tarball_keys,
+};
 use crate::storage::{self, Store};
 
 #[derive(Debug, Default)]
@@ -115,7 +117,16 @@ impl Project {
                 self.store.put(&hb, bytes)?;
             }
         }
-        let tree = git.write_tree(&files)?;
+        // Keepsake's tarball has everything its rules took: the project's git ignore rules and
+        // size limit decide what of it goes into git, as when recording.
+        let left_out = self.left_out_of_git(git, &files)?;
+        let hashes = files
+            .iter()
+            .zip(&left_out)
+            .map(|(f, why)| why.map(|_| hash_file(&f.abs)).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        exp.store_only = store_only_records(&files, &left_out, hashes);
+        let tree = git.write_tree(&kept_in_git(files, &left_out))?;
         let root = git.commit(&tree, &[], &root_message_for_import(&exp), exp.created)?;
         let mut tip = root;
         let mut so_far = exp.clone();
@@ -171,6 +182,14 @@ impl Project {
         }
         Ok(None)
     }
+}
+
+/// The BLAKE3 hash of a staged file.
+fn hash_file(path: &std::path::Path) -> Result<String> {
+    let mut hasher = Hasher::new();
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    std::io::copy(&mut f, &mut hasher).map_err(|e| Error::io(path, e))?;
+    Ok(hasher.finish())
 }
 
 /// Passes bytes through while hashing them and, optionally, uploading a copy.

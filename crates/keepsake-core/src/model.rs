@@ -64,6 +64,79 @@ pub struct FileRecord {
     pub files_size: Option<u64>,
 }
 
+/// Why a file of an experiment's code snapshot is in the store only, not in its git tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LeftOut {
+    /// git's ignore rules (`.gitignore` at any level, `.git/info/exclude`, `core.excludesFile`).
+    #[serde(rename = "ignored")]
+    Ignored,
+    /// Bigger than `git_max_file_size`.
+    #[serde(rename = "too large")]
+    TooLarge,
+}
+
+impl LeftOut {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeftOut::Ignored => "ignored",
+            LeftOut::TooLarge => "too large",
+        }
+    }
+}
+
+/// A file of the code snapshot that the store's tarball has and the git tree leaves out. Kept in
+/// the experiment's first commit; validated when read (it comes from git, so it is untrusted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawStoreOnly")]
+pub struct StoreOnlyFile {
+    /// Project-relative, `/`-separated, as in the tarball.
+    pub path: String,
+    pub size: u64,
+    pub blake3: String,
+    pub reason: LeftOut,
+}
+
+#[derive(Deserialize)]
+struct RawStoreOnly {
+    path: String,
+    size: u64,
+    blake3: String,
+    reason: LeftOut,
+}
+
+impl TryFrom<RawStoreOnly> for StoreOnlyFile {
+    type Error = String;
+
+    fn try_from(r: RawStoreOnly) -> std::result::Result<Self, String> {
+        let clean = !r.path.is_empty()
+            && r.path
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'));
+        if !clean {
+            return Err(format!(
+                "store-only path {:?} is not a relative path inside the project",
+                r.path
+            ));
+        }
+        let hex = r.blake3.len() == 64
+            && r.blake3
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex {
+            return Err(format!(
+                "store-only file {:?} has blake3 {:?}, not 64 lowercase hex digits",
+                r.path, r.blake3
+            ));
+        }
+        Ok(StoreOnlyFile {
+            path: r.path,
+            size: r.size,
+            blake3: r.blake3,
+            reason: r.reason,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub id: Id,
@@ -116,6 +189,9 @@ pub struct Experiment {
     pub keepsake_version: String,
     #[serde(skip)]
     pub files: Option<FileRecord>,
+    /// Files of the code snapshot in the store's tarball only, not in the git tree (from git).
+    #[serde(skip)]
+    pub store_only: Vec<StoreOnlyFile>,
     /// The commit at the tip of the experiment's ref, when it was read from git.
     #[serde(skip)]
     pub git_tip: Option<String>,
@@ -362,6 +438,42 @@ mod tests {
         let exp = Experiment::from_keepsake_json("b", FIXTURE_B.as_bytes()).unwrap();
         assert_eq!(exp.best().unwrap().step, 3);
         assert_eq!(exp.latest().unwrap().step, 4);
+    }
+
+    #[test]
+    fn store_only_records_from_git_are_validated() {
+        let hash = "ab".repeat(32);
+        let parse = |path: &str, blake3: &str, reason: &str| {
+            serde_json::from_value::<StoreOnlyFile>(serde_json::json!({
+                "path": path, "size": 3, "blake3": blake3, "reason": reason,
+            }))
+        };
+        let ok = parse("data/big.bin", &hash, "too large").unwrap();
+        assert_eq!((ok.reason, ok.size), (LeftOut::TooLarge, 3));
+        assert_eq!(
+            serde_json::to_value(&ok).unwrap()["reason"],
+            serde_json::json!("too large")
+        );
+        assert_eq!(
+            parse(".env", &hash, "ignored").unwrap().reason,
+            LeftOut::Ignored
+        );
+        for (path, blake3, reason) in [
+            ("../escape", hash.as_str(), "ignored"),
+            ("/etc/passwd", hash.as_str(), "ignored"),
+            ("a//b", hash.as_str(), "ignored"),
+            ("", hash.as_str(), "ignored"),
+            ("a/./b", hash.as_str(), "ignored"),
+            ("ok", "abc", "ignored"),
+            ("ok", &"AB".repeat(32), "ignored"),
+            ("ok", hash.as_str(), "deleted"),
+        ] {
+            let err = parse(path, blake3, reason).unwrap_err().to_string();
+            assert!(
+                err.contains(path) || err.contains("variant"),
+                "{path} {blake3} {reason}: {err}"
+            );
+        }
     }
 
     #[test]

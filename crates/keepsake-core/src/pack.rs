@@ -191,7 +191,22 @@ pub fn write_tarball<W: Write>(
     codec: Codec,
     out: W,
 ) -> Result<W> {
-    write_segments(entries, None, top, codec, out)
+    write_segments(entries, None, top, codec, out, &|_| false, &mut Vec::new())
+}
+
+/// `write_tarball` that also hashes (BLAKE3) the content of the entries `hash` picks (by index),
+/// as it reads them: files kept out of git are recorded with their hash without a second read.
+/// Returns the hashes in entry order, None for entries not picked.
+pub fn write_tarball_hashing<W: Write>(
+    entries: &[FileEntry],
+    hash: &dyn Fn(usize) -> bool,
+    top: &str,
+    codec: Codec,
+    out: W,
+) -> Result<(W, Vec<Option<String>>)> {
+    let mut hashes = vec![None; entries.len()];
+    let out = write_segments(entries, None, top, codec, out, hash, &mut hashes)?;
+    Ok((out, hashes))
 }
 
 /// `write_tarball` for files read into memory already: `data[i]` is `entries[i]`'s content.
@@ -202,15 +217,26 @@ pub fn write_tarball_from_memory<W: Write>(
     codec: Codec,
     out: W,
 ) -> Result<W> {
-    write_segments(entries, Some(data), top, codec, out)
+    write_segments(
+        entries,
+        Some(data),
+        top,
+        codec,
+        out,
+        &|_| false,
+        &mut Vec::new(),
+    )
 }
 
+/// `hash(i)`: whether to hash entry `i` into `hashes[i]`.
 fn write_segments<W: Write>(
     entries: &[FileEntry],
     data: Option<&[Vec<u8>]>,
     top: &str,
     codec: Codec,
     out: W,
+    hash: &dyn Fn(usize) -> bool,
+    hashes: &mut [Option<String>],
 ) -> Result<W> {
     let mut builder = tar::Builder::new(Segments::new(codec, out));
     for (i, e) in entries.iter().enumerate() {
@@ -223,6 +249,7 @@ fn write_segments<W: Write>(
             .get_mut()
             .set_packing(packing)
             .map_err(|err| Error::io(codec.stream_name(), err))?;
+        let slot = if hash(i) { hashes.get_mut(i) } else { None };
         match content {
             Some(bytes) => {
                 let mut header = file_header(e);
@@ -230,8 +257,17 @@ fn write_segments<W: Write>(
                 builder
                     .append_data(&mut header, format!("{top}/{}", e.rel), bytes)
                     .map_err(|err| Error::io(&e.abs, err))?;
+                if let Some(slot) = slot {
+                    *slot = Some(blake3::hash(bytes).to_hex().to_string());
+                }
             }
-            None => append_one(&mut builder, e, top)?,
+            None => {
+                let mut hasher = slot.is_some().then(crate::digest::Hasher::new);
+                append_one(&mut builder, e, top, hasher.as_mut())?;
+                if let (Some(slot), Some(h)) = (slot, hasher) {
+                    *slot = Some(h.finish());
+                }
+            }
         }
     }
     let segments = builder
@@ -433,7 +469,12 @@ fn file_header(e: &FileEntry) -> tar::Header {
     header
 }
 
-fn append_one<W: Write>(builder: &mut tar::Builder<W>, e: &FileEntry, top: &str) -> Result<()> {
+fn append_one<W: Write>(
+    builder: &mut tar::Builder<W>,
+    e: &FileEntry,
+    top: &str,
+    hasher: Option<&mut crate::digest::Hasher>,
+) -> Result<()> {
     let file = std::fs::File::open(&e.abs).map_err(|err| Error::io(&e.abs, err))?;
     let mut header = file_header(e);
     // The buffer on the outside: `io::copy` (inside tar) then moves whole 1 MiB chunks.
@@ -443,6 +484,7 @@ fn append_one<W: Write>(builder: &mut tar::Builder<W>, e: &FileEntry, top: &str)
             inner: file.take(e.size),
             left: e.size,
             path: &e.abs,
+            hasher,
         },
     );
     builder
@@ -455,6 +497,8 @@ struct ExactReader<'a, R> {
     inner: R,
     left: u64,
     path: &'a Path,
+    /// Sees every byte read, when the entry's hash is wanted.
+    hasher: Option<&'a mut crate::digest::Hasher>,
 }
 
 impl<R: Read> Read for ExactReader<'_, R> {
@@ -467,6 +511,9 @@ impl<R: Read> Read for ExactReader<'_, R> {
             )));
         }
         self.left -= n as u64;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -708,6 +755,30 @@ mod tests {
             assert!(read_entry(&tarball[..], "t", "d/sub/s", &mut sink).unwrap());
             assert_eq!(sink, b"s");
         }
+    }
+
+    #[test]
+    fn hashing_while_packing_hashes_the_picked_files_only_and_packs_the_same() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path().join("p");
+        write(&r, "a.txt", "small\n");
+        let big: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 251) as u8).collect();
+        std::fs::write(r.join("big.bin"), &big).unwrap();
+        write(&r, "c.txt", "c");
+        let entries = collect(&r, ".", &[]).unwrap();
+        assert_eq!(rels(&entries), ["a.txt", "big.bin", "c.txt"]);
+        let plain = write_tarball(&entries, "id", Codec::Gzip, Vec::new()).unwrap();
+        let (hashed, hashes) =
+            write_tarball_hashing(&entries, &|i| i != 2, "id", Codec::Gzip, Vec::new()).unwrap();
+        assert_eq!(plain, hashed);
+        assert_eq!(
+            hashes,
+            [
+                Some(blake3::hash(b"small\n").to_hex().to_string()),
+                Some(blake3::hash(&big).to_hex().to_string()),
+                None
+            ]
+        );
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub(crate) struct CommitRecord {
     pub baseline: Option<String>,
     #[serde(default)]
     pub dirty: bool,
+    /// Files of the code snapshot left out of its git tree (in the store's tarball only). In
+    /// the experiment's first commit only: checkpoint commits stay small however many there are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub store_only: Vec<crate::model::StoreOnlyFile>,
 }
 
 /// The part of a commit record that walking an experiment's history needs.
@@ -398,6 +402,7 @@ impl CommitRecord {
         e.files = self.experiment_files;
         e.git_commit = self.baseline;
         e.git_dirty = self.dirty;
+        e.store_only = self.store_only;
         e
     }
 
@@ -498,6 +503,10 @@ impl Project {
                     .unwrap_or(crate::pack::Codec::Gzip),
                 remotes: Default::default(),
                 warnings: Vec::new(),
+                git_max_file_size: config::read_dir_config(&start)
+                    .ok()
+                    .flatten()
+                    .map_or(config::DEFAULT_GIT_MAX_FILE_SIZE, |c| c.git_max_file_size),
             }
         } else if opts.directory.is_some() {
             config::read_dir_config(&start)?.ok_or(Error::ConfigNotFound { dir: start.clone() })?
@@ -511,6 +520,7 @@ impl Project {
                 compression: crate::pack::Codec::Gzip,
                 remotes: Default::default(),
                 warnings: Vec::new(),
+                git_max_file_size: config::DEFAULT_GIT_MAX_FILE_SIZE,
             }
         } else {
             return Err(Error::ConfigNotFound { dir: start });

@@ -10,7 +10,10 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::git::GitRepo;
 use crate::id::Id;
-use crate::model::{Checkpoint, Experiment, FileRecord, Params, PrimaryMetric, StorageConfig};
+use crate::model::{
+    Checkpoint, Experiment, FileRecord, LeftOut, Params, PrimaryMetric, StorageConfig,
+    StoreOnlyFile,
+};
 use crate::pack::{self, Codec};
 use crate::project::{experiment_ref, CommitRecord, Project};
 use crate::storage;
@@ -94,6 +97,54 @@ impl Project {
         .map(|r| r.holding(files))
     }
 
+    /// Which files of a code snapshot stay out of git, and why: git's own ignore rules, then
+    /// the size limit. They still go into the store's tarball, as Keepsake would store them.
+    pub(crate) fn left_out_of_git(
+        &self,
+        git: &GitRepo,
+        files: &[pack::FileEntry],
+    ) -> Result<Vec<Option<LeftOut>>> {
+        let rels: Vec<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+        let ignored = git.ignored(self.dir(), &rels)?;
+        let max = self.config.git_max_file_size;
+        Ok(files
+            .iter()
+            .zip(ignored)
+            .map(|(f, ignored)| {
+                if ignored {
+                    Some(LeftOut::Ignored)
+                } else if f.size > max {
+                    Some(LeftOut::TooLarge)
+                } else {
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// The warning to show once when files of `exp`'s snapshot were left out of git for their
+    /// size (ignored files are what the user asked for, and get none).
+    pub fn left_out_warning(&self, exp: &Experiment) -> Option<String> {
+        let large: Vec<&StoreOnlyFile> = exp
+            .store_only
+            .iter()
+            .filter(|f| f.reason == LeftOut::TooLarge)
+            .collect();
+        let biggest = large.iter().max_by_key(|f| f.size)?;
+        let others = match large.len() {
+            1 => String::new(),
+            2 => " and 1 other file".to_string(),
+            n => format!(" and {} other files", n - 1),
+        };
+        Some(format!(
+            "`{}` ({}){others} left out of git, over git_max_file_size ({}): kept in the store only (`git keepsake show {}` lists what git does not have)",
+            biggest.path,
+            human_size(biggest.size),
+            human_size(self.config.git_max_file_size),
+            exp.id.short()
+        ))
+    }
+
     /// Streams a tarball that `write` produces to `key`; nothing is visible there unless all of
     /// it arrived.
     fn upload_tarball(
@@ -117,6 +168,10 @@ impl Project {
             Some(p) => pack::collect(self.dir(), p, &self.snapshot_excludes())?,
             None => Vec::new(),
         };
+        let left_out = match &self.git {
+            Some(git) => self.left_out_of_git(git, &files)?,
+            None => vec![None; files.len()],
+        };
         let mut exp = Experiment {
             id: id.clone(),
             created: clock::now(),
@@ -134,6 +189,7 @@ impl Project {
             checkpoints: Vec::new(),
             keepsake_version: VERSION.to_string(),
             files: None,
+            store_only: Vec::new(),
             git_tip: None,
             git_tree: None,
             git_commit: self.git.as_ref().and_then(|g| g.head()),
@@ -141,15 +197,22 @@ impl Project {
             best_fold: Default::default(),
         };
         if !exp.path.is_empty() {
-            exp.files = Some(self.upload_snapshot(
-                &files,
-                &id,
-                storage::experiment_tarball_key(&id, self.codec()),
-            )?);
+            let key = storage::experiment_tarball_key(&id, self.codec());
+            let size = files.iter().map(|f| f.size).sum();
+            let mut hashes = Vec::new();
+            // The files kept out of git are hashed as the tarball reads them: no second read.
+            exp.files = Some(self.upload_tarball(&key, Some(size), |w| {
+                let hash = |i: usize| left_out[i].is_some();
+                let (_, h) =
+                    pack::write_tarball_hashing(&files, &hash, id.as_str(), self.codec(), w)?;
+                hashes = h;
+                Ok(())
+            })?);
+            exp.store_only = store_only_records(&files, &left_out, hashes);
         }
         self.write_storage_metadata(&exp)?;
         if let Some(git) = &self.git {
-            let tree = git.write_tree(&files)?;
+            let tree = git.write_tree(&kept_in_git(files, &left_out))?;
             let baseline = exp.git_commit.clone();
             let record = root_record(&exp);
             let commit = git.commit(
@@ -540,6 +603,57 @@ fn root_record(exp: &Experiment) -> CommitRecord {
         latest: None,
         baseline: exp.git_commit.clone(),
         dirty: exp.git_dirty,
+        store_only: exp.store_only.clone(),
+    }
+}
+
+/// The records of the files `left_out` marks, with their hashes (`hashes[i]` for `files[i]`).
+pub(crate) fn store_only_records(
+    files: &[pack::FileEntry],
+    left_out: &[Option<LeftOut>],
+    hashes: Vec<Option<String>>,
+) -> Vec<StoreOnlyFile> {
+    files
+        .iter()
+        .zip(left_out)
+        .zip(hashes)
+        .filter_map(|((f, why), hash)| {
+            Some(StoreOnlyFile {
+                path: f.rel.clone(),
+                size: f.size,
+                blake3: hash?,
+                reason: (*why)?,
+            })
+        })
+        .collect()
+}
+
+/// The files that go into the git tree: those `left_out` does not mark.
+pub(crate) fn kept_in_git(
+    files: Vec<pack::FileEntry>,
+    left_out: &[Option<LeftOut>],
+) -> Vec<pack::FileEntry> {
+    files
+        .into_iter()
+        .zip(left_out)
+        .filter(|(_, why)| why.is_none())
+        .map(|(f, _)| f)
+        .collect()
+}
+
+/// `1536` -> `1.5 KiB`: sizes in messages.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
     }
 }
 
@@ -571,6 +685,7 @@ pub(crate) fn commit_checkpoint(
         latest: exp.latest().cloned(),
         baseline: exp.git_commit.clone(),
         dirty: exp.git_dirty,
+        store_only: Vec::new(),
     };
     let body = serde_json::to_string(&record).unwrap_or_default();
     let message = format!(

@@ -230,6 +230,9 @@ impl PyProject {
             py,
             py.allow_threads(|| Recorder::start(project, spec, recorder_options(heartbeat)?)),
         )?;
+        if let Some(w) = self.inner.left_out_warning(&recorder.experiment()) {
+            let _ = writeln!(std::io::stderr(), "keepsake: warning: {w}");
+        }
         let recorder = Arc::new(recorder);
         register(&recorder);
         Ok(PyRecorder {

@@ -126,6 +126,29 @@ impl GitRepo {
         Signature::new(&name, &email, &time).map_err(gerr("signature"))
     }
 
+    /// Which of `rels` (paths relative to `dir`) git's own ignore rules ignore: `.gitignore` files
+    /// at every level, `.git/info/exclude`, `core.excludesFile`. Tracked files count too: what a
+    /// user ignores must not reach a remote through a snapshot, even if it was once committed.
+    /// Nothing is ignored outside the work tree (git's rules do not reach there).
+    pub fn ignored(&self, dir: &Path, rels: &[&str]) -> Result<Vec<bool>> {
+        let Some(work) = self.work_dir() else {
+            return Ok(vec![false; rels.len()]);
+        };
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let Ok(prefix) = dir.strip_prefix(&work) else {
+            return Ok(vec![false; rels.len()]);
+        };
+        let repo = self.repo.lock();
+        rels.iter()
+            .map(|rel| {
+                // git matches paths relative to the work tree, and the project may be below it.
+                let path = prefix.join(rel);
+                repo.is_path_ignored(&path)
+                    .map_err(gerr(path.display().to_string()))
+            })
+            .collect()
+    }
+
     /// Writes the files as blobs (streamed) and returns the tree that holds them at their
     /// project-relative paths.
     pub fn write_tree(&self, files: &[FileEntry]) -> Result<String> {
