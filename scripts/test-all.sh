@@ -25,7 +25,10 @@ req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/keepsake-test", me
 urllib.request.urlopen(req).read()
 PY
 
-cargo test --workspace --locked --exclude keepsake-py
+# Lints first: a warning fails the run, as it would in review.
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+cargo test --workspace --locked --no-fail-fast --exclude keepsake-py
 
 # The Python package: built into the tools environment, then its pytest suite.
 VIRTUAL_ENV="$PWD/.ci-work/venv-tools" PATH="$PWD/.ci-work/venv-tools/bin:$PATH" \

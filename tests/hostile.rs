@@ -18,7 +18,6 @@ use serde_json::{json, Value};
 struct Scene {
     victim: TestProject,
     exp: Experiment,
-    remote: PathBuf,
     attacker: PathBuf,
 }
 
@@ -62,7 +61,6 @@ fn scene() -> Scene {
     Scene {
         victim,
         exp,
-        remote,
         attacker,
     }
 }

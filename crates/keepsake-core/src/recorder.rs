@@ -26,7 +26,7 @@ const CAPTURE_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    Saved(Checkpoint),
+    Saved(Box<Checkpoint>),
     /// A storage fault; the save is tried again after `wait`.
     Retrying {
         checkpoint: String,
@@ -478,7 +478,7 @@ fn save_with_retries(shared: &Shared, prepared: &PreparedCheckpoint) -> bool {
     });
     match saved {
         Ok(c) => {
-            (shared.options.on_event)(Event::Saved(c));
+            (shared.options.on_event)(Event::Saved(Box::new(c)));
             true
         }
         Err(e) => {

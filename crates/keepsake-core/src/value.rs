@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(short_string(&json!(0.1234567), 10, 5), "0.12346");
         assert_eq!(short_string(&json!(0.000001234567), 10, 5), "1.2346e-06");
         assert_eq!(
-            short_string(&json!(12345678912345.6789), 10, 5),
+            short_string(&json!(12_345_678_912_345.68), 10, 5),
             "1.2346e+13"
         );
         assert_eq!(short_string(&json!(123456.789), 20, 5), "123456.789");

@@ -434,9 +434,12 @@ impl Write for Pipe {
     }
 }
 
+/// What the reading thread sends a stream: a chunk of the file, or the error that ended it.
+type Chunks = Receiver<Result<Vec<u8>, String>>;
+
 #[pyclass(name = "FileStream", module = "keepsake._core")]
 struct PyFileStream {
-    rx: Mutex<Option<Receiver<Result<Vec<u8>, String>>>>,
+    rx: Mutex<Option<Chunks>>,
     pending: Mutex<Vec<u8>>,
 }
 

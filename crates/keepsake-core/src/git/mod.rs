@@ -281,6 +281,8 @@ impl GitRepo {
             return Ok(true);
         }
         let repo = self.repo.lock();
+        // Bound to a name so the result outlives the borrow of the lock guard.
+        #[allow(clippy::let_and_return)]
         let result = repo
             .graph_descendant_of(oid(descendant)?, oid(ancestor)?)
             .map_err(gerr(descendant));
