@@ -694,3 +694,65 @@ fn credentials_never_appear_in_messages() {
     let run = t.ks(&["push", "leaky", exp.id.as_str()]).fails();
     assert!(!run.stderr.contains("t0ken-in-url"), "{}", run.stderr);
 }
+
+/// A store on S3 (the local S3-compatible server) that someone else can write: substituted
+/// weights are refused on checkout, and hostile metadata is refused on import.
+#[test]
+fn a_hostile_s3_store_is_checked_like_a_local_one() {
+    use keepsake_core::{storage::Store, Id, StorageUrl};
+    let Some(_) = require_env("KEEPSAKE_TEST_S3_ENDPOINT") else {
+        return;
+    };
+    let t = TestProject::new(true);
+    let url = format!("s3://keepsake-test/hostile-{}", Id::generate().short());
+    t.write("keepsake.yaml", &format!("repository: {url}\n"));
+    let exp = record_run(&t, 0.01, &[0.5]);
+    let c = &exp.checkpoints[0];
+    let store = Store::open(&StorageUrl::parse(&url, Path::new("/")).unwrap()).unwrap();
+    let key = format!("checkpoints/{}.tar.gz", c.id);
+    let real = store.get(&key).unwrap().unwrap();
+    // Someone with write access to the bucket swaps in other weights, well formed.
+    let swapped = gzip_of_tar(&[(
+        &format!("{}/model.pth", c.id),
+        b"weights of someone else's choosing\n".to_vec(),
+    )]);
+    store.put(&key, swapped).unwrap();
+    let out = t.tmp.path().join("out");
+    let run = t
+        .ks(&["checkout", c.id.as_str(), "-o", out.to_str().unwrap()])
+        .fails();
+    error_names(&run, &key);
+    assert!(run.error_line().contains(&url), "{}", run.stderr);
+    assert!(files_under(&out).is_empty());
+    store.put(&key, real).unwrap();
+    assert_eq!(
+        checkout_text(&t.dir, c.id.as_str(), &out, "model.pth"),
+        "weights lr=0.01 step=0\n"
+    );
+
+    // A Keepsake-layout store on S3 whose metadata names a checkpoint that climbs out.
+    let other = format!("s3://keepsake-test/hostile-src-{}", Id::generate().short());
+    let src = Store::open(&StorageUrl::parse(&other, Path::new("/")).unwrap()).unwrap();
+    src.put("repository.json", &br#"{"version":1}"#[..])
+        .unwrap();
+    let id = "f".repeat(64);
+    let meta = json!({
+        "id": id, "created": "2026-01-01T00:00:00Z", "path": "",
+        "checkpoints": [{"id": "../../../../evil", "created": "2026-01-01T00:00:00Z",
+                         "step": 0, "path": "model.pth"}],
+    });
+    src.put(
+        &format!("metadata/experiments/{id}.json"),
+        meta.to_string().into_bytes(),
+    )
+    .unwrap();
+    let before = store.list("").unwrap();
+    let run = t.ks(&["import", &other]);
+    assert!(run.stderr.contains("is not an ID"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(
+        store.list("").unwrap(),
+        before,
+        "import wrote into the project's store"
+    );
+}
