@@ -65,6 +65,26 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("Refusing to publish {} commit(s) that `{remote}` does not have, on which the experiments ran: {}", commits.len(), list_commits(commits))]
+    UnpublishedCommits {
+        remote: String,
+        /// `short sha subject` of each, newest first.
+        commits: Vec<String>,
+    },
+}
+
+fn list_commits(commits: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut s = commits
+        .iter()
+        .take(SHOWN)
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if commits.len() > SHOWN {
+        s.push_str(&format!("; and {} more", commits.len() - SHOWN));
+    }
+    s
 }
 
 impl Error {
@@ -94,6 +114,9 @@ impl Error {
             Error::Storage { url, .. } if url.starts_with("s3://") => Some(
                 "Check AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and that the bucket exists".into(),
             ),
+            Error::UnpublishedCommits { remote, .. } => Some(format!(
+                "Push them first (`git push {remote} <branch>`), or pass `--include-commits` to publish them with the experiments"
+            )),
             _ => None,
         }
     }

@@ -3,7 +3,7 @@
 //! the experiment refs and the notes in one atomic push with leases; `pull` fetches refs and merges
 //! notes; weights come lazily from the remote's store on checkout.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 
 use crate::config::StorageUrl;
@@ -24,7 +24,59 @@ pub struct PushReport {
     pub uploaded: usize,
     pub already_there: usize,
     pub bytes: u64,
+    /// Commits of the user's the remote did not have, published with `include_commits`.
+    pub commits_published: usize,
+    /// Experiments that could not be read, so were not pushed.
+    pub problems: Vec<Error>,
 }
+
+#[derive(Debug, Default)]
+pub struct PushOptions {
+    /// Every local experiment, instead of the ones named.
+    pub all: bool,
+    /// Publish the commits the experiments ran on even when the remote does not have them.
+    pub include_commits: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct PullReport {
+    /// Experiments whose local ref moved (new here, or with new checkpoints).
+    pub fetched: Vec<Id>,
+    pub up_to_date: Vec<Id>,
+    /// Experiments left as they were here, each with why.
+    pub refused: Vec<Refusal>,
+    /// Refs under the remote's experiment namespace whose name is no experiment ID.
+    pub ignored: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Refusal {
+    /// The experiment's short ID (or the ref name, when it is not an ID).
+    pub experiment: String,
+    pub reason: String,
+}
+
+enum Accepted {
+    Moved,
+    UpToDate,
+}
+
+/// An experiment to push: its ID, its ref's tip, and the commit it ran on.
+struct Outgoing {
+    id: Id,
+    tip: String,
+    baseline: Option<String>,
+}
+
+#[derive(Default)]
+struct Copied {
+    uploaded: usize,
+    already_there: usize,
+    bytes: u64,
+}
+
+/// Uploads at once to the remote's store.
+const UPLOAD_THREADS: usize = 8;
 
 pub fn remote_tracking_prefix(remote: &str) -> String {
     format!("refs/keepsake/remotes/{remote}/")
@@ -95,60 +147,109 @@ impl Project {
         Ok(None)
     }
 
-    fn local_experiments(
+    /// The experiments to push, as `(id, tip, baseline)`: `--all` reads one commit per
+    /// experiment (its summary), not every experiment's history.
+    fn outgoing(
         &self,
         git: &GitRepo,
         prefixes: &[String],
         all: bool,
-    ) -> Result<Vec<Experiment>> {
-        if all {
-            return Ok(self.experiments()?.0);
-        }
+        problems: &mut Vec<Error>,
+    ) -> Result<Vec<Outgoing>> {
         let mut out = Vec::new();
-        for p in prefixes {
-            let exp = self.get_experiment(p)?;
-            let _ = git;
-            out.push(exp);
+        if all {
+            let refs = git.refs(EXPERIMENT_REFS)?;
+            let tips: HashMap<String, String> = refs
+                .iter()
+                .map(|(name, tip)| (name.trim_start_matches(EXPERIMENT_REFS).to_string(), tip.clone()))
+                .collect();
+            let (summaries, bad) = crate::project::summaries(git, refs, &Default::default())?;
+            problems.extend(bad);
+            for s in summaries {
+                let e = s.experiment;
+                match tips.get(e.id.as_str()) {
+                    Some(tip) => out.push(Outgoing {
+                        tip: tip.clone(),
+                        baseline: e.git_commit,
+                        id: e.id,
+                    }),
+                    None => problems.push(Error::CorruptMetadata {
+                        key: format!("experiment {}", e.id.short()),
+                        message: "its record names no experiment ref of this repository".into(),
+                    }),
+                }
+            }
+        } else {
+            let mut seen = HashSet::new();
+            for p in prefixes {
+                let e = self.get_experiment(p)?;
+                let Some(tip) = e.git_tip else { continue };
+                if seen.insert(e.id.clone()) {
+                    out.push(Outgoing {
+                        id: e.id,
+                        tip,
+                        baseline: e.git_commit,
+                    });
+                }
+            }
         }
         Ok(out)
     }
 
     /// Pushes experiments (their data first, then their refs and the notes) to a git remote.
+    /// Commits of the user's that the remote does not have (an experiment's baseline, and what
+    /// leads to it) are refused unless `include_commits`: they would be published silently.
     pub fn push(
         &self,
         remote: &str,
         prefixes: &[String],
-        all: bool,
+        opts: &PushOptions,
         progress: &mut dyn FnMut(String),
     ) -> Result<PushReport> {
         let git = self.require_git("push")?;
         let dir = git.command_dir();
         let target = self.remote_store(remote)?;
-        let experiments = self.local_experiments(git, prefixes, all)?;
         let mut report = PushReport::default();
+        let experiments = self.outgoing(git, prefixes, opts.all, &mut report.problems)?;
         if experiments.is_empty() {
             return Ok(report);
         }
-        // What the remote has: tracked under refs/keepsake/remotes/<remote>/ for ancestry checks.
+        // Everything the remote has, in one call: its experiments, its notes, and the tips that
+        // say which commits are already published.
+        let advertised = transport::ls_remote(&dir, remote, &[])?;
+        let remote_notes = advertised
+            .iter()
+            .find(|(n, _)| n == NOTES_REF)
+            .map(|(_, sha)| sha.clone());
+        let remote_refs: HashMap<&str, &str> = advertised
+            .iter()
+            .filter(|(n, _)| n.starts_with(EXPERIMENT_REFS))
+            .map(|(n, sha)| (n.as_str(), sha.as_str()))
+            .collect();
+        // Only the remote experiments that moved and that this clone lacks are fetched (to check
+        // ancestry), not every experiment the team ever pushed.
         let tracking = remote_tracking_prefix(remote);
-        transport::fetch(&dir, remote, &[format!("+{EXPERIMENT_REFS}*:{tracking}*")])?;
-        let remote_refs: HashMap<String, String> =
-            transport::ls_remote(&dir, remote, &format!("{EXPERIMENT_REFS}*"))?
-                .into_iter()
-                .collect();
+        let mut to_fetch = Vec::new();
+        for exp in &experiments {
+            let name = experiment_ref(&exp.id);
+            if let Some(r) = remote_refs.get(name.as_str()) {
+                if *r != exp.tip && !git.has_object(r) {
+                    to_fetch.push(format!("+{name}:{tracking}{}", exp.id));
+                }
+            }
+        }
+        transport::fetch(&dir, remote, &to_fetch)?;
         let mut updates = Vec::new();
         let mut diverged = Vec::new();
         let mut to_upload = Vec::new();
         for exp in &experiments {
-            let name = experiment_ref(&exp.id);
-            let local = exp.git_tip.clone().unwrap_or_default();
-            match remote_refs.get(&name) {
-                Some(r) if *r == local => report.up_to_date.push(exp.id.clone()),
-                Some(r) if !git.descends_from(&local, r)? => {
+            match remote_refs.get(experiment_ref(&exp.id).as_str()) {
+                Some(r) if *r == exp.tip => report.up_to_date.push(exp.id.clone()),
+                Some(r) if !git.descends_from(&exp.tip, r)? => {
                     diverged.push(exp.id.short().to_string())
                 }
-                other => {
-                    updates.push((local, name, other.cloned()));
+                _ => {
+                    updates.push((exp.tip.clone(), exp.id.to_string()));
                     to_upload.push(exp);
                 }
             }
@@ -163,52 +264,71 @@ impl Project {
         if updates.is_empty() {
             return Ok(report);
         }
+        // Privacy: the baselines, and what leads to them, that no ref of the remote reaches.
+        let baselines: Vec<String> = to_upload
+            .iter()
+            .filter_map(|e| e.baseline.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let published: Vec<String> = advertised
+            .iter()
+            .map(|(_, sha)| sha.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let private = transport::commits_between(&dir, &baselines, &published)?;
+        if !private.is_empty() && !opts.include_commits {
+            return Err(Error::UnpublishedCommits {
+                remote: remote.to_string(),
+                commits: private
+                    .iter()
+                    .map(|(_, short, subject)| format!("{short} {subject}"))
+                    .collect(),
+            });
+        }
+        report.commits_published = private.len();
         // Data first: a ref never reaches the remote before everything it names is in its store.
         if target.url() != self.store.url() {
             target.get(storage::REPOSITORY_JSON)?.map_or_else(
                 || target.put(storage::REPOSITORY_JSON, storage::REPOSITORY_SPEC),
                 |_| Ok(()),
             )?;
-            for exp in &to_upload {
-                progress(format!(
-                    "Uploading experiment {} to {}",
-                    exp.id.short(),
-                    target.url()
-                ));
-                for record in data_records(exp) {
-                    if self.copy_object(&target, &record)? {
-                        report.uploaded += 1;
-                        report.bytes += record.size;
-                    } else {
-                        report.already_there += 1;
-                    }
-                }
-                target.put(
-                    &storage::experiment_metadata_key(&exp.id),
-                    exp.to_keepsake_json().into_bytes(),
-                )?;
-            }
+            progress(format!(
+                "Uploading {} experiment(s) to {}",
+                to_upload.len(),
+                target.url()
+            ));
+            let ids: Vec<&Id> = to_upload.iter().map(|e| &e.id).collect();
+            let copied = self.upload_experiments(git, &target, &ids)?;
+            report.uploaded += copied.uploaded;
+            report.already_there += copied.already_there;
+            report.bytes += copied.bytes;
         }
         // Then the refs and the notes, in one atomic push. The notes pushed are the remote's plus
         // the lines of the experiments pushed, so experiments not pushed stay private; if someone
-        // pushed notes meanwhile the lease fails and it is tried again on top of theirs.
+        // pushed notes meanwhile the push is refused (not a fast-forward) and it is tried again
+        // on top of theirs.
         let lines: Vec<(String, String)> = to_upload
             .iter()
             .filter_map(|e| {
-                e.git_commit
+                e.baseline
                     .clone()
-                    .map(|base| (base, format!("experiment {}", e.id)))
+                    .map(|base| (base.clone(), crate::record::note_line(&e.id, &base)))
             })
             .collect();
         let mut pushed_notes = None;
         let mut last_error = None;
-        for _ in 0..5 {
-            let mut all_updates = updates.clone();
-            let remote_notes = transport::ls_remote(&dir, remote, NOTES_REF)?
-                .into_iter()
-                .next()
-                .map(|(_, sha)| sha);
-            if remote_notes.is_some() {
+        let mut remote_notes = remote_notes;
+        for attempt in 0..5 {
+            let mut extra = Vec::new();
+            if attempt > 0 {
+                remote_notes = transport::ls_remote(&dir, remote, &[NOTES_REF])?
+                    .into_iter()
+                    .next()
+                    .map(|(_, sha)| sha);
+            }
+            if remote_notes.as_deref().is_some_and(|n| !git.has_object(n)) {
                 transport::fetch(
                     &dir,
                     remote,
@@ -217,9 +337,9 @@ impl Project {
             }
             let notes = git.notes_commit_adding(remote_notes.as_deref(), &lines)?;
             if let Some(n) = notes.as_ref().filter(|n| Some(*n) != remote_notes.as_ref()) {
-                all_updates.push((n.clone(), NOTES_REF.to_string(), remote_notes.clone()));
+                extra.push((n.clone(), NOTES_REF.to_string()));
             }
-            match transport::push_atomic(&dir, remote, &all_updates) {
+            match transport::push_atomic(&dir, remote, EXPERIMENT_REFS, &updates, &extra) {
                 Ok(()) => {
                     last_error = None;
                     pushed_notes = notes;
@@ -228,7 +348,7 @@ impl Project {
                 Err(e) => last_error = Some(e),
             }
             // Only a moved notes ref is worth another try; anything else fails now.
-            let notes_now = transport::ls_remote(&dir, remote, NOTES_REF)?
+            let notes_now = transport::ls_remote(&dir, remote, &[NOTES_REF])?
                 .into_iter()
                 .next()
                 .map(|(_, sha)| sha);
@@ -242,15 +362,79 @@ impl Project {
         if let Some(n) = pushed_notes {
             git.merge_notes(&n)?;
         }
-        for (sha, name, _) in &updates {
-            let tracked = format!("{tracking}{}", name.trim_start_matches(EXPERIMENT_REFS));
-            let current = git.resolve_ref(&tracked)?;
-            git.update_ref(&tracked, sha, current.as_deref(), "git-keepsake: pushed")?;
-            if let Ok(id) = Id::parse(name.trim_start_matches(EXPERIMENT_REFS)) {
-                report.pushed.push(id);
-            }
-        }
+        // What the remote now has, for `ls --remote` and gc: one transaction for all of them.
+        let tracked: Vec<(String, String)> = to_upload
+            .iter()
+            .map(|e| (format!("{tracking}{}", e.id), e.tip.clone()))
+            .collect();
+        transport::set_refs(&dir, &tracked)?;
+        report.pushed = to_upload.iter().map(|e| e.id.clone()).collect();
         Ok(report)
+    }
+
+    /// Copies the data and the storage metadata of experiments into `target`, on a few threads
+    /// (a store's latency, not its bandwidth, bounds copying many small objects one at a time).
+    fn upload_experiments(&self, git: &GitRepo, target: &Store, ids: &[&Id]) -> Result<Copied> {
+        let threads = ids.len().clamp(1, UPLOAD_THREADS);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let work = |git: &GitRepo| -> Result<Copied> {
+            let mut copied = Copied::default();
+            loop {
+                if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Ok(copied);
+                }
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(id) = ids.get(i) else {
+                    return Ok(copied);
+                };
+                let result = (|| -> Result<()> {
+                    let exp = self.load_from_git(git, id)?.ok_or_else(|| Error::NotFound {
+                        prefix: id.to_string(),
+                    })?;
+                    for record in data_records(&exp) {
+                        if self.copy_object(target, &record)? {
+                            copied.uploaded += 1;
+                            copied.bytes += record.size;
+                        } else {
+                            copied.already_there += 1;
+                        }
+                    }
+                    target.put(
+                        &storage::experiment_metadata_key(&exp.id),
+                        exp.to_keepsake_json().into_bytes(),
+                    )
+                })();
+                if let Err(e) = result {
+                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        };
+        let handles: Vec<GitRepo> = (1..threads)
+            .map(|_| git.reopen())
+            .collect::<Result<_>>()?;
+        let results: Vec<Result<Copied>> = std::thread::scope(|s| {
+            let spawned: Vec<_> = handles.iter().map(|g| s.spawn(|| work(g))).collect();
+            let mut results = vec![work(git)];
+            for h in spawned {
+                results.push(h.join().unwrap_or_else(|_| {
+                    Err(Error::Git {
+                        what: "push".into(),
+                        message: "an upload thread panicked".into(),
+                    })
+                }));
+            }
+            results
+        });
+        let mut total = Copied::default();
+        for r in results {
+            let c = r?;
+            total.uploaded += c.uploaded;
+            total.already_there += c.already_there;
+            total.bytes += c.bytes;
+        }
+        Ok(total)
     }
 
     /// Copies one object into `target` unless it is there already (same size); the copy is
@@ -296,24 +480,39 @@ impl Project {
         Ok(true)
     }
 
-    /// Fetches experiments from a remote (all, or those matching the prefixes) and merges its notes.
-    pub fn pull(&self, remote: &str, prefixes: &[String]) -> Result<Vec<Id>> {
+    /// Fetches experiments from a remote (all, or those matching the prefixes) and merges its
+    /// notes. The remote is not trusted: its refs land in the tracking namespace first (a
+    /// quarantine), and a local experiment ref moves only to a history that reads, that descends
+    /// from the local one and that keeps every checkpoint the local one has; any other is refused
+    /// on its own, and the rest still land.
+    pub fn pull(&self, remote: &str, prefixes: &[String]) -> Result<PullReport> {
         let git = self.require_git("pull")?;
         let dir = git.command_dir();
         transport::remote_url(&dir, remote)?;
-        let remote_refs = transport::ls_remote(&dir, remote, &format!("{EXPERIMENT_REFS}*"))?;
-        let mut wanted = Vec::new();
+        let advertised =
+            transport::ls_remote(&dir, remote, &[&format!("{EXPERIMENT_REFS}*"), NOTES_REF])?;
+        let mut report = PullReport::default();
+        let mut remote_refs: Vec<(Id, String)> = Vec::new();
+        let mut notes = None;
+        for (name, sha) in advertised {
+            if name == NOTES_REF {
+                notes = Some(sha);
+                continue;
+            }
+            let rest = name.trim_start_matches(EXPERIMENT_REFS);
+            match Id::parse(rest) {
+                Ok(id) => remote_refs.push((id, sha)),
+                Err(_) => report.ignored.push(name),
+            }
+        }
+        let mut wanted: Vec<(Id, String)> = Vec::new();
         if prefixes.is_empty() {
-            wanted = remote_refs.iter().map(|(n, _)| n.clone()).collect();
+            wanted = remote_refs.clone();
         }
         for p in prefixes {
-            let matches: Vec<&String> = remote_refs
+            let matches: Vec<&(Id, String)> = remote_refs
                 .iter()
-                .map(|(n, _)| n)
-                .filter(|n| {
-                    n.trim_start_matches(EXPERIMENT_REFS)
-                        .starts_with(p.as_str())
-                })
+                .filter(|(id, _)| id.as_str().starts_with(p.as_str()))
                 .collect();
             match matches.len() {
                 0 => {
@@ -323,39 +522,44 @@ impl Project {
                         format!("no experiment on `{remote}` starts with it"),
                     ))
                 }
-                1 => wanted.push(matches[0].clone()),
+                1 => {
+                    if !wanted.iter().any(|(id, _)| *id == matches[0].0) {
+                        wanted.push(matches[0].clone());
+                    }
+                }
                 _ => {
                     return Err(Error::Ambiguous {
                         prefix: p.clone(),
                         candidates: matches
                             .iter()
-                            .map(|n| {
-                                format!(
-                                    "experiment {}",
-                                    &n.trim_start_matches(EXPERIMENT_REFS)[..7]
-                                )
-                            })
+                            .map(|(id, _)| format!("experiment {}", id.short()))
                             .collect(),
                     })
                 }
             }
         }
-        if !wanted.is_empty() {
-            // Not forced: an experiment that diverged locally is refused, never overwritten.
-            let specs: Vec<String> = wanted.iter().map(|n| format!("{n}:{n}")).collect();
-            transport::fetch(&dir, remote, &specs).map_err(|e| match e {
-                Error::Git { message, .. } if message.contains("rejected") || message.contains("non-fast-forward") => Error::invalid(
-                    "pull",
-                    remote,
-                    format!("an experiment has different checkpoints here and on the remote; nothing was overwritten ({message})"),
-                ),
-                other => other,
-            })?;
+        // Into the tracking namespace, forced: it records what the remote has, nothing more.
+        let tracking = remote_tracking_prefix(remote);
+        let specs: Vec<String> = wanted
+            .iter()
+            .map(|(id, _)| format!("+{}:{tracking}{id}", experiment_ref(id)))
+            .collect();
+        transport::fetch(&dir, remote, &specs)?;
+        for (id, _) in &wanted {
+            let Some(incoming) = git.resolve_ref(&format!("{tracking}{id}"))? else {
+                // Deleted on the remote between listing and fetching.
+                continue;
+            };
+            match self.accept_incoming(git, id, &incoming) {
+                Ok(Accepted::Moved) => report.fetched.push(id.clone()),
+                Ok(Accepted::UpToDate) => report.up_to_date.push(id.clone()),
+                Err(reason) => report.refused.push(Refusal {
+                    experiment: id.short().to_string(),
+                    reason,
+                }),
+            }
         }
-        if let Some((_, sha)) = transport::ls_remote(&dir, remote, NOTES_REF)?
-            .into_iter()
-            .next()
-        {
+        if let Some(sha) = notes {
             // Into a tracking ref (never forced onto the local notes), then merged line by line.
             transport::fetch(
                 &dir,
@@ -364,10 +568,61 @@ impl Project {
             )?;
             git.merge_notes(&sha)?;
         }
-        Ok(wanted
-            .iter()
-            .filter_map(|n| Id::parse(n.trim_start_matches(EXPERIMENT_REFS)).ok())
-            .collect())
+        Ok(report)
+    }
+
+    /// Moves the local ref of experiment `id` to `incoming` (a commit of the quarantine) if that
+    /// is safe; otherwise the one-line reason it is not.
+    fn accept_incoming(
+        &self,
+        git: &GitRepo,
+        id: &Id,
+        incoming: &str,
+    ) -> std::result::Result<Accepted, String> {
+        let name = experiment_ref(id);
+        let local = git.resolve_ref(&name).map_err(|e| e.to_string())?;
+        if local.as_deref() == Some(incoming) {
+            return Ok(Accepted::UpToDate);
+        }
+        let theirs = crate::project::history(git, incoming)
+            .map_err(|e| format!("its history does not read ({e}); nothing was changed"))?;
+        if theirs.root_record.experiment.id != *id {
+            return Err(format!(
+                "its commits are those of experiment {}; nothing was changed",
+                theirs.root_record.experiment.id.short()
+            ));
+        }
+        if let Some(local) = &local {
+            let descends = git.descends_from(incoming, local).map_err(|e| e.to_string())?;
+            if !descends {
+                return Err(format!(
+                    "it has different checkpoints here and on the remote; nothing was overwritten (push yours under a new experiment, or `git keepsake rm` it here to take the remote's)"
+                ));
+            }
+            let ours = crate::project::history(git, local).map_err(|e| e.to_string())?;
+            let kept: HashSet<&Id> = theirs.checkpoints.iter().map(|c| &c.id).collect();
+            let dropped: Vec<&str> = ours
+                .checkpoints
+                .iter()
+                .filter(|c| !kept.contains(&c.id))
+                .map(|c| c.id.short())
+                .collect();
+            if !dropped.is_empty() || ours.root != theirs.root {
+                return Err(format!(
+                    "the remote's version drops checkpoint(s) {} that this clone has; nothing was overwritten",
+                    if dropped.is_empty() {
+                        "(its first commit differs)".to_string()
+                    } else {
+                        dropped.join(", ")
+                    }
+                ));
+            }
+        }
+        match git.update_ref(&name, incoming, local.as_deref(), "git-keepsake: pull") {
+            Ok(true) => Ok(Accepted::Moved),
+            Ok(false) => Err("it changed here while pulling; nothing was overwritten, pull again".into()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// The experiments on a remote, fetched into a tracking namespace (nothing local changes).
@@ -379,7 +634,7 @@ impl Project {
         transport::fetch(&dir, remote, &[format!("+{EXPERIMENT_REFS}*:{tracking}*")])?;
         // Drop tracking refs of experiments the remote no longer has.
         let present: std::collections::HashSet<String> =
-            transport::ls_remote(&dir, remote, &format!("{EXPERIMENT_REFS}*"))?
+            transport::ls_remote(&dir, remote, &[&format!("{EXPERIMENT_REFS}*")])?
                 .into_iter()
                 .map(|(n, _)| n.trim_start_matches(EXPERIMENT_REFS).to_string())
                 .collect();
@@ -407,14 +662,19 @@ impl Project {
     /// keys of its data that the remote's store lacks. Deleted refs need nothing.
     pub fn missing_for_push(&self, remote: &str, lines: &str) -> Result<Vec<String>> {
         let git = self.require_git("hook pre-push")?;
+        // `git keepsake push` verified the data itself just before pushing.
+        if std::env::var_os(transport::DATA_VERIFIED_ENV).is_some() {
+            return Ok(Vec::new());
+        }
         let mut missing = Vec::new();
         let mut target = None;
         for line in lines.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let [local_ref, local_sha, _, _] = fields[..] else {
+            let [_, local_sha, remote_ref, _] = fields[..] else {
                 continue;
             };
-            if !local_ref.starts_with(EXPERIMENT_REFS) || local_sha == ZERO {
+            // What lands on the remote counts, whatever the local ref was called.
+            if !remote_ref.starts_with(EXPERIMENT_REFS) || local_sha == ZERO {
                 continue;
             }
             let store = match &target {
