@@ -571,7 +571,14 @@ fn local_team() -> (TestProject, PathBuf) {
     let remote = alice.tmp.path().join("remote.git");
     git_in(
         alice.tmp.path(),
-        &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()],
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
     );
     alice.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
     alice.git(&["push", "-q", "origin", "main"]);
@@ -681,7 +688,10 @@ fn push_all_of_ten_thousand_experiments() {
     let run = alice.ks(&["push", "origin", "--all"]).ok();
     eprintln!("pushed in {:?}", started.elapsed());
     assert_eq!(run.stdout.lines().count(), 10_000, "{}", run.stderr);
-    let refs = git_in(&remote, &["for-each-ref", "--format=%(refname)", EXPERIMENT_REFS]);
+    let refs = git_in(
+        &remote,
+        &["for-each-ref", "--format=%(refname)", EXPERIMENT_REFS],
+    );
     assert_eq!(refs.lines().count(), 10_000);
     for id in [&ids[0], &ids[5_000], &ids[9_999]] {
         assert!(refs.contains(id.as_str()), "{id} is not on the remote");
@@ -689,4 +699,252 @@ fn push_all_of_ten_thousand_experiments() {
     let head = alice.git(&["rev-parse", "HEAD"]);
     let notes = git_in(&remote, &["notes", "--ref", NOTES_REF, "show", head.trim()]);
     assert_eq!(notes.lines().count(), 10_000);
+    eprintln!("checked in {:?}", started.elapsed());
+}
+
+/// Whether the repository at `dir` has the object `sha`.
+fn has_object(dir: &Path, sha: &str) -> bool {
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(["cat-file", "-e", sha]).current_dir(dir);
+    hermetic(&mut cmd, dir);
+    cmd.output().unwrap().status.success()
+}
+
+#[test]
+fn push_refuses_to_publish_unpushed_commits_unless_asked() {
+    let (alice, remote) = local_team();
+    let project = alice.project();
+    // Work on main that is pushed: an experiment on it goes, and nothing private with it.
+    let on_pushed = project
+        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
+        .unwrap();
+    alice.write("train.py", "print('private idea')\n");
+    alice.git(&["commit", "-q", "-am", "Private idea, not for the team yet"]);
+    let private = alice.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let later = project
+        .create_experiment(new_experiment(None, json!({"lr": 0.2})))
+        .unwrap();
+    alice.ks(&["push", "origin", on_pushed.id.as_str()]).ok();
+    assert!(
+        !has_object(&remote, &private),
+        "an unpushed commit was published"
+    );
+
+    // An experiment that ran on the unpushed commit is refused, naming the commit.
+    let before = remote_refs(&remote);
+    let run = alice.ks(&["push", "origin", later.id.as_str()]).fails();
+    let line = run.error_line();
+    assert!(
+        line.contains(&private[..7]) && line.contains("Private idea, not for the team yet"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--include-commits"), "{}", run.stderr);
+    assert_eq!(
+        remote_refs(&remote),
+        before,
+        "the refused push changed the remote"
+    );
+    assert!(!has_object(&remote, &private));
+    // --all is refused the same way, and pushes nothing.
+    alice.ks(&["push", "origin", "--all"]).fails();
+    assert_eq!(remote_refs(&remote), before);
+    assert!(!has_object(&remote, &private));
+
+    // Asked for, the commit goes with the experiment.
+    let run = alice
+        .ks(&["push", "origin", later.id.as_str(), "--include-commits"])
+        .ok();
+    assert_eq!(run.stdout, format!("{}\n", later.id));
+    assert!(has_object(&remote, &private));
+    assert!(remote_refs(&remote).contains(later.id.as_str()));
+}
+
+#[test]
+fn notes_name_the_baseline_and_stay_true_after_an_amend() {
+    let t = TestProject::new(true);
+    t.git(&["config", "notes.rewriteRef", NOTES_REF]);
+    let head = t.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let exp = t
+        .project()
+        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
+        .unwrap();
+    let line = format!("experiment {} {head}\n", exp.id);
+    assert_eq!(t.git(&["notes", "--ref", NOTES_REF, "show", &head]), line);
+
+    // notes.rewriteRef copies the note onto the amended commit: it still names the commit the
+    // experiment ran on, which the amended one is not.
+    t.git(&["commit", "-q", "--amend", "-m", "Initial project, reworded"]);
+    let amended = t.git(&["rev-parse", "HEAD"]).trim().to_string();
+    assert_ne!(amended, head);
+    assert_eq!(
+        t.git(&["notes", "--ref", NOTES_REF, "show", &amended]),
+        line
+    );
+    assert_eq!(
+        t.git(&["log", "-1", "--format=%N", "--notes=keepsake", &amended])
+            .trim(),
+        line.trim()
+    );
+
+    // rm takes its line off the baseline, in the old `experiment <id>` form too.
+    let old = t
+        .project()
+        .create_experiment(new_experiment(None, json!({"lr": 0.2})))
+        .unwrap();
+    let base = old.git_commit.clone().unwrap();
+    t.git(&[
+        "notes",
+        "--ref",
+        NOTES_REF,
+        "add",
+        "-f",
+        "-m",
+        &format!("experiment {}", old.id),
+        &base,
+    ]);
+    t.ks(&["rm", "--yes", old.id.as_str()]).ok();
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(["notes", "--ref", NOTES_REF, "show", &base])
+        .current_dir(&t.dir);
+    hermetic(&mut cmd, &t.dir);
+    let left = String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned();
+    assert!(!left.contains(old.id.as_str()), "{left}");
+}
+
+/// A second clone of `remote`, with the same store for `origin`.
+fn clone_of(alice: &TestProject, remote: &Path, name: &str) -> PathBuf {
+    let dir = alice.tmp.path().join(name);
+    git_in(
+        alice.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ],
+    );
+    let store = alice.git(&["config", "remote.origin.keepsakeStore"]);
+    git_in(
+        &dir,
+        &["config", "remote.origin.keepsakeStore", store.trim()],
+    );
+    dir
+}
+
+fn metadata_only_run(t: &TestProject, steps: i64) -> keepsake_core::Experiment {
+    let project = t.project();
+    let mut exp = project
+        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
+        .unwrap();
+    for step in 0..steps {
+        project
+            .create_checkpoint(
+                &mut exp,
+                new_checkpoint(None, step, 0.5 / (step + 1) as f64),
+            )
+            .unwrap();
+    }
+    exp
+}
+
+#[test]
+fn pull_refuses_a_fast_forward_that_drops_checkpoints() {
+    let (alice, remote) = local_team();
+    let victim = metadata_only_run(&alice, 3);
+    alice.ks(&["push", "origin", victim.id.as_str()]).ok();
+    let bob = clone_of(&alice, &remote, "bob");
+    ks_in(&bob, &["pull", "origin"]).ok();
+    let name = format!("{EXPERIMENT_REFS}{}", victim.id);
+    let tip = victim.git_tip.clone().unwrap();
+    assert_eq!(git_in(&bob, &["rev-parse", &name]).trim(), tip);
+
+    // On the remote: a commit on top of the victim's tip (a fast-forward) whose first parent is
+    // the experiment's first commit, so its history skips the first two checkpoints.
+    let root = git_in(&remote, &["rev-parse", &format!("{tip}~3")])
+        .trim()
+        .to_string();
+    let message = git_in(&remote, &["cat-file", "commit", &tip]);
+    let message = message.split_once("\n\n").unwrap().1;
+    let tree = git_in(&remote, &["rev-parse", &format!("{tip}^{{tree}}")]);
+    let forged = git_in(
+        &remote,
+        &[
+            "-c",
+            "user.name=Mallory",
+            "-c",
+            "user.email=mallory@example.com",
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            &root,
+            "-p",
+            &tip,
+            "-m",
+            message,
+        ],
+    )
+    .trim()
+    .to_string();
+    git_in(&remote, &["update-ref", &name, &forged]);
+    // Meanwhile an honest experiment is pushed: it still lands.
+    let honest = metadata_only_run(&alice, 1);
+    alice.ks(&["push", "origin", honest.id.as_str()]).ok();
+
+    let run = ks_in(&bob, &["pull", "origin"]).fails();
+    let line = run.error_line();
+    assert!(
+        line.contains(victim.id.short()) && line.contains("nothing was"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        git_in(&bob, &["rev-parse", &name]).trim(),
+        tip,
+        "the ref moved"
+    );
+    assert_eq!(run.stdout, format!("{}\n", honest.id));
+    let ls = ks_in(&bob, &["show", victim.id.as_str(), "--json"])
+        .ok()
+        .json();
+    assert_eq!(ls["checkpoints"].as_array().unwrap().len(), 3);
+    // The forged tip stays in quarantine, where `ls --remote` shows what the remote holds.
+    assert_eq!(
+        git_in(
+            &bob,
+            &[
+                "rev-parse",
+                &format!("refs/keepsake/remotes/origin/{}", victim.id)
+            ]
+        )
+        .trim(),
+        forged
+    );
+}
+
+#[test]
+fn pull_of_a_short_prefix_among_odd_remote_refs_does_not_panic() {
+    let (alice, remote) = local_team();
+    let exp = metadata_only_run(&alice, 1);
+    alice.ks(&["push", "origin", exp.id.as_str()]).ok();
+    let main = git_in(&remote, &["rev-parse", "main"]).trim().to_string();
+    for odd in ["ab", "abc"] {
+        git_in(
+            &remote,
+            &["update-ref", &format!("{EXPERIMENT_REFS}{odd}"), &main],
+        );
+    }
+    let bob = clone_of(&alice, &remote, "bob");
+    let run = ks_in(&bob, &["pull", "origin", "a"]).fails();
+    assert!(run.error_line().contains("`a`"), "{}", run.stderr);
+    // The real experiment is still pulled by its own prefix, and by a pull of everything.
+    let run = ks_in(&bob, &["pull", "origin", &exp.id.as_str()[..6]]).ok();
+    assert_eq!(run.stdout, format!("{}\n", exp.id));
+    let run = ks_in(&bob, &["pull", "origin"]);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let refs = git_in(
+        &bob,
+        &["for-each-ref", "--format=%(refname)", EXPERIMENT_REFS],
+    );
+    assert_eq!(refs.trim(), format!("{EXPERIMENT_REFS}{}", exp.id));
 }

@@ -65,7 +65,7 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("Refusing to publish {} commit(s) that `{remote}` does not have, on which the experiments ran: {}", commits.len(), list_commits(commits))]
+    #[error("Refusing to publish {} commit(s) that are not on `{remote}` (the experiments ran on top of them): {}", commits.len(), list_commits(commits))]
     UnpublishedCommits {
         remote: String,
         /// `short sha subject` of each, newest first.

@@ -161,7 +161,12 @@ impl Project {
             let refs = git.refs(EXPERIMENT_REFS)?;
             let tips: HashMap<String, String> = refs
                 .iter()
-                .map(|(name, tip)| (name.trim_start_matches(EXPERIMENT_REFS).to_string(), tip.clone()))
+                .map(|(name, tip)| {
+                    (
+                        name.trim_start_matches(EXPERIMENT_REFS).to_string(),
+                        tip.clone(),
+                    )
+                })
                 .collect();
             let (summaries, bad) = crate::project::summaries(git, refs, &Default::default())?;
             problems.extend(bad);
@@ -389,9 +394,11 @@ impl Project {
                     return Ok(copied);
                 };
                 let result = (|| -> Result<()> {
-                    let exp = self.load_from_git(git, id)?.ok_or_else(|| Error::NotFound {
-                        prefix: id.to_string(),
-                    })?;
+                    let exp = self
+                        .load_from_git(git, id)?
+                        .ok_or_else(|| Error::NotFound {
+                            prefix: id.to_string(),
+                        })?;
                     for record in data_records(&exp) {
                         if self.copy_object(target, &record)? {
                             copied.uploaded += 1;
@@ -411,9 +418,7 @@ impl Project {
                 }
             }
         };
-        let handles: Vec<GitRepo> = (1..threads)
-            .map(|_| git.reopen())
-            .collect::<Result<_>>()?;
+        let handles: Vec<GitRepo> = (1..threads).map(|_| git.reopen()).collect::<Result<_>>()?;
         let results: Vec<Result<Copied>> = std::thread::scope(|s| {
             let spawned: Vec<_> = handles.iter().map(|g| s.spawn(|| work(g))).collect();
             let mut results = vec![work(git)];
@@ -593,11 +598,11 @@ impl Project {
             ));
         }
         if let Some(local) = &local {
-            let descends = git.descends_from(incoming, local).map_err(|e| e.to_string())?;
+            let descends = git
+                .descends_from(incoming, local)
+                .map_err(|e| e.to_string())?;
             if !descends {
-                return Err(format!(
-                    "it has different checkpoints here and on the remote; nothing was overwritten (push yours under a new experiment, or `git keepsake rm` it here to take the remote's)"
-                ));
+                return Err("it has different checkpoints here and on the remote; nothing was overwritten (push yours under a new experiment, or `git keepsake rm` it here to take the remote's)".to_string());
             }
             let ours = crate::project::history(git, local).map_err(|e| e.to_string())?;
             let kept: HashSet<&Id> = theirs.checkpoints.iter().map(|c| &c.id).collect();
@@ -620,7 +625,9 @@ impl Project {
         }
         match git.update_ref(&name, incoming, local.as_deref(), "git-keepsake: pull") {
             Ok(true) => Ok(Accepted::Moved),
-            Ok(false) => Err("it changed here while pulling; nothing was overwritten, pull again".into()),
+            Ok(false) => {
+                Err("it changed here while pulling; nothing was overwritten, pull again".into())
+            }
             Err(e) => Err(e.to_string()),
         }
     }

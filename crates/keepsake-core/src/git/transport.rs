@@ -106,7 +106,13 @@ pub fn fetch(dir: &Path, remote: &str, refspecs: &[String]) -> Result<()> {
         return Ok(());
     }
     // Not --quiet: a rejected update is explained on stderr, which the error carries.
-    let args = ["fetch", "--no-tags", "--no-write-fetch-head", "--stdin", remote];
+    let args = [
+        "fetch",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--stdin",
+        remote,
+    ];
     let input = lines(refspecs);
     run_with_input(dir, &args, Some(&input), remote).map(|_| ())
 }
