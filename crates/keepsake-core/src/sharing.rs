@@ -75,8 +75,10 @@ struct Copied {
     bytes: u64,
 }
 
-/// Uploads at once to the remote's store.
-const UPLOAD_THREADS: usize = 8;
+/// Uploads at once to the remote's store (and local refs moved at once by `pull`).
+const UPLOAD_THREADS: usize = 16;
+/// Objects above this size are copied one at a time.
+const LARGE_OBJECT: u64 = 16 << 20;
 
 pub fn remote_tracking_prefix(remote: &str) -> String {
     format!("refs/keepsake/remotes/{remote}/")
@@ -383,6 +385,7 @@ impl Project {
         let threads = ids.len().clamp(1, UPLOAD_THREADS);
         let next = std::sync::atomic::AtomicUsize::new(0);
         let failed = std::sync::atomic::AtomicBool::new(false);
+        let large = std::sync::Mutex::new(());
         let work = |git: &GitRepo| -> Result<Copied> {
             let mut copied = Copied::default();
             loop {
@@ -400,6 +403,10 @@ impl Project {
                             prefix: id.to_string(),
                         })?;
                     for record in data_records(&exp) {
+                        // One large object at a time (each is uploaded in parallel parts
+                        // already): threads are for many small ones, and memory stays bounded.
+                        let _one = (record.size > LARGE_OBJECT)
+                            .then(|| large.lock().unwrap_or_else(|e| e.into_inner()));
                         if self.copy_object(target, &record)? {
                             copied.uploaded += 1;
                             copied.bytes += record.size;
@@ -545,20 +552,24 @@ impl Project {
         }
         // Into the tracking namespace, forced: it records what the remote has, nothing more.
         let tracking = remote_tracking_prefix(remote);
-        let specs: Vec<String> = wanted
-            .iter()
-            .map(|(id, _)| format!("+{}:{tracking}{id}", experiment_ref(id)))
-            .collect();
+        // Everything is one glob (git matches each refspec against each ref: thousands of exact
+        // refspecs would cost their product).
+        let specs: Vec<String> = if prefixes.is_empty() {
+            vec![format!("+{EXPERIMENT_REFS}*:{tracking}*")]
+        } else {
+            wanted
+                .iter()
+                .map(|(id, _)| format!("+{}:{tracking}{id}", experiment_ref(id)))
+                .collect()
+        };
         transport::fetch(&dir, remote, &specs)?;
-        for (id, _) in &wanted {
-            let Some(incoming) = git.resolve_ref(&format!("{tracking}{id}"))? else {
-                // Deleted on the remote between listing and fetching.
-                continue;
-            };
-            match self.accept_incoming(git, id, &incoming) {
-                Ok(Accepted::Moved) => report.fetched.push(id.clone()),
-                Ok(Accepted::UpToDate) => report.up_to_date.push(id.clone()),
-                Err(reason) => report.refused.push(Refusal {
+        let outcomes = self.accept_all(git, &tracking, &wanted)?;
+        for ((id, _), outcome) in wanted.iter().zip(outcomes) {
+            match outcome {
+                None => {}
+                Some(Ok(Accepted::Moved)) => report.fetched.push(id.clone()),
+                Some(Ok(Accepted::UpToDate)) => report.up_to_date.push(id.clone()),
+                Some(Err(reason)) => report.refused.push(Refusal {
                     experiment: id.short().to_string(),
                     reason,
                 }),
@@ -574,6 +585,55 @@ impl Project {
             git.merge_notes(&sha)?;
         }
         Ok(report)
+    }
+
+    /// `accept_incoming` for each of `wanted`, on a few threads: each moved ref is fsynced, and
+    /// the disk takes several fsyncs at once in about the time of one. None: the remote deleted
+    /// it between listing and fetching.
+    fn accept_all(
+        &self,
+        git: &GitRepo,
+        tracking: &str,
+        wanted: &[(Id, String)],
+    ) -> Result<Vec<Option<std::result::Result<Accepted, String>>>> {
+        type Outcome = Option<std::result::Result<Accepted, String>>;
+        let threads = (wanted.len() / 64).clamp(1, UPLOAD_THREADS);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = |git: &GitRepo| -> Result<Vec<(usize, Outcome)>> {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((id, _)) = wanted.get(i) else {
+                    return Ok(out);
+                };
+                let outcome = match git.resolve_ref(&format!("{tracking}{id}"))? {
+                    None => None,
+                    Some(incoming) => Some(self.accept_incoming(git, id, &incoming)),
+                };
+                out.push((i, outcome));
+            }
+        };
+        let handles: Vec<GitRepo> = (1..threads).map(|_| git.reopen()).collect::<Result<_>>()?;
+        let parts: Vec<Result<Vec<(usize, Outcome)>>> = std::thread::scope(|s| {
+            let spawned: Vec<_> = handles.iter().map(|g| s.spawn(|| work(g))).collect();
+            let mut parts = vec![work(git)];
+            for h in spawned {
+                parts.push(h.join().unwrap_or_else(|_| {
+                    Err(Error::Git {
+                        what: "pull".into(),
+                        message: "a thread panicked".into(),
+                    })
+                }));
+            }
+            parts
+        });
+        let mut outcomes: Vec<Outcome> = (0..wanted.len()).map(|_| None).collect();
+        for part in parts {
+            for (i, outcome) in part? {
+                outcomes[i] = outcome;
+            }
+        }
+        Ok(outcomes)
     }
 
     /// Moves the local ref of experiment `id` to `incoming` (a commit of the quarantine) if that
