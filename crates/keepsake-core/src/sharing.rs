@@ -606,10 +606,9 @@ impl Project {
                 let Some((id, _)) = wanted.get(i) else {
                     return Ok(out);
                 };
-                let outcome = match git.resolve_ref(&format!("{tracking}{id}"))? {
-                    None => None,
-                    Some(incoming) => Some(self.accept_incoming(git, id, &incoming)),
-                };
+                let outcome = git
+                    .resolve_ref(&format!("{tracking}{id}"))?
+                    .map(|incoming| self.accept_incoming(git, id, &incoming));
                 out.push((i, outcome));
             }
         };
