@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# With AWS_ENDPOINT (and credentials) set to an S3-compatible server with a `keepsake-test`
+# bucket, pushes also go to a remote whose store is there.
+S3 = bool(os.environ.get("AWS_ENDPOINT"))
 ENV = dict(
     os.environ,
     KEEPSAKE_NO_ANALYTICS="1",
@@ -56,7 +59,8 @@ def bare(path, project, name, store=None):
     sh("git", "remote", "add", name, path, cwd=project)
     sh("git", "push", "-q", name, "main", cwd=project)
     if store:
-        sh("git", "config", f"remote.{name}.keepsakeStore", f"file://{store}", cwd=project)
+        url = store if str(store).startswith("s3://") else f"file://{store}"
+        sh("git", "config", f"remote.{name}.keepsakeStore", url, cwd=project)
 
 
 def clone(remote, path, store=None):
@@ -73,7 +77,7 @@ def scenario(binary, work, n, m, runs):
     refs = ["refs/keepsake/experiments/*:refs/keepsake/experiments/*",
             "refs/notes/keepsake:refs/notes/keepsake"]
     rows = {k: [] for k in ["git push", "push (own store)", "push (shared store)", "git fetch",
-                            "pull"]}
+                            "pull", "push (S3 store)"]}
     for r in range(runs):
         # Alternating: the plain git push, then ours with the remote's own store (every
         # experiment's metadata copied into it), then ours with a shared store (nothing copied).
@@ -86,6 +90,11 @@ def scenario(binary, work, n, m, runs):
         bare(work / f"shared{r}.git", project, f"shared{r}")
         rows["push (shared store)"].append(timed(binary, "push", f"shared{r}", "--all",
                                                  cwd=project))
+        if S3:
+            # The remote's store on the S3-compatible server: every metadata copy is a request.
+            bare(work / f"s3{r}.git", project, f"s3{r}",
+                 f"s3://keepsake-test/bench-{os.getpid()}-{n}x{m}-{r}")
+            rows["push (S3 store)"].append(timed(binary, "push", f"s3{r}", "--all", cwd=project))
         clone(work / f"own{r}.git", work / f"fetcher{r}")
         rows["git fetch"].append(timed("git", "fetch", "-q", "origin", *refs,
                                        cwd=work / f"fetcher{r}"))
@@ -93,7 +102,7 @@ def scenario(binary, work, n, m, runs):
         rows["pull"].append(timed(binary, "pull", "origin", cwd=work / f"puller{r}"))
         for d in [f"git{r}.git", f"shared{r}.git", f"fetcher{r}", f"puller{r}"]:
             shutil.rmtree(work / d)
-    return {k: statistics.median(v) for k, v in rows.items()}
+    return {k: statistics.median(v) if v else float("nan") for k, v in rows.items()}
 
 
 def main():
@@ -112,10 +121,11 @@ def main():
         f"binary `{binary.relative_to(ROOT) if binary.is_relative_to(ROOT) else binary}`; "
         f"{platform.platform()}, {os.cpu_count()} CPUs, {subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}.",
         "Metadata-only experiments, remotes are bare repositories on the same disk, the remote's own "
-        "store a local directory. Medians of the runs, seconds.",
+        "store a local directory (or, last column, moto's S3 server on 127.0.0.1 when AWS_ENDPOINT "
+        "is set). Medians of the runs, seconds; the ratio is to the plain git command.",
         "",
-        "| experiments x checkpoints | git push | push (own store) | push (shared store) | git fetch | pull |",
-        "|---|---|---|---|---|---|",
+        "| experiments x checkpoints | git push | push (own store) | push (shared store) | git fetch | pull | push (S3 store) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for size in args.sizes.split(","):
         n, m = (int(x) for x in size.split("x"))
@@ -124,7 +134,8 @@ def main():
         row = (f"| {n} x {m} | {r['git push']:.2f} | {r['push (own store)']:.2f} "
                f"({r['push (own store)'] / r['git push']:.1f}x) | {r['push (shared store)']:.2f} "
                f"({r['push (shared store)'] / r['git push']:.1f}x) | {r['git fetch']:.2f} | "
-               f"{r['pull']:.2f} ({r['pull'] / r['git fetch']:.1f}x) |")
+               f"{r['pull']:.2f} ({r['pull'] / r['git fetch']:.1f}x) | "
+               f"{r['push (S3 store)']:.2f} ({r['push (S3 store)'] / r['git push']:.1f}x) |")
         print(row, flush=True)
         lines.append(row)
     out = ROOT / "bench" / "SHARING-RESULTS.md"
