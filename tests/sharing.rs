@@ -954,7 +954,7 @@ fn pull_of_a_short_prefix_among_odd_remote_refs_does_not_panic() {
     let exp = metadata_only_run(&alice, 1);
     alice.ks(&["push", "origin", exp.id.as_str()]).ok();
     let main = git_in(&remote, &["rev-parse", "main"]).trim().to_string();
-    for odd in ["ab", "abc"] {
+    for odd in ["ab", "abc", "not-an-id"] {
         git_in(
             &remote,
             &["update-ref", &format!("{EXPERIMENT_REFS}{odd}"), &main],
@@ -968,6 +968,22 @@ fn pull_of_a_short_prefix_among_odd_remote_refs_does_not_panic() {
     assert_eq!(run.stdout, format!("{}\n", exp.id));
     let run = ks_in(&bob, &["pull", "origin"]);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    // A name that is no ID is ignored with a warning, and not kept in the tracking namespace.
+    assert!(
+        run.stderr
+            .contains("Ignored `refs/keepsake/experiments/not-an-id`"),
+        "{}",
+        run.stderr
+    );
+    let tracked = git_in(
+        &bob,
+        &[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/keepsake/remotes/",
+        ],
+    );
+    assert!(!tracked.contains("not-an-id"), "{tracked}");
     let refs = git_in(
         &bob,
         &["for-each-ref", "--format=%(refname)", EXPERIMENT_REFS],

@@ -1,7 +1,9 @@
 //! Sharing experiments through git remotes: each remote has a store (configured, or the project's
 //! own when that is shared); `push` uploads what the remote's store lacks, verified, then pushes
-//! the experiment refs and the notes in one atomic push with leases; `pull` fetches refs and merges
-//! notes; weights come lazily from the remote's store on checkout.
+//! the experiment refs and the notes in one atomic fast-forward-only push, refusing to publish
+//! commits of the user's the remote does not have; `pull` fetches refs into a quarantine, moves
+//! local refs only to histories that keep what they had, and merges notes; weights come lazily
+//! from the remote's store on checkout.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
@@ -306,7 +308,7 @@ impl Project {
                 to_upload.len(),
                 target.url()
             ));
-            let ids: Vec<&Id> = to_upload.iter().map(|e| &e.id).collect();
+            let ids: Vec<(&Id, &str)> = to_upload.iter().map(|e| (&e.id, e.tip.as_str())).collect();
             let copied = self.upload_experiments(git, &target, &ids)?;
             report.uploaded += copied.uploaded;
             report.already_there += copied.already_there;
@@ -381,7 +383,12 @@ impl Project {
 
     /// Copies the data and the storage metadata of experiments into `target`, on a few threads
     /// (a store's latency, not its bandwidth, bounds copying many small objects one at a time).
-    fn upload_experiments(&self, git: &GitRepo, target: &Store, ids: &[&Id]) -> Result<Copied> {
+    fn upload_experiments(
+        &self,
+        git: &GitRepo,
+        target: &Store,
+        ids: &[(&Id, &str)],
+    ) -> Result<Copied> {
         let threads = ids.len().clamp(1, UPLOAD_THREADS);
         let next = std::sync::atomic::AtomicUsize::new(0);
         let failed = std::sync::atomic::AtomicBool::new(false);
@@ -393,15 +400,15 @@ impl Project {
                     return Ok(copied);
                 }
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(id) = ids.get(i) else {
+                let Some((id, tip)) = ids.get(i) else {
                     return Ok(copied);
                 };
                 let result = (|| -> Result<()> {
-                    let exp = self
-                        .load_from_git(git, id)?
-                        .ok_or_else(|| Error::NotFound {
-                            prefix: id.to_string(),
-                        })?;
+                    // At the tip being pushed, even if a checkpoint lands here meanwhile.
+                    let h = crate::project::history_cached(git, id, tip)?;
+                    let mut exp = h.root_record.into_experiment();
+                    exp.checkpoints = h.checkpoints;
+                    exp.checkpoints.reverse();
                     for record in data_records(&exp) {
                         // One large object at a time (each is uploaded in parallel parts
                         // already): threads are for many small ones, and memory stays bounded.
@@ -514,7 +521,8 @@ impl Project {
             let rest = name.trim_start_matches(EXPERIMENT_REFS);
             match Id::parse(rest) {
                 Ok(id) => remote_refs.push((id, sha)),
-                Err(_) => report.ignored.push(name),
+                Err(_) if prefixes.is_empty() => report.ignored.push(name),
+                Err(_) => {}
             }
         }
         let mut wanted: Vec<(Id, String)> = Vec::new();
@@ -563,6 +571,14 @@ impl Project {
                 .collect()
         };
         transport::fetch(&dir, remote, &specs)?;
+        // What the glob brought that names no experiment goes again: whatever reads every ref
+        // under refs/keepsake/ (gc) would trip on it.
+        for name in &report.ignored {
+            let tracked = format!("{tracking}{}", name.trim_start_matches(EXPERIMENT_REFS));
+            if let Some(sha) = git.resolve_ref(&tracked)? {
+                git.delete_ref(&tracked, &sha)?;
+            }
+        }
         let outcomes = self.accept_all(git, &tracking, &wanted)?;
         for ((id, _), outcome) in wanted.iter().zip(outcomes) {
             match outcome {
@@ -672,14 +688,14 @@ impl Project {
                 .map(|c| c.id.short())
                 .collect();
             if !dropped.is_empty() || ours.root != theirs.root {
-                return Err(format!(
-                    "the remote's version drops checkpoint(s) {} that this clone has; nothing was overwritten",
-                    if dropped.is_empty() {
-                        "(its first commit differs)".to_string()
-                    } else {
+                return Err(if dropped.is_empty() {
+                    "the remote's version has another first commit than this clone's; nothing was overwritten".to_string()
+                } else {
+                    format!(
+                        "the remote's version drops checkpoint(s) {} that this clone has; nothing was overwritten",
                         dropped.join(", ")
-                    }
-                ));
+                    )
+                });
             }
         }
         match git.update_ref(&name, incoming, local.as_deref(), "git-keepsake: pull") {
