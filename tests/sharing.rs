@@ -564,3 +564,452 @@ fn a_store_that_refuses_credentials_is_one_clear_error() {
     );
     assert!(!remote_refs(&t.remote).contains("refs/keepsake/"));
 }
+
+/// A project with a bare remote whose store is a local directory (no S3 needed).
+fn local_team() -> (TestProject, PathBuf) {
+    let alice = TestProject::new(true);
+    let remote = alice.tmp.path().join("remote.git");
+    git_in(
+        alice.tmp.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
+    alice.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    alice.git(&["push", "-q", "origin", "main"]);
+    let store = alice.tmp.path().join("team-store");
+    alice.git(&[
+        "config",
+        "remote.origin.keepsakeStore",
+        &format!("file://{}", store.display()),
+    ]);
+    (alice, remote)
+}
+
+/// Writes `n` experiments of `checkpoints` checkpoints each (no files) into `t`'s repository with
+/// one `git fast-import`: copies of a template recorded through the core, with fresh IDs, and
+/// their notes lines. Returns their IDs.
+fn generate_experiments(t: &TestProject, n: usize, checkpoints: usize) -> Vec<String> {
+    let project = t.project();
+    let mut template = project
+        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
+        .unwrap();
+    for step in 0..checkpoints {
+        project
+            .create_checkpoint(&mut template, new_checkpoint(None, step as i64, 0.5))
+            .unwrap();
+    }
+    let tip = template.git_tip.clone().unwrap();
+    // The template's commits, root first: (committer line, message).
+    let mut commits = Vec::new();
+    let mut at = tip.clone();
+    for _ in 0..=checkpoints {
+        let raw = t.git(&["cat-file", "commit", &at]);
+        let (header, message) = raw.split_once("\n\n").unwrap();
+        let committer = header
+            .lines()
+            .find(|l| l.starts_with("committer "))
+            .unwrap()
+            .to_string();
+        commits.push((committer, message.to_string()));
+        at = t.git(&["rev-parse", &format!("{at}^")]).trim().to_string();
+    }
+    commits.reverse();
+    let baseline = at;
+    assert_eq!(template.git_commit.as_deref(), Some(baseline.as_str()));
+    let note = t.git(&["notes", "--ref", NOTES_REF, "show", &baseline]);
+    let old_ids: Vec<String> = std::iter::once(template.id.to_string())
+        .chain(template.checkpoints.iter().map(|c| c.id.to_string()))
+        .collect();
+    let mut stream = Vec::new();
+    let mut ids = Vec::new();
+    let mut note_text = note.clone();
+    for i in 0..n {
+        let new_ids: Vec<String> = old_ids.iter().map(|_| Id::generate().to_string()).collect();
+        let rewrite = |s: &str| {
+            let mut s = s.to_string();
+            for (old, new) in old_ids.iter().zip(&new_ids) {
+                s = s.replace(old.as_str(), new).replace(&old[..7], &new[..7]);
+            }
+            s
+        };
+        for (j, (committer, message)) in commits.iter().enumerate() {
+            let mark = i * (checkpoints + 1) + j + 1;
+            let message = rewrite(message);
+            write!(
+                stream,
+                "commit {EXPERIMENT_REFS}{}\nmark :{mark}\n{committer}\ndata {}\n{message}\n",
+                new_ids[0],
+                message.len()
+            )
+            .unwrap();
+            if j == 0 {
+                // Metadata-only experiments snapshot nothing: an empty tree on the baseline.
+                writeln!(stream, "from {baseline}\ndeleteall").unwrap();
+            } else {
+                writeln!(stream, "from :{}", mark - 1).unwrap();
+            }
+        }
+        note_text.push_str(&rewrite(&note));
+        ids.push(new_ids[0].clone());
+    }
+    let notes_tip = t.git(&["rev-parse", NOTES_REF]).trim().to_string();
+    write!(
+        stream,
+        "commit {NOTES_REF}\n{}\ndata 5\nnotes\nfrom {notes_tip}\nN inline {baseline}\ndata {}\n{note_text}\n",
+        commits[0].0,
+        note_text.len()
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(["fast-import", "--quiet"])
+        .current_dir(&t.dir)
+        .stdin(std::process::Stdio::piped());
+    hermetic(&mut cmd, &t.dir);
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&stream).unwrap();
+    assert!(child.wait().unwrap().success());
+    ids.push(template.id.to_string());
+    ids
+}
+
+#[test]
+fn push_all_of_ten_thousand_experiments() {
+    let (alice, remote) = local_team();
+    // The project's store is shared with the remote (training wrote into it): what is measured
+    // here is git's side, not 10,000 metadata copies.
+    alice.git(&["config", "--unset", "remote.origin.keepsakeStore"]);
+    alice.write("keepsake.yaml", "repository: file://.keepsake\n");
+    let ids = generate_experiments(&alice, 9_999, 1);
+    let started = std::time::Instant::now();
+    let run = alice.ks(&["push", "origin", "--all"]).ok();
+    eprintln!("pushed in {:?}", started.elapsed());
+    assert_eq!(run.stdout.lines().count(), 10_000, "{}", run.stderr);
+    let refs = git_in(
+        &remote,
+        &["for-each-ref", "--format=%(refname)", EXPERIMENT_REFS],
+    );
+    assert_eq!(refs.lines().count(), 10_000);
+    for id in [&ids[0], &ids[5_000], &ids[9_999]] {
+        assert!(refs.contains(id.as_str()), "{id} is not on the remote");
+    }
+    let head = alice.git(&["rev-parse", "HEAD"]);
+    let notes = git_in(&remote, &["notes", "--ref", NOTES_REF, "show", head.trim()]);
+    assert_eq!(notes.lines().count(), 10_000);
+
+    // A second clone pulls all of them (their refs validated one by one).
+    let bob = clone_of(&alice, &remote, "bob");
+    let started = std::time::Instant::now();
+    let run = ks_in(&bob, &["pull", "origin"]).ok();
+    eprintln!("pulled in {:?}", started.elapsed());
+    assert_eq!(run.stdout.lines().count(), 10_000, "{}", run.stderr);
+    let pulled = git_in(
+        &bob,
+        &["for-each-ref", "--format=%(refname)", EXPERIMENT_REFS],
+    );
+    assert_eq!(pulled, refs);
+    // Pushing again finds everything up to date.
+    let run = alice.ks(&["push", "origin", "--all"]).ok();
+    assert!(
+        run.stdout.is_empty() && run.stderr.contains("(10000 up to date)"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Whether the repository at `dir` has the object `sha`.
+fn has_object(dir: &Path, sha: &str) -> bool {
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(["cat-file", "-e", sha]).current_dir(dir);
+    hermetic(&mut cmd, dir);
+    cmd.output().unwrap().status.success()
+}
+
+#[test]
+fn push_refuses_to_publish_unpushed_commits_unless_asked() {
+    let (alice, remote) = local_team();
+    let project = alice.project();
+    // Work on main that is pushed: an experiment on it goes, and nothing private with it.
+    let on_pushed = project
+        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
+        .unwrap();
+    alice.write("train.py", "print('private idea')\n");
+    alice.git(&["commit", "-q", "-am", "Private idea, not for the team yet"]);
+    let private = alice.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let later = project
+        .create_experiment(new_experiment(None, json!({"lr": 0.2})))
+        .unwrap();
+    alice.ks(&["push", "origin", on_pushed.id.as_str()]).ok();
+    assert!(
+        !has_object(&remote, &private),
+        "an unpushed commit was published"
+    );
+
+    // An experiment that ran on the unpushed commit is refused, naming the commit.
+    let before = remote_refs(&remote);
+    let run = alice.ks(&["push", "origin", later.id.as_str()]).fails();
+    let line = run.error_line();
+    assert!(
+        line.contains(&private[..7]) && line.contains("Private idea, not for the team yet"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--include-commits"), "{}", run.stderr);
+    assert_eq!(
+        remote_refs(&remote),
+        before,
+        "the refused push changed the remote"
+    );
+    assert!(!has_object(&remote, &private));
+    // --all is refused the same way, and pushes nothing.
+    alice.ks(&["push", "origin", "--all"]).fails();
+    assert_eq!(remote_refs(&remote), before);
+    assert!(!has_object(&remote, &private));
+
+    // Asked for, the commit goes with the experiment.
+    let run = alice
+        .ks(&["push", "origin", later.id.as_str(), "--include-commits"])
+        .ok();
+    assert_eq!(run.stdout, format!("{}\n", later.id));
+    assert!(has_object(&remote, &private));
+    assert!(remote_refs(&remote).contains(later.id.as_str()));
+}
+
+#[test]
+fn notes_name_the_baseline_and_stay_true_after_an_amend() {
+    let t = TestProject::new(true);
+    t.git(&["config", "notes.rewriteRef", NOTES_REF]);
+    let head = t.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let exp = t
+        .project()
+        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
+        .unwrap();
+    let line = format!("experiment {} {head}\n", exp.id);
+    assert_eq!(t.git(&["notes", "--ref", NOTES_REF, "show", &head]), line);
+
+    // notes.rewriteRef copies the note onto the amended commit: it still names the commit the
+    // experiment ran on, which the amended one is not.
+    t.git(&["commit", "-q", "--amend", "-m", "Initial project, reworded"]);
+    let amended = t.git(&["rev-parse", "HEAD"]).trim().to_string();
+    assert_ne!(amended, head);
+    assert_eq!(
+        t.git(&["notes", "--ref", NOTES_REF, "show", &amended]),
+        line
+    );
+    assert_eq!(
+        t.git(&["log", "-1", "--format=%N", "--notes=keepsake", &amended])
+            .trim(),
+        line.trim()
+    );
+
+    // rm takes its line off the baseline, in the old `experiment <id>` form too.
+    let old = t
+        .project()
+        .create_experiment(new_experiment(None, json!({"lr": 0.2})))
+        .unwrap();
+    let base = old.git_commit.clone().unwrap();
+    t.git(&[
+        "notes",
+        "--ref",
+        NOTES_REF,
+        "add",
+        "-f",
+        "-m",
+        &format!("experiment {}", old.id),
+        &base,
+    ]);
+    t.ks(&["rm", "--yes", old.id.as_str()]).ok();
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(["notes", "--ref", NOTES_REF, "show", &base])
+        .current_dir(&t.dir);
+    hermetic(&mut cmd, &t.dir);
+    let left = String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned();
+    assert!(!left.contains(old.id.as_str()), "{left}");
+}
+
+/// A second clone of `remote`, with the same store for `origin`.
+fn clone_of(alice: &TestProject, remote: &Path, name: &str) -> PathBuf {
+    let dir = alice.tmp.path().join(name);
+    git_in(
+        alice.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ],
+    );
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(["config", "remote.origin.keepsakeStore"])
+        .current_dir(&alice.dir);
+    hermetic(&mut cmd, &alice.dir);
+    let store = String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned();
+    if !store.trim().is_empty() {
+        git_in(
+            &dir,
+            &["config", "remote.origin.keepsakeStore", store.trim()],
+        );
+    }
+    dir
+}
+
+fn metadata_only_run(t: &TestProject, steps: i64) -> keepsake_core::Experiment {
+    let project = t.project();
+    let mut exp = project
+        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
+        .unwrap();
+    for step in 0..steps {
+        project
+            .create_checkpoint(
+                &mut exp,
+                new_checkpoint(None, step, 0.5 / (step + 1) as f64),
+            )
+            .unwrap();
+    }
+    exp
+}
+
+#[test]
+fn pull_refuses_a_fast_forward_that_drops_checkpoints() {
+    let (alice, remote) = local_team();
+    let victim = metadata_only_run(&alice, 3);
+    alice.ks(&["push", "origin", victim.id.as_str()]).ok();
+    let bob = clone_of(&alice, &remote, "bob");
+    ks_in(&bob, &["pull", "origin"]).ok();
+    let name = format!("{EXPERIMENT_REFS}{}", victim.id);
+    let tip = victim.git_tip.clone().unwrap();
+    assert_eq!(git_in(&bob, &["rev-parse", &name]).trim(), tip);
+
+    // On the remote: a commit on top of the victim's tip (a fast-forward) whose first parent is
+    // the experiment's first commit, so its history skips the first two checkpoints.
+    let root = git_in(&remote, &["rev-parse", &format!("{tip}~3")])
+        .trim()
+        .to_string();
+    let message = git_in(&remote, &["cat-file", "commit", &tip]);
+    let message = message.split_once("\n\n").unwrap().1;
+    let tree = git_in(&remote, &["rev-parse", &format!("{tip}^{{tree}}")]);
+    let forged = git_in(
+        &remote,
+        &[
+            "-c",
+            "user.name=Mallory",
+            "-c",
+            "user.email=mallory@example.com",
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            &root,
+            "-p",
+            &tip,
+            "-m",
+            message,
+        ],
+    )
+    .trim()
+    .to_string();
+    git_in(&remote, &["update-ref", &name, &forged]);
+    // Meanwhile an honest experiment is pushed: it still lands.
+    let honest = metadata_only_run(&alice, 1);
+    alice.ks(&["push", "origin", honest.id.as_str()]).ok();
+
+    let run = ks_in(&bob, &["pull", "origin"]).fails();
+    let line = run.error_line();
+    assert!(
+        line.contains(victim.id.short()) && line.contains("nothing was"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        git_in(&bob, &["rev-parse", &name]).trim(),
+        tip,
+        "the ref moved"
+    );
+    assert_eq!(run.stdout, format!("{}\n", honest.id));
+    let ls = ks_in(&bob, &["show", victim.id.as_str(), "--json"])
+        .ok()
+        .json();
+    assert_eq!(ls["checkpoints"].as_array().unwrap().len(), 3);
+    // The forged tip stays in quarantine, where `ls --remote` shows what the remote holds.
+    assert_eq!(
+        git_in(
+            &bob,
+            &[
+                "rev-parse",
+                &format!("refs/keepsake/remotes/origin/{}", victim.id)
+            ]
+        )
+        .trim(),
+        forged
+    );
+}
+
+#[test]
+fn pull_of_a_short_prefix_among_odd_remote_refs_does_not_panic() {
+    let (alice, remote) = local_team();
+    let exp = metadata_only_run(&alice, 1);
+    alice.ks(&["push", "origin", exp.id.as_str()]).ok();
+    let main = git_in(&remote, &["rev-parse", "main"]).trim().to_string();
+    for odd in ["ab", "abc", "not-an-id"] {
+        git_in(
+            &remote,
+            &["update-ref", &format!("{EXPERIMENT_REFS}{odd}"), &main],
+        );
+    }
+    let bob = clone_of(&alice, &remote, "bob");
+    let run = ks_in(&bob, &["pull", "origin", "a"]).fails();
+    assert!(run.error_line().contains("`a`"), "{}", run.stderr);
+    // The real experiment is still pulled by its own prefix, and by a pull of everything.
+    let run = ks_in(&bob, &["pull", "origin", &exp.id.as_str()[..6]]).ok();
+    assert_eq!(run.stdout, format!("{}\n", exp.id));
+    let run = ks_in(&bob, &["pull", "origin"]);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    // A name that is no ID is ignored with a warning, and not kept in the tracking namespace.
+    assert!(
+        run.stderr
+            .contains("Ignored `refs/keepsake/experiments/not-an-id`"),
+        "{}",
+        run.stderr
+    );
+    let tracked = git_in(
+        &bob,
+        &[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/keepsake/remotes/",
+        ],
+    );
+    assert!(!tracked.contains("not-an-id"), "{tracked}");
+    let refs = git_in(
+        &bob,
+        &["for-each-ref", "--format=%(refname)", EXPERIMENT_REFS],
+    );
+    assert_eq!(refs.trim(), format!("{EXPERIMENT_REFS}{}", exp.id));
+}
+
+/// For bench/sharing_scale.py: a project at `$KEEPSAKE_BENCH_DIR` with
+/// `$KEEPSAKE_BENCH_EXPERIMENTS` experiments of `$KEEPSAKE_BENCH_CHECKPOINTS` checkpoints each.
+#[test]
+#[ignore]
+fn generate_for_bench() {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    let dir = PathBuf::from(var("KEEPSAKE_BENCH_DIR"));
+    let n: usize = var("KEEPSAKE_BENCH_EXPERIMENTS").parse().unwrap();
+    let m: usize = var("KEEPSAKE_BENCH_CHECKPOINTS").parse().unwrap();
+    let out = std::process::Command::new("bash")
+        .arg(repo_root().join("fixtures/make-git-project.sh"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    fix_clock();
+    let t = TestProject {
+        tmp: tempfile::tempdir().unwrap(),
+        dir: dir.canonicalize().unwrap(),
+    };
+    generate_experiments(&t, n - 1, m);
+}

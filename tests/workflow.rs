@@ -40,9 +40,9 @@ fn records_refs_commits_and_notes() {
     let tree = t.git(&["ls-tree", "-r", "--name-only", root.trim()]);
     assert!(!tree.contains("logs/"), "{tree}");
     assert!(tree.contains("run.sh") && tree.contains("data/train.csv"));
-    // Notes on the baseline say which experiments ran on it.
+    // Notes on the baseline say which experiments ran on it, and on which commit.
     let notes = t.git(&["notes", "--ref", NOTES_REF, "show", &head]);
-    assert_eq!(notes, format!("experiment {}\n", exp.id));
+    assert_eq!(notes, format!("experiment {} {}\n", exp.id, head.trim()));
     // Storage has Keepsake's layout.
     let store = t.dir.join(".git/keepsake/storage");
     assert_eq!(
@@ -262,7 +262,7 @@ fn rm_removes_refs_notes_and_storage() {
         assert!(!store.join(format!("checkpoints/{}.tar.gz", c.id)).exists());
     }
     let notes = t.git(&["notes", "--ref", NOTES_REF, "show", &head]);
-    assert_eq!(notes, format!("experiment {}\n", b.id));
+    assert_eq!(notes, format!("experiment {} {}\n", b.id, head.trim()));
 }
 
 #[test]

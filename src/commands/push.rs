@@ -15,6 +15,10 @@ pub struct PushArgs {
     /// Push every local experiment
     #[arg(long)]
     all: bool,
+    /// Also publish the commits the experiments ran on that the remote does not have (by
+    /// default such a push is refused, listing them)
+    #[arg(long)]
+    include_commits: bool,
 }
 
 pub fn cmd_push(g: &Global, args: PushArgs) -> CliResult {
@@ -25,9 +29,16 @@ pub fn cmd_push(g: &Global, args: PushArgs) -> CliResult {
         ));
     }
     let project = open_project(g)?;
-    let report = project.push(&args.remote, &args.experiments, args.all, &mut |m| {
+    let opts = keepsake_core::sharing::PushOptions {
+        all: args.all,
+        include_commits: args.include_commits,
+    };
+    let report = project.push(&args.remote, &args.experiments, &opts, &mut |m| {
         ui::progress(&m)
     })?;
+    for problem in &report.problems {
+        ui::warn(&format!("Not pushed: {problem}"));
+    }
     for id in &report.pushed {
         ui::out(&format!("{id}\n"))?;
     }
@@ -40,5 +51,11 @@ pub fn cmd_push(g: &Global, args: PushArgs) -> CliResult {
         report.bytes,
         report.already_there
     ));
+    if report.commits_published > 0 {
+        ui::progress(&format!(
+            "Published {} commit(s) the experiments ran on with them (--include-commits)",
+            report.commits_published
+        ));
+    }
     Ok(())
 }

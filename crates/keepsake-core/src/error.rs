@@ -89,6 +89,12 @@ pub enum Error {
         url: String,
         paths: Vec<String>,
     },
+    #[error("Refusing to publish {} commit(s) that are not on `{remote}` (the experiments ran on top of them): {}", commits.len(), list_commits(commits))]
+    UnpublishedCommits {
+        remote: String,
+        /// `short sha subject` of each, newest first.
+        commits: Vec<String>,
+    },
     #[error("{} NOT saved: {reason}", not_saved_list(checkpoints, experiment))]
     NotSaved {
         experiment: String,
@@ -106,6 +112,20 @@ fn not_saved_list(checkpoints: &[String], experiment: &str) -> String {
             many.join(", ")
         ),
     }
+}
+
+fn list_commits(commits: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut s = commits
+        .iter()
+        .take(SHOWN)
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if commits.len() > SHOWN {
+        s.push_str(&format!("; and {} more", commits.len() - SHOWN));
+    }
+    s
 }
 
 /// What kind of storage failure an `Error::Storage` is: only transient ones are worth retrying.
@@ -174,6 +194,9 @@ impl Error {
             Error::Storage { url, .. } if url.starts_with("s3://") => Some(
                 "Check AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and that the bucket exists".into(),
             ),
+            Error::UnpublishedCommits { remote, .. } => Some(format!(
+                "Push them first (`git push {remote} <branch>`), or pass `--include-commits` to publish them with the experiments"
+            )),
             _ => None,
         }
     }

@@ -233,7 +233,7 @@ impl Project {
                 });
             }
             if let Some(base) = baseline {
-                let line = format!("experiment {id}");
+                let line = note_line(&id, &base);
                 git.edit_note(&base, exp.created, |mut lines| {
                     lines.push(line.clone());
                     lines
@@ -449,9 +449,11 @@ impl Project {
                 }
                 crate::history_cache::remove(git, &exp.id);
                 if let Some(base) = git.parents(&root)?.into_iter().next() {
-                    let line = format!("experiment {}", exp.id);
                     git.edit_note(&base, clock::now(), |lines| {
-                        lines.into_iter().filter(|l| *l != line).collect()
+                        lines
+                            .into_iter()
+                            .filter(|l| !is_note_line_of(l, &exp.id))
+                            .collect()
                     })?;
                 }
             }
@@ -588,6 +590,22 @@ pub(crate) fn tarball_keys(
         Some(f) => vec![f.key.clone()],
         None => vec![key(Codec::Gzip), key(Codec::Zstd)],
     }
+}
+
+/// The notes line of an experiment on the commit it ran on. It names that commit too, so a copy
+/// that `notes.rewriteRef` puts on an amended or rebased commit still says where it ran.
+pub(crate) fn note_line(id: &Id, baseline: &str) -> String {
+    format!("experiment {id} {baseline}")
+}
+
+/// Whether `line` is experiment `id`'s notes line, as written now or before it named its commit
+/// (`experiment <id>`).
+pub(crate) fn is_note_line_of(line: &str, id: &Id) -> bool {
+    let mut words = line.split(' ');
+    words.next() == Some("experiment")
+        && words.next() == Some(id.as_str())
+        && words.next().is_none_or(|sha| !sha.is_empty())
+        && words.next().is_none()
 }
 
 fn root_record(exp: &Experiment) -> CommitRecord {

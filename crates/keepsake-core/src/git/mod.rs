@@ -289,6 +289,16 @@ impl GitRepo {
         result
     }
 
+    /// Whether the object database has `sha` (false for anything that is not an object ID).
+    pub fn has_object(&self, sha: &str) -> bool {
+        let repo = self.repo.lock();
+        let Ok(id) = Oid::from_str(sha) else {
+            return false;
+        };
+        let found = repo.odb().is_ok_and(|odb| odb.exists(id));
+        found
+    }
+
     /// The file at `path` in the tree of `commit`, if there is one.
     pub fn read_path(&self, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
         let repo = self.repo.lock();
