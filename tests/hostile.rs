@@ -420,6 +420,13 @@ fn a_fake_first_commit_hides_nothing_and_deletes_nothing() {
         before,
         "gc deleted the victim's data"
     );
+    // `pull` refuses it, naming the experiment, and leaves the local ref where it was.
+    let victim_ref = format!("refs/keepsake/experiments/{}", s.victim_id());
+    let tip = t.git(&["rev-parse", &victim_ref]);
+    let pull = t.ks(&["pull", "origin"]).fails();
+    assert!(pull.stderr.contains(s.exp.id.short()), "{}", pull.stderr);
+    assert_eq!(t.git(&["rev-parse", &victim_ref]), tip);
+    s.assert_victim_intact();
     // Fetched by hand, it is refused locally too.
     s.fetch_raw();
     let ls = t.ks(&["ls"]).ok();
