@@ -331,13 +331,17 @@ impl Project {
                         candidates: matches
                             .iter()
                             .map(|n| {
+                                // Remote ref names are untrusted: short, odd or not ASCII.
                                 format!(
                                     "experiment {}",
-                                    &n.trim_start_matches(EXPERIMENT_REFS)[..7]
+                                    crate::text::quoted(crate::text::prefix_chars(
+                                        n.trim_start_matches(EXPERIMENT_REFS),
+                                        7
+                                    ))
                                 )
                             })
                             .collect(),
-                    })
+                    });
                 }
             }
         }
