@@ -694,3 +694,74 @@ fn credentials_never_appear_in_messages() {
     let run = t.ks(&["push", "leaky", exp.id.as_str()]).fails();
     assert!(!run.stderr.contains("t0ken-in-url"), "{}", run.stderr);
 }
+
+/// A Keepsake store's metadata for one experiment `exp_id` whose checkpoints have `ids`.
+fn keepsake_store(dir: &Path, exp_id: &str, ids: &[&str]) {
+    std::fs::create_dir_all(dir.join("metadata/experiments")).unwrap();
+    std::fs::create_dir_all(dir.join("checkpoints")).unwrap();
+    std::fs::write(dir.join("repository.json"), r#"{"version":1}"#).unwrap();
+    let checkpoints: Vec<Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(step, id)| {
+            json!({"id": id, "created": "2026-01-01T00:00:00Z", "metrics": null,
+                   "step": step, "path": "model.pth", "primary_metric": null})
+        })
+        .collect();
+    let meta = json!({
+        "id": exp_id, "created": "2026-01-01T00:00:00Z", "params": null, "host": "", "user": "",
+        "config": {"repository": "", "storage": ""}, "command": "", "path": "",
+        "python_version": "", "python_packages": null, "keepsake_version": "0.4.2",
+        "checkpoints": checkpoints,
+    });
+    std::fs::write(
+        dir.join(format!("metadata/experiments/{exp_id}.json")),
+        meta.to_string(),
+    )
+    .unwrap();
+}
+
+/// Importing someone's Keepsake store whose (new) experiment claims the victim's checkpoint IDs:
+/// the victim's tarballs must not be replaced by the attacker's bytes.
+#[test]
+fn import_never_overwrites_another_experiments_data() {
+    let t = TestProject::new(true);
+    let exp = record_run(&t, 0.01, &[0.5, 0.4]);
+    let ids: Vec<String> = exp.checkpoints.iter().map(|c| c.id.to_string()).collect();
+    let before = files_under(&store(&t));
+    let hostile = t.tmp.path().join("hostile-store");
+    keepsake_store(&hostile, &"e".repeat(64), &[&ids[0], &ids[1]]);
+    for id in &ids {
+        let evil = gzip_of_tar(&[(&format!("{id}/model.pth"), b"attacker weights\n".to_vec())]);
+        std::fs::write(hostile.join(format!("checkpoints/{id}.tar.gz")), evil).unwrap();
+    }
+    let run = t.ks(&["import", hostile.to_str().unwrap()]);
+    assert_ne!(run.code, 101, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("checkpoints/{}", ids[0])),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        t.ks(&["ls", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    for (key, bytes) in &before {
+        assert_eq!(
+            std::fs::read(store(&t).join(key)).ok().as_ref(),
+            Some(bytes),
+            "import replaced {key}: {}",
+            run.stderr
+        );
+    }
+    let out = t.tmp.path().join("out");
+    assert_eq!(
+        checkout_text(&t.dir, exp.id.as_str(), &out, "model.pth"),
+        "weights lr=0.01 step=1\n"
+    );
+}
