@@ -207,9 +207,10 @@ impl Project {
         let size =
             std::io::copy(&mut reader, &mut hasher).map_err(|e| Error::io(&record.key, e))?;
         record.check(size, hasher).map_err(|_| {
-            differs(format!(
+            differs(
                 "the project's store already holds other bytes under this key (another experiment's data?); nothing was replaced, and the experiment was not imported"
-            ))
+                    .into(),
+            )
         })
     }
 }
