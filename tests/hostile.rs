@@ -765,3 +765,40 @@ fn import_never_overwrites_another_experiments_data() {
         "weights lr=0.01 step=1\n"
     );
 }
+
+/// A pulled experiment whose records claim the victim's checkpoint IDs: the clash is reported
+/// (naming both experiments, never silently the impostor's), and removing the impostor, or gc,
+/// leaves the victim's data alone.
+#[test]
+fn an_experiment_claiming_the_victims_checkpoints_hides_and_deletes_nothing() {
+    let s = scene();
+    let impostor = s.craft(&["same-checkpoints", s.victim_id()]);
+    s.fetch_raw();
+    let t = &s.victim;
+    let before = files_under(&store(t));
+    let best = s.exp.best().unwrap().id.to_string();
+    let out = t.tmp.path().join("out-cp");
+    let run = t
+        .ks(&["checkout", &best, "-o", out.to_str().unwrap()])
+        .fails();
+    error_names(&run, &impostor[..7]);
+    assert!(
+        run.error_line().contains(s.exp.id.short()),
+        "{}",
+        run.stderr
+    );
+    assert!(files_under(&out).is_empty());
+    t.ks(&["rm", &impostor[..12], "--yes"]).ok();
+    t.ks(&["gc", "--grace", "0"]).ok();
+    assert_eq!(
+        files_under(&store(t)),
+        before,
+        "the victim's data was touched"
+    );
+    s.assert_victim_intact();
+    let out = t.tmp.path().join("out-cp2");
+    assert_eq!(
+        checkout_text(&t.dir, &best, &out, "model.pth"),
+        "weights lr=0.01 step=1\n"
+    );
+}
