@@ -802,3 +802,56 @@ fn an_experiment_claiming_the_victims_checkpoints_hides_and_deletes_nothing() {
         "weights lr=0.01 step=1\n"
     );
 }
+
+/// Code whose names and lines hold escape sequences: `diff` shows them escaped.
+#[test]
+fn diff_of_hostile_code_never_prints_control_characters() {
+    let t = TestProject::new(true);
+    let project = t.project();
+    let evil = "\x1b]0;pwned\x07\x1b[2J";
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        t.write(&format!("x{evil}.py"), &format!("print({n}) # {evil}\n"));
+        t.write("train.py", &format!("lr = {n} {evil}\n"));
+        let mut exp = project
+            .create_experiment(new_experiment(Some("."), json!({"lr": n})))
+            .unwrap();
+        t.write("model.pth", &format!("w{n}\n"));
+        project
+            .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), 0, 0.5))
+            .unwrap();
+        ids.push(exp.id.to_string());
+    }
+    let run = t.ks(&["diff", &ids[0], &ids[1]]).ok();
+    for text in [&run.stdout, &run.stderr] {
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "diff printed a control character: {text:?}"
+        );
+    }
+    assert!(run.stdout.contains("\\x1b"), "{}", run.stdout);
+}
+
+/// A directory where a checkout puts a file, with `-f`: refused before anything moves.
+#[test]
+fn a_refused_forced_checkout_leaves_nothing_behind() {
+    let t = TestProject::new(true);
+    t.write("zz.py", "last\n");
+    let exp = record_run(&t, 0.01, &[0.5]);
+    let out = t.tmp.path().join("out");
+    std::fs::create_dir_all(out.join("zz.py")).unwrap();
+    let run = t
+        .ks(&[
+            "checkout",
+            exp.id.as_str(),
+            "-o",
+            out.to_str().unwrap(),
+            "-f",
+        ])
+        .fails();
+    error_names(&run, "zz.py");
+    let written: Vec<_> = files_under(&out).into_keys().collect();
+    assert!(written.is_empty(), "partial output: {written:?}");
+}

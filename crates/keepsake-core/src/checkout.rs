@@ -302,14 +302,19 @@ pub(crate) fn place(
     if !conflicts.is_empty() {
         return Err(Error::WouldOverwrite { paths: conflicts });
     }
+    // Checked for every file before the first moves (even with `-f`): a refusal half-way
+    // would leave part of the checkout in place.
+    if let Some(in_way) = targets
+        .iter()
+        .find(|t| std::fs::symlink_metadata(t).is_ok_and(|m| m.is_dir()))
+    {
+        return Err(Error::invalid(
+            "checkout path",
+            in_way.display(),
+            "a directory is in the way of a file",
+        ));
+    }
     for (f, target_path) in files.iter().zip(&targets) {
-        if std::fs::symlink_metadata(target_path).is_ok_and(|m| m.is_dir()) {
-            return Err(Error::invalid(
-                "checkout path",
-                target_path.display(),
-                "a directory is in the way of a file",
-            ));
-        }
         // A symlink in the file's own place is replaced, never followed (rename does not).
         std::fs::rename(staging.join(f), target_path).map_err(|e| Error::io(target_path, e))?;
     }
