@@ -917,3 +917,35 @@ fn a_tip_record_cannot_misstate_its_history_in_ls() {
         "{ls}"
     );
 }
+
+/// An experiment whose code holds `hooks/post-checkout` and `config`, checked out with `-o`
+/// into the repository's git directory (spelled directly, through `..`, or a subdirectory):
+/// refused, so a snapshot can never plant a hook or rewrite git's config.
+#[test]
+fn checkout_never_writes_into_the_git_directory() {
+    let t = TestProject::new(true);
+    let project = t.project();
+    t.write("hooks/post-checkout", "#!/bin/sh\necho planted\n");
+    t.write("config", "[core]\n\tfsmonitor = echo planted\n");
+    let mut exp = project
+        .create_experiment(new_experiment(Some("."), json!({"lr": 0.1})))
+        .unwrap();
+    project
+        .create_checkpoint(&mut exp, new_checkpoint(Some("hooks"), 0, 0.5))
+        .unwrap();
+    let config = std::fs::read(t.dir.join(".git/config")).unwrap();
+    for out in [".git", "src/../.git", ".git/keepsake", ".git/hooks"] {
+        let run = t
+            .ks(&["checkout", exp.id.as_str(), "-o", out, "-f"])
+            .fails();
+        error_names(&run, ".git");
+        assert!(!t.dir.join(".git/hooks/post-checkout").exists(), "{out}");
+        assert!(!t.dir.join(".git/hooks/hooks").exists(), "{out}");
+    }
+    assert_eq!(std::fs::read(t.dir.join(".git/config")).unwrap(), config);
+    // Elsewhere it works.
+    let out = t.tmp.path().join("out");
+    t.ks(&["checkout", exp.id.as_str(), "-o", out.to_str().unwrap()])
+        .ok();
+    assert!(out.join("hooks/post-checkout").is_file());
+}

@@ -88,6 +88,13 @@ impl GitRepo {
         p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
     }
 
+    /// The directory shared by all work trees (hooks, config); the git dir outside linked ones.
+    pub fn common_dir(&self) -> PathBuf {
+        let repo = self.repo.lock();
+        let p = repo.commondir();
+        p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+    }
+
     /// The commit HEAD points at; None on an unborn branch.
     pub fn head(&self) -> Option<String> {
         let repo = self.repo.lock();
