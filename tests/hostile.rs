@@ -949,3 +949,25 @@ fn checkout_never_writes_into_the_git_directory() {
         .ok();
     assert!(out.join("hooks/post-checkout").is_file());
 }
+
+/// `apply` of a snapshot holding a file the user keeps ignored (never committed, so git has no
+/// copy of it): the user's file is not clobbered.
+#[test]
+fn apply_never_clobbers_an_ignored_file() {
+    let t = TestProject::new(true);
+    let project = t.project();
+    t.write("secret.env", "TOKEN=attacker\n");
+    let exp = project
+        .create_experiment(new_experiment(Some("."), json!({"lr": 0.1})))
+        .unwrap();
+    t.write(
+        ".gitignore",
+        &format!("{}secret.env\n", t.read(".gitignore")),
+    );
+    t.git(&["add", ".gitignore"]);
+    t.git(&["commit", "-qm", "ignore secrets"]);
+    t.write("secret.env", "TOKEN=users-own\n");
+    let run = t.ks(&["apply", exp.id.as_str()]).fails();
+    error_names(&run, "secret.env");
+    assert_eq!(t.read("secret.env"), "TOKEN=users-own\n");
+}
