@@ -971,3 +971,36 @@ fn apply_never_clobbers_an_ignored_file() {
     error_names(&run, "secret.env");
     assert_eq!(t.read("secret.env"), "TOKEN=users-own\n");
 }
+
+/// A checkpoint index that leaves an ID out of one experiment's entry (well formed, its check
+/// recomputed, as a bug of ours would write it) must not turn an ambiguous ID into a unique one.
+#[test]
+fn an_index_that_leaves_an_id_out_never_changes_an_answer() {
+    let s = scene();
+    let impostor = s.craft(&["same-checkpoints", s.victim_id()]);
+    s.fetch_raw();
+    let t = &s.victim;
+    let best = s.exp.best().unwrap().id.to_string();
+    error_names(&t.ks(&["show", &best]).fails(), &impostor[..7]);
+    let index = t.dir.join(".git/keepsake/checkpoint-index");
+    let text = std::fs::read_to_string(&index).unwrap();
+    let edited: String = text
+        .lines()
+        .map(|l| {
+            let parts: Vec<&str> = l.split(' ').collect();
+            if parts[0] != s.victim_id() {
+                return format!("{l}\n");
+            }
+            let ids: Vec<&str> = parts[3..].iter().copied().filter(|i| *i != best).collect();
+            let check =
+                blake3::hash(format!("{} {} {}", parts[0], parts[1], ids.join(" ")).as_bytes())
+                    .to_hex()[..16]
+                    .to_string();
+            format!("{} {} {check} {}\n", parts[0], parts[1], ids.join(" "))
+        })
+        .collect();
+    assert_ne!(edited, text);
+    std::fs::write(&index, edited).unwrap();
+    let run = t.ks(&["show", &best, "--json"]);
+    assert_ne!(run.code, 0, "the index made {best} unique: {}", run.stdout);
+}
