@@ -1004,3 +1004,89 @@ fn an_index_that_leaves_an_id_out_never_changes_an_answer() {
     let run = t.ks(&["show", &best, "--json"]);
     assert_ne!(run.code, 0, "the index made {best} unique: {}", run.stdout);
 }
+
+/// A ref nested under the experiments namespace whose last part is the victim's ID
+/// (`refs/keepsake/experiments/x/<victim>`): never a second copy of the victim's experiment.
+#[test]
+fn a_nested_ref_named_like_the_victim_is_not_the_victim() {
+    let s = scene();
+    let tip = git_in(
+        &s.attacker,
+        &[
+            "rev-parse",
+            &format!("refs/keepsake/experiments/{}", s.victim_id()),
+        ],
+    );
+    git_in(&s.attacker, &["config", "user.name", "Mallory"]);
+    git_in(
+        &s.attacker,
+        &["config", "user.email", "mallory@example.com"],
+    );
+    craft_checkpoint_commit(&s.attacker, s.victim_id(), |r| {
+        let mut c = r["checkpoint"].clone();
+        c["id"] = json!("d".repeat(64));
+        c["step"] = json!(7);
+        c["metrics"] = json!({"loss": 0.0001, "accuracy": 0.9999});
+        c["path"] = json!("");
+        r["checkpoint"] = c.clone();
+        r["checkpoint_files"] = Value::Null;
+        r["num_checkpoints"] = json!(3);
+        r["best"] = c.clone();
+        r["latest"] = c;
+    });
+    let fake = git_in(
+        &s.attacker,
+        &[
+            "rev-parse",
+            &format!("refs/keepsake/experiments/{}", s.victim_id()),
+        ],
+    );
+    // The victim's ref back as it was; the crafted history under a nested name.
+    git_in(
+        &s.attacker,
+        &[
+            "update-ref",
+            &format!("refs/keepsake/experiments/{}", s.victim_id()),
+            tip.trim(),
+        ],
+    );
+    git_in(
+        &s.attacker,
+        &[
+            "update-ref",
+            &format!("refs/keepsake/experiments/x/{}", s.victim_id()),
+            fake.trim(),
+        ],
+    );
+    git_in(
+        &s.attacker,
+        &[
+            "push",
+            "-q",
+            "--force",
+            "origin",
+            "refs/keepsake/*:refs/keepsake/*",
+        ],
+    );
+    let t = &s.victim;
+    let nested = format!("refs/keepsake/experiments/x/{}", s.victim_id());
+    let ls = t.ks(&["ls", "--remote", "origin", "--json"]).ok();
+    assert!(ls.stderr.contains(&nested), "{}", ls.stderr);
+    assert_eq!(ls.json().as_array().unwrap().len(), 1, "{}", ls.stdout);
+    t.ks(&["pull", "origin"]).ok();
+    let refs = t.git(&["for-each-ref", "--format=%(refname)", "refs/keepsake/"]);
+    assert!(
+        !refs.contains("/x/"),
+        "pull brought the nested ref in: {refs}"
+    );
+    // Fetched by hand: reported by name, never listed as the victim.
+    s.fetch_raw();
+    let ls = t.ks(&["ls", "--json"]).ok();
+    assert!(ls.stderr.contains(&nested), "{}", ls.stderr);
+    let rows = ls.json();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert!(!rows.to_string().contains(&"d".repeat(64)), "{rows}");
+    let show = t.ks(&["show", s.victim_id(), "--json"]).ok().json();
+    assert_eq!(show["checkpoints"].as_array().unwrap().len(), 2);
+    s.assert_victim_intact();
+}

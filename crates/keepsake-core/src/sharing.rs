@@ -302,7 +302,9 @@ impl Project {
         let git = self.require_git("pull")?;
         let dir = git.command_dir();
         transport::remote_url(&dir, remote)?;
-        let remote_refs = transport::ls_remote(&dir, remote, &format!("{EXPERIMENT_REFS}*"))?;
+        let mut remote_refs = transport::ls_remote(&dir, remote, &format!("{EXPERIMENT_REFS}*"))?;
+        // A nested `.../x/<id>` is no experiment's ref: never brought in beside the real one.
+        remote_refs.retain(|(n, _)| !n.trim_start_matches(EXPERIMENT_REFS).contains('/'));
         let mut wanted = Vec::new();
         if prefixes.is_empty() {
             wanted = remote_refs.iter().map(|(n, _)| n.clone()).collect();
@@ -390,9 +392,17 @@ impl Project {
                 .collect();
         let mut listing = Listing::default();
         let mut live = Vec::new();
+        let mut nested = Vec::new();
         for (name, tip) in git.refs(&tracking)? {
             let id = name.trim_start_matches(tracking.as_str()).to_string();
-            if present.contains(&id) {
+            if id.contains('/') {
+                // `refs/keepsake/experiments/x/<id>` on the remote: no experiment's ref.
+                nested.push(Error::BadRecord {
+                    reference: crate::text::quoted(&format!("{EXPERIMENT_REFS}{id}")),
+                    message: "it is nested inside the experiments namespace, so it is no experiment's ref".into(),
+                });
+                git.delete_ref(&name, &tip)?;
+            } else if present.contains(&id) {
                 live.push((name, tip));
             } else {
                 git.delete_ref(&name, &tip)?;
@@ -401,6 +411,7 @@ impl Project {
         let (experiments, problems) = crate::project::summaries(git, live, &Default::default())?;
         listing.experiments = experiments;
         listing.problems = problems;
+        listing.problems.extend(nested);
         listing.experiments.sort_by(|a, b| {
             (a.experiment.created, a.experiment.id.as_str())
                 .cmp(&(b.experiment.created, b.experiment.id.as_str()))
