@@ -1137,3 +1137,39 @@ fn a_forged_history_cache_never_changes_an_answer() {
     .unwrap();
     assert_eq!(step_of(), json!(100));
 }
+
+/// A Keepsake store whose metadata gives a path that leaves the project (`../../x`): refused at
+/// import with an error naming it, never turned into a ref that every later read refuses.
+#[test]
+fn import_refuses_paths_that_leave_the_project() {
+    let t = TestProject::new(true);
+    let exp = record_run(&t, 0.01, &[0.5]);
+    let hostile = t.tmp.path().join("hostile-store");
+    let cp = "c".repeat(64);
+    keepsake_store(&hostile, &"e".repeat(64), &[&cp]);
+    let meta_key = hostile.join(format!("metadata/experiments/{}.json", "e".repeat(64)));
+    let meta = std::fs::read_to_string(&meta_key).unwrap();
+    std::fs::write(
+        &meta_key,
+        meta.replace("\"path\":\"model.pth\"", "\"path\":\"../../x\""),
+    )
+    .unwrap();
+    std::fs::write(
+        hostile.join(format!("checkpoints/{cp}.tar.gz")),
+        gzip_of_tar(&[(&format!("{cp}/model.pth"), b"w\n".to_vec())]),
+    )
+    .unwrap();
+    let run = t.ks(&["import", hostile.to_str().unwrap()]);
+    assert_ne!(run.code, 101, "{}", run.stderr);
+    assert!(run.stderr.contains("its path ../../x leaves"), "{}", run.stderr);
+    let ls = t.ks(&["ls", "--json"]).ok();
+    assert!(!ls.stderr.contains("Unreadable"), "{}", ls.stderr);
+    assert_eq!(ls.json().as_array().unwrap().len(), 1);
+    // Nothing blocks gc afterwards.
+    t.ks(&["gc", "--grace", "0"]).ok();
+    let out = t.tmp.path().join("out");
+    assert_eq!(
+        checkout_text(&t.dir, exp.id.as_str(), &out, "model.pth"),
+        "weights lr=0.01 step=0\n"
+    );
+}
