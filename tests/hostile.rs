@@ -1161,7 +1161,11 @@ fn import_refuses_paths_that_leave_the_project() {
     .unwrap();
     let run = t.ks(&["import", hostile.to_str().unwrap()]);
     assert_ne!(run.code, 101, "{}", run.stderr);
-    assert!(run.stderr.contains("its path ../../x leaves"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("its path ../../x leaves"),
+        "{}",
+        run.stderr
+    );
     let ls = t.ks(&["ls", "--json"]).ok();
     assert!(!ls.stderr.contains("Unreadable"), "{}", ls.stderr);
     assert_eq!(ls.json().as_array().unwrap().len(), 1);
@@ -1171,5 +1175,106 @@ fn import_refuses_paths_that_leave_the_project() {
     assert_eq!(
         checkout_text(&t.dir, exp.id.as_str(), &out, "model.pth"),
         "weights lr=0.01 step=0\n"
+    );
+}
+
+/// Rewrites the history of experiment `id` in `dir`, every record's `from` replaced by `to`
+/// (same trees, same root parent), the way an attacker would rename a checkpoint.
+fn rename_in_history(dir: &Path, id: &str, from: &str, to: &str) {
+    let script = r#"
+set -euo pipefail
+ref=refs/keepsake/experiments/$1
+tip=$(git rev-parse "$ref")
+c=$tip
+while git log -1 --format=%s "$c" | grep -q '^keepsake: checkpoint'; do c=$(git rev-parse "$c^"); done
+parent=$(git rev-parse "$c^" 2>/dev/null || true)
+for k in $(git rev-list --reverse --first-parent "$tip" --not ${parent:+"$parent"}); do
+    git log -1 --format=%B "$k" | sed "s/$2/$3/g" > .git/renamed-message
+    parent=$(git commit-tree "$(git rev-parse "$k^{tree}")" ${parent:+-p "$parent"} -F .git/renamed-message)
+done
+git update-ref "$ref" "$parent"
+"#;
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args(["-c", script, "rename", id, from, to])
+        .current_dir(dir);
+    hermetic(&mut cmd, dir);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Pushing an experiment that claims the victim's checkpoint ID (its bytes found in another
+/// remote's store) never replaces the victim's object in the team store.
+#[test]
+fn push_never_replaces_another_experiments_object_in_the_store() {
+    let t = TestProject::new(true);
+    let exp = record_run(&t, 0.01, &[0.5, 0.4]);
+    let x = exp.checkpoints[1].id.to_string();
+    let remote = t.tmp.path().join("remote.git");
+    git_in(
+        t.tmp.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    );
+    let team = t.tmp.path().join("team-store");
+    t.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    t.git(&[
+        "config",
+        "remote.origin.keepsakeStore",
+        &format!("file://{}", team.display()),
+    ]);
+    t.ks(&["push", "origin", exp.id.as_str()]).ok();
+    let key = format!("checkpoints/{x}.tar.gz");
+    let good = std::fs::read(team.join(&key)).unwrap();
+
+    // The attacker's own run, its checkpoint renamed to the victim's ID.
+    let a = TestProject::new(true);
+    let evil_exp = record_run(&a, 0.9, &[0.3]);
+    let y = evil_exp.checkpoints[0].id.to_string();
+    rename_in_history(&a.dir, evil_exp.id.as_str(), &y, &x);
+    let evil_store = t.tmp.path().join("evil-store");
+    std::fs::create_dir_all(evil_store.join("checkpoints")).unwrap();
+    std::fs::copy(
+        store(&a).join(format!("checkpoints/{y}.tar.gz")),
+        evil_store.join(&key),
+    )
+    .unwrap();
+    std::fs::create_dir_all(evil_store.join("experiments")).unwrap();
+    let code = format!("experiments/{}.tar.gz", evil_exp.id);
+    std::fs::copy(store(&a).join(&code), evil_store.join(&code)).unwrap();
+    let evil = t.tmp.path().join("evil.git");
+    git_in(
+        t.tmp.path(),
+        &["init", "-q", "--bare", evil.to_str().unwrap()],
+    );
+    t.git(&["remote", "add", "evil", evil.to_str().unwrap()]);
+    t.git(&[
+        "config",
+        "remote.evil.keepsakeStore",
+        &format!("file://{}", evil_store.display()),
+    ]);
+    t.git(&[
+        "fetch",
+        "-q",
+        a.dir.to_str().unwrap(),
+        "refs/keepsake/experiments/*:refs/keepsake/experiments/*",
+    ]);
+    // This clone keeps no copy of the victim's checkpoint: the team store has the only one.
+    std::fs::remove_file(store(&t).join(&key)).unwrap();
+    let run = t.ks(&["push", "origin", evil_exp.id.as_str()]);
+    let run = run.fails();
+    error_names(&run, &key);
+    assert!(
+        !t.git(&["ls-remote", "origin"])
+            .contains(evil_exp.id.as_str()),
+        "the ref went out without its data"
+    );
+    assert_eq!(
+        std::fs::read(team.join(&key)).unwrap(),
+        good,
+        "the team store's copy of {x} was replaced: {}",
+        run.stderr
     );
 }

@@ -256,8 +256,21 @@ impl Project {
     /// Copies one object into `target` unless it is there already (same size); the copy is
     /// verified against the recorded size and hash before it becomes visible.
     fn copy_object(&self, target: &Store, record: &FileRecord) -> Result<bool> {
-        if target.size(&record.key)? == Some(record.size) {
-            return Ok(false);
+        match target.size(&record.key)? {
+            Some(size) if size == record.size => return Ok(false),
+            // Keys are derived from IDs that records from elsewhere may claim: what the store
+            // holds under one may be another experiment's data, and is never replaced.
+            Some(size) => {
+                return Err(Error::CorruptMetadata {
+                    key: record.key.clone(),
+                    message: format!(
+                        "{} already holds {size} bytes under this key, not the {} recorded here (another experiment's data?); nothing was replaced",
+                        target.url(),
+                        record.size
+                    ),
+                })
+            }
+            None => {}
         }
         let mut reader = self
             .find_object(&record.key)?
