@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use keepsake_core::Experiment;
+use keepsake_core::{Experiment, Id};
 use serde_json::{json, Value};
 
 /// A victim's project with one recorded experiment, a bare remote holding it, and an
@@ -1277,4 +1277,45 @@ fn push_never_replaces_another_experiments_object_in_the_store() {
         "the team store's copy of {x} was replaced: {}",
         run.stderr
     );
+}
+
+/// A tarball holding one file twice (first `good`, then `evil`): streaming the file and checking
+/// it out must not give two answers, so both refuse it.
+#[test]
+fn a_file_twice_in_a_tarball_is_refused_by_checkout_and_open_alike() {
+    let t = TestProject::new(true);
+    let exp = record_run(&t, 0.01, &[0.5]);
+    let id = "d".repeat(64);
+    let name = format!("{id}/model.pth");
+    let tarball = gzip_of_tar(&[(&name, b"good\n".to_vec()), (&name, b"evil\n".to_vec())]);
+    let key = format!("checkpoints/{id}.tar.gz");
+    std::fs::write(store(&t).join(&key), &tarball).unwrap();
+    let hash = blake3::hash(&tarball).to_hex().to_string();
+    craft_checkpoint_commit(&t.dir, exp.id.as_str(), |r| {
+        let mut c = r["checkpoint"].clone();
+        c["id"] = json!(id);
+        c["step"] = json!(9);
+        r["checkpoint"] = c;
+        r["checkpoint_files"] =
+            json!({"key": key, "size": tarball.len(), "blake3": hash, "files_size": 10});
+        r["num_checkpoints"] = json!(2);
+    });
+    let out = t.tmp.path().join("out");
+    let run = t
+        .ks(&["checkout", &id[..10], "-o", out.to_str().unwrap()])
+        .fails();
+    error_names(&run, "appears twice");
+    assert!(files_under(&out).is_empty());
+    let project = t.project();
+    let target = project.resolve(&id).unwrap();
+    let mut sink = Vec::new();
+    let err = project
+        .read_file(
+            target.experiment(),
+            Some(&Id::parse(&id).unwrap()),
+            "model.pth",
+            &mut sink,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("appears twice"), "{err}");
 }
