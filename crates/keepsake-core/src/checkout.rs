@@ -157,6 +157,26 @@ impl Project {
         opened.unpack(staging, only, limit)
     }
 
+    /// Refuses a destination inside the repository's git directory: files named by a snapshot
+    /// must never land where git reads hooks and config (`-o .git` would plant `hooks/*`).
+    pub(crate) fn check_destination(&self, dest: &Path) -> Result<()> {
+        let Some(git) = &self.git else { return Ok(()) };
+        let resolved = resolve_nonexistent(dest);
+        for dir in [git.git_dir(), git.common_dir()] {
+            if resolved.starts_with(&dir) {
+                return Err(Error::invalid(
+                    "output directory",
+                    crate::text::quoted(&dest.display().to_string()),
+                    format!(
+                        "it is inside the repository's git directory `{}`, where a checkout could plant hooks or rewrite git's config",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks out an experiment's code and its best (else latest) checkpoint's files, as
     /// Keepsake does, or a checkpoint's code and files, into `dest`. Files that exist with other
     /// content are listed in the error unless `force`.
@@ -183,6 +203,7 @@ impl Project {
                 "it has no files: pass `path` to init() or checkpoint() to save files",
             ));
         }
+        self.check_destination(dest)?;
         let staging = staging_in(dest)?;
         if !exp.path.is_empty() {
             progress(format!(
@@ -262,6 +283,43 @@ fn selected(path: &Path, only: Option<&str>) -> bool {
     only.is_none_or(|p| p.is_empty() || path.starts_with(p))
 }
 
+/// `path` made absolute with its symlinks resolved, as far as it exists; the part that does not
+/// exist yet is applied by name (it will be made of plain directories).
+fn resolve_nonexistent(path: &Path) -> PathBuf {
+    let abs = std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let mut tail = Vec::new();
+    let mut base = abs.as_path();
+    let mut resolved = loop {
+        if let Ok(real) = base.canonicalize() {
+            break real;
+        }
+        match (base.parent(), base.file_name()) {
+            (Some(parent), Some(name)) => {
+                tail.push(name.to_os_string());
+                base = parent;
+            }
+            // `..` at the end, or the root: resolved by name from here.
+            _ => break base.to_path_buf(),
+        }
+    };
+    for part in tail.into_iter().rev() {
+        resolved.push(part);
+    }
+    let mut out = PathBuf::new();
+    for c in resolved.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// A staging directory inside `dest` (created if need be), so that moving files into place is a
 /// rename on one file system.
 pub(crate) fn staging_in(dest: &Path) -> Result<tempfile::TempDir> {
@@ -302,14 +360,19 @@ pub(crate) fn place(
     if !conflicts.is_empty() {
         return Err(Error::WouldOverwrite { paths: conflicts });
     }
+    // Checked for every file before the first moves (even with `-f`): a refusal half-way
+    // would leave part of the checkout in place.
+    if let Some(in_way) = targets
+        .iter()
+        .find(|t| std::fs::symlink_metadata(t).is_ok_and(|m| m.is_dir()))
+    {
+        return Err(Error::invalid(
+            "checkout path",
+            in_way.display(),
+            "a directory is in the way of a file",
+        ));
+    }
     for (f, target_path) in files.iter().zip(&targets) {
-        if std::fs::symlink_metadata(target_path).is_ok_and(|m| m.is_dir()) {
-            return Err(Error::invalid(
-                "checkout path",
-                target_path.display(),
-                "a directory is in the way of a file",
-            ));
-        }
         // A symlink in the file's own place is replaced, never followed (rename does not).
         std::fs::rename(staging.join(f), target_path).map_err(|e| Error::io(target_path, e))?;
     }

@@ -162,11 +162,15 @@ impl Project {
             let Some(reader) = source.reader(&key)? else {
                 continue;
             };
+            // The source names its own IDs: a key the project's store already holds may be
+            // another experiment's data, which is never replaced, and is taken only when it is
+            // the same bytes.
+            let present = copying && self.store.size(&key)?.is_some();
             let mut tee = Tee {
                 inner: reader,
                 hasher: Hasher::new(),
                 size: 0,
-                copy: copying.then(|| self.store.writer(&key)),
+                copy: (copying && !present).then(|| self.store.writer(&key)),
                 error: None,
             };
             inspect(&mut tee, &key, size)?;
@@ -175,12 +179,39 @@ impl Project {
                 return Err(Error::io(&key, e));
             }
             let record = FileRecord::new(key.clone(), tee.size, std::mem::take(&mut tee.hasher));
+            if present {
+                self.same_in_store(&record)?;
+            }
             if let Some(w) = tee.copy.take() {
                 w.finish()?;
             }
             return Ok(Some(record));
         }
         Ok(None)
+    }
+}
+
+impl Project {
+    /// Ok when the project's store holds exactly `record`'s bytes under its key.
+    fn same_in_store(&self, record: &FileRecord) -> Result<()> {
+        let differs = |message: String| Error::CorruptMetadata {
+            key: record.key.clone(),
+            message,
+        };
+        let Some(mut reader) = self.store.reader(&record.key)? else {
+            return Err(differs(
+                "it vanished from the project's store while importing".into(),
+            ));
+        };
+        let mut hasher = record.verifier();
+        let size =
+            std::io::copy(&mut reader, &mut hasher).map_err(|e| Error::io(&record.key, e))?;
+        record.check(size, hasher).map_err(|_| {
+            differs(
+                "the project's store already holds other bytes under this key (another experiment's data?); nothing was replaced, and the experiment was not imported"
+                    .into(),
+            )
+        })
     }
 }
 

@@ -22,6 +22,21 @@ fn check_of(exp: &str, tip: &str, ids: &[String]) -> String {
     h.finalize().to_hex()[..16].to_string()
 }
 
+/// Whether a cached entry agrees with what its tip commit says (one object read, not a walk):
+/// as many checkpoints as the tip counts, the tip's own among them. An entry that leaves an ID
+/// out would otherwise make an ambiguous prefix look unique.
+fn agrees_with_tip(git: &GitRepo, exp: &Id, tip: &str, ids: &[String]) -> bool {
+    match crate::project::commit_facts(git, exp, tip) {
+        Ok(facts) => {
+            facts.num_checkpoints == ids.len()
+                && facts
+                    .checkpoint
+                    .is_none_or(|c| ids.iter().any(|i| i == c.as_str()))
+        }
+        Err(_) => false,
+    }
+}
+
 /// Every experiment ref's checkpoint IDs, from the cache where it is current (never, when
 /// `fresh`), and the refs that could not be read, apart.
 pub(crate) struct Index {
@@ -55,7 +70,7 @@ pub(crate) fn checkpoint_ids(git: &GitRepo, fresh: bool) -> Result<Index> {
         let read = (|| -> Result<(Id, Vec<String>)> {
             let exp = crate::project::ref_id(&name)?;
             let ids = match cached.get(exp.as_str()) {
-                Some((t, ids)) if *t == tip => ids.clone(),
+                Some((t, ids)) if *t == tip && agrees_with_tip(git, &exp, &tip, ids) => ids.clone(),
                 _ => {
                     changed = true;
                     crate::project::history_of(git, &exp, &tip)

@@ -277,6 +277,20 @@ impl Experiment {
         for c in &mut exp.checkpoints {
             c.metrics = value::normalize_map(std::mem::take(&mut c.metrics));
         }
+        // Checked as git records are when read: a path that leaves the project would make
+        // an imported experiment one that every later read refuses.
+        let paths = std::iter::once(&exp.path).chain(exp.checkpoints.iter().map(|c| &c.path));
+        for path in paths {
+            if crate::pack::normalize_path(path).is_err() {
+                return Err(Error::CorruptMetadata {
+                    key: key.to_string(),
+                    message: format!(
+                        "its path {} leaves the project directory",
+                        crate::text::quoted(path)
+                    ),
+                });
+            }
+        }
         Ok(exp)
     }
 

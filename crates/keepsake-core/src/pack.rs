@@ -579,6 +579,7 @@ pub fn unpack<R: BufRead>(
     std::fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
     let mut tar = tar::Archive::new(decoder(reader, archive)?);
     let mut written = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut total: u64 = 0;
     let bad = |entry: &Path, reason: String| Error::UnsafeEntry {
         archive: archive.to_string(),
@@ -599,6 +600,10 @@ pub fn unpack<R: BufRead>(
             // Directories come with the files in them; an empty one is not part of a snapshot.
             tar::EntryType::Directory => {}
             tar::EntryType::Regular | tar::EntryType::Continuous => {
+                // Twice: `open()` would read the first and checkout keep the last.
+                if !seen.insert(rel.clone()) {
+                    return Err(bad(&raw, "it appears twice in the tarball".into()));
+                }
                 let size = item.header().size().map_err(|e| Error::io(archive, e))?;
                 total = total.saturating_add(size);
                 if total > limit {
@@ -640,6 +645,7 @@ pub fn read_entry<R: BufRead>(
     sink: &mut dyn Write,
 ) -> Result<bool> {
     let want = normalize_path(rel)?;
+    let mut found = false;
     let mut tar = tar::Archive::new(decoder(reader, archive)?);
     for item in tar.entries().map_err(|e| Error::io(archive, e))? {
         let mut item = item.map_err(|e| Error::io(archive, e))?;
@@ -648,11 +654,19 @@ pub fn read_entry<R: BufRead>(
             continue;
         };
         if item.header().entry_type().is_file() && path == Path::new(&want) {
+            if found {
+                // Checkout refuses such a tarball: so does reading one file of it.
+                return Err(Error::UnsafeEntry {
+                    archive: archive.to_string(),
+                    entry: crate::text::quoted(&raw.display().to_string()),
+                    reason: "it appears twice in the tarball".into(),
+                });
+            }
             std::io::copy(&mut item, sink).map_err(|e| Error::io(archive, e))?;
-            return Ok(true);
+            found = true;
         }
     }
-    Ok(false)
+    Ok(found)
 }
 
 pub fn set_mode(path: &Path, mode: u32) -> Result<()> {

@@ -101,6 +101,18 @@ fn record_body(message: &str) -> &str {
 /// The experiment ID a ref names: the last component of `refs/keepsake/.../<id>`.
 pub(crate) fn ref_id(reference: &str) -> Result<Id> {
     let name = reference.rsplit('/').next().unwrap_or_default();
+    // Only `refs/keepsake/experiments/<id>` itself: a nested `.../x/<id>` would be a second
+    // experiment with the same ID beside the real one.
+    let nested = reference
+        .strip_prefix(crate::git::EXPERIMENT_REFS)
+        .is_some_and(|rest| rest.contains('/'));
+    if nested {
+        return Err(Error::BadRecord {
+            reference: crate::text::quoted(reference),
+            message: "it is nested inside the experiments namespace, so it is no experiment's ref"
+                .into(),
+        });
+    }
     Id::parse(name).map_err(|_| Error::BadRecord {
         reference: crate::text::quoted(reference),
         message: "its name is not an experiment ID".into(),

@@ -118,6 +118,7 @@ impl Project {
         let (opened, limit) = self.open_tarball(&what, Some(&pointer.files), |c| {
             crate::storage::checkpoint_tarball_key(&pointer.checkpoint, c)
         })?;
+        self.check_destination(dest)?;
         let staging = staging_in(dest)?;
         opened.unpack(staging.path(), None, limit)?;
         let files = staged_files(staging.path())?;

@@ -459,8 +459,21 @@ impl Project {
     /// Copies one object into `target` unless it is there already (same size); the copy is
     /// verified against the recorded size and hash before it becomes visible.
     fn copy_object(&self, target: &Store, record: &FileRecord) -> Result<bool> {
-        if target.size(&record.key)? == Some(record.size) {
-            return Ok(false);
+        match target.size(&record.key)? {
+            Some(size) if size == record.size => return Ok(false),
+            // Keys are derived from IDs that records from elsewhere may claim: what the store
+            // holds under one may be another experiment's data, and is never replaced.
+            Some(size) => {
+                return Err(Error::CorruptMetadata {
+                    key: record.key.clone(),
+                    message: format!(
+                        "{} already holds {size} bytes under this key, not the {} recorded here (another experiment's data?); nothing was replaced",
+                        target.url(),
+                        record.size
+                    ),
+                })
+            }
+            None => {}
         }
         let mut reader = self
             .find_object(&record.key)?
@@ -555,7 +568,7 @@ impl Project {
                             .iter()
                             .map(|(id, _)| format!("experiment {}", id.short()))
                             .collect(),
-                    })
+                    });
                 }
             }
         }
@@ -723,9 +736,17 @@ impl Project {
                 .collect();
         let mut listing = Listing::default();
         let mut live = Vec::new();
+        let mut nested = Vec::new();
         for (name, tip) in git.refs(&tracking)? {
             let id = name.trim_start_matches(tracking.as_str()).to_string();
-            if present.contains(&id) {
+            if id.contains('/') {
+                // `refs/keepsake/experiments/x/<id>` on the remote: no experiment's ref.
+                nested.push(Error::BadRecord {
+                    reference: crate::text::quoted(&format!("{EXPERIMENT_REFS}{id}")),
+                    message: "it is nested inside the experiments namespace, so it is no experiment's ref".into(),
+                });
+                git.delete_ref(&name, &tip)?;
+            } else if present.contains(&id) {
                 live.push((name, tip));
             } else {
                 git.delete_ref(&name, &tip)?;
@@ -734,6 +755,7 @@ impl Project {
         let (experiments, problems) = crate::project::summaries(git, live, &Default::default())?;
         listing.experiments = experiments;
         listing.problems = problems;
+        listing.problems.extend(nested);
         listing.experiments.sort_by(|a, b| {
             (a.experiment.created, a.experiment.id.as_str())
                 .cmp(&(b.experiment.created, b.experiment.id.as_str()))

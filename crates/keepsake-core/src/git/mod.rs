@@ -88,6 +88,13 @@ impl GitRepo {
         p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
     }
 
+    /// The directory shared by all work trees (hooks, config); the git dir outside linked ones.
+    pub fn common_dir(&self) -> PathBuf {
+        let repo = self.repo.lock();
+        let p = repo.commondir();
+        p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+    }
+
     /// The commit HEAD points at; None on an unborn branch.
     pub fn head(&self) -> Option<String> {
         let repo = self.repo.lock();
@@ -338,9 +345,11 @@ impl GitRepo {
     /// Whether the work-tree file `rel` has changes git does not have (modified or untracked).
     pub fn is_modified(&self, rel: &str) -> bool {
         let repo = self.repo.lock();
+        // An ignored file is not in git either (nothing could bring it back), and a status
+        // that cannot be read is a doubt: both count as changes that must not be overwritten.
         let modified = match repo.status_file(Path::new(rel)) {
-            Ok(st) => !(st.is_empty() || st.contains(git2::Status::IGNORED)),
-            Err(_) => false,
+            Ok(st) => !st.is_empty(),
+            Err(_) => true,
         };
         modified
     }
