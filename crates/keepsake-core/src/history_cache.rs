@@ -6,7 +6,10 @@
 //! A cache is checked, never trusted: `check` is a hash of everything else in the file, and an
 //! entry is used only when git agrees with it (the cached tip lies on the ref's history, adds the
 //! cached newest checkpoint and counts as many; the cached root is the experiment's first
-//! commit). Anything else costs a walk, never a wrong answer. Written atomically (temp file,
+//! commit) and every entry passes the checks a commit's record does (its tarball key is its own
+//! checkpoint's, its path stays in the project). Damage, a stale file or a bug of ours costs a
+//! walk, never a wrong answer. The hash is not a secret: whoever can write `.git` can rewrite
+//! the refs themselves, so a writer there is trusted like the user. Written atomically (temp file,
 //! rename); failing to write it only costs the next reader a walk.
 
 use std::collections::HashSet;
@@ -18,7 +21,7 @@ use crate::error::Result;
 use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{Checkpoint, FileRecord};
-use crate::project::{commit_facts, root_of, History};
+use crate::project::{check_files, check_path, commit_facts, root_of, History};
 
 /// Histories shorter than this are read from git each time (a few milliseconds at most).
 pub const CACHED_FROM: usize = 256;
@@ -93,6 +96,18 @@ pub(crate) fn verified(
     let root_record = root_of(git, id, &cached.root).ok()?;
     let mut seen: HashSet<&Id> = above.iter().map(|c| &c.id).collect();
     if !cached.checkpoints.iter().all(|c| seen.insert(&c.id)) {
+        return None;
+    }
+    // Held to what a commit's record is held to: whatever the cache says, a checkpoint's files
+    // are its own key's, and its path stays in the project.
+    let sound = cached.checkpoints.iter().all(|c| {
+        check_files(&cached.tip, c.files.as_ref(), |codec| {
+            crate::storage::checkpoint_tarball_key(&c.id, codec)
+        })
+        .and_then(|()| check_path(&cached.tip, &c.path))
+        .is_ok()
+    });
+    if !sound {
         return None;
     }
     let mut checkpoints = std::mem::take(above);

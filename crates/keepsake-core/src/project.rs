@@ -160,7 +160,7 @@ fn is_record_of(git: &GitRepo, commit: &str, id: &Id) -> Result<bool> {
 
 /// Checks what a record says about its tarball: the key must be the one derived from the ID it
 /// belongs to (never a path taken from the record), the path a plain relative one.
-fn check_files(
+pub(crate) fn check_files(
     commit: &str,
     files: Option<&FileRecord>,
     keys: impl Fn(crate::pack::Codec) -> String,
@@ -185,7 +185,7 @@ fn check_files(
     }
 }
 
-fn check_path(commit: &str, path: &str) -> Result<()> {
+pub(crate) fn check_path(commit: &str, path: &str) -> Result<()> {
     match crate::pack::normalize_path(path) {
         Ok(_) => Ok(()),
         Err(_) => Err(Error::CorruptMetadata {
@@ -274,6 +274,41 @@ fn history_above(
                 });
             }
         }
+    }
+}
+
+/// Checks that the summary a tip's record carries (what `ls` shows without reading the history:
+/// the count, the best and the latest checkpoint) is the one its history `h` gives. Run where a
+/// tip comes in from elsewhere (`pull`, `ls --remote`), so a listing can trust its own refs.
+pub(crate) fn check_summary(git: &GitRepo, tip: &str, h: &History) -> Result<()> {
+    let message = git.message(tip)?;
+    let r: SummaryRecord = parse_record(tip, &message)?;
+    let chronological: Vec<&Checkpoint> = h.checkpoints.iter().rev().collect();
+    let best = crate::model::best_of(chronological.iter().copied()).map(|c| &c.id);
+    let latest = chronological
+        .iter()
+        .rev()
+        .max_by_key(|c| c.created)
+        .map(|c| &c.id);
+    let wrong = if r.num_checkpoints != h.checkpoints.len() {
+        Some(format!(
+            "it counts {} checkpoints where its history has {}",
+            r.num_checkpoints,
+            h.checkpoints.len()
+        ))
+    } else if r.best.as_ref().map(|c| &c.id) != best {
+        Some("its best checkpoint is not its history's".to_string())
+    } else if r.latest.as_ref().map(|c| &c.id) != latest {
+        Some("its latest checkpoint is not its history's".to_string())
+    } else {
+        None
+    };
+    match wrong {
+        Some(message) => Err(Error::CorruptMetadata {
+            key: format!("commit {tip}"),
+            message,
+        }),
+        None => Ok(()),
     }
 }
 

@@ -678,7 +678,8 @@ impl Project {
         if local.as_deref() == Some(incoming) {
             return Ok(Accepted::UpToDate);
         }
-        let theirs = crate::project::history(git, incoming)
+        let theirs = crate::project::history_of(git, id, incoming)
+            .and_then(|h| crate::project::check_summary(git, incoming, &h).map(|()| h))
             .map_err(|e| format!("its history does not read ({e}); nothing was changed"))?;
         if theirs.root_record.experiment.id != *id {
             return Err(format!(
@@ -747,7 +748,19 @@ impl Project {
                 });
                 git.delete_ref(&name, &tip)?;
             } else if present.contains(&id) {
-                live.push((name, tip));
+                // What differs from this clone's copy is read whole, so the listing shows what
+                // the history holds, not what a tip claims.
+                let checked = crate::project::ref_id(&name).and_then(|eid| {
+                    if git.resolve_ref(&experiment_ref(&eid))?.as_deref() == Some(tip.as_str()) {
+                        return Ok(());
+                    }
+                    let h = crate::project::history_of(git, &eid, &tip)?;
+                    crate::project::check_summary(git, &tip, &h)
+                });
+                match checked.map_err(crate::project::in_ref(&name)) {
+                    Ok(()) => live.push((name, tip)),
+                    Err(e) => nested.push(e),
+                }
             } else {
                 git.delete_ref(&name, &tip)?;
             }
