@@ -24,12 +24,13 @@ fn write_stdout(text: &str) -> std::io::Result<()> {
     stdout.flush()
 }
 
+/// One line of progress: a newline inside (from a record) is escaped, so no line can be forged.
 pub fn progress(message: &str) {
-    eprintln!("{}", escape_except(message, &['\n']));
+    eprintln!("{}", escape_controls(message));
 }
 
 pub fn warn(message: &str) {
-    eprintln!("warning: {}", escape_except(message, &['\n']));
+    eprintln!("warning: {}", escape_controls(message));
 }
 
 pub fn error(message: &str, hint: Option<&str>) {

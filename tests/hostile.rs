@@ -445,7 +445,7 @@ fn a_fake_first_commit_hides_nothing_and_deletes_nothing() {
 fn escape_sequences_in_records_never_reach_the_terminal() {
     let t = TestProject::new(true);
     let project = t.project();
-    let evil = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZWNobyBoaQ==\x07\u{9b}31m";
+    let evil = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZWNobyBoaQ==\x07\u{9b}31m\nforged line";
     let mut spec = new_experiment(Some("."), json!({"lr": 0.1, "note": evil}));
     spec.user = format!("ada{evil}");
     spec.host = format!("host{evil}");
@@ -471,6 +471,16 @@ fn escape_sequences_in_records_never_reach_the_terminal() {
                 "{args:?} printed a control character: {text:?}"
             );
         }
+        // A newline in a value never makes a line of its own.
+        assert!(
+            !run.stdout
+                .lines()
+                .chain(run.stderr.lines())
+                .any(|l| l.trim() == "forged line"),
+            "{args:?}: {}{}",
+            run.stdout,
+            run.stderr
+        );
         if args[0] != "ls" {
             // Shown, escaped (ls shows only the params that differ, and there is one run).
             assert!(

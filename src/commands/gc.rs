@@ -48,7 +48,7 @@ pub fn cmd_gc(g: &Global, args: GcArgs) -> CliResult {
             .map(|s| {
                 format!(
                     "experiment {} ({} checkpoints, created {}, by {}@{})",
-                    &s.id[..s.id.len().min(7)],
+                    keepsake_core::text::prefix_chars(&s.id, 7),
                     s.checkpoints,
                     s.created,
                     s.user,
@@ -57,10 +57,12 @@ pub fn cmd_gc(g: &Global, args: GcArgs) -> CliResult {
             })
             .collect();
         ui::progress(&format!(
-            "Experiments only {} knows (no ref here), to delete with their data:\n  {}",
-            project.store_url(),
-            lines.join("\n  ")
+            "Experiments only {} knows (no ref here), to delete with their data:",
+            project.store_url()
         ));
+        for line in &lines {
+            ui::progress(&format!("  {line}"));
+        }
         if !args.dry_run && !args.yes {
             if !ui::confirm("Delete these?") {
                 return Err(CliError::user(

@@ -31,6 +31,7 @@ pub enum Line {
 }
 
 pub fn render(lines: &[Line]) -> String {
+    use keepsake_core::text::escape_controls;
     let width = lines
         .iter()
         .filter_map(|l| match l {
@@ -43,10 +44,16 @@ pub fn render(lines: &[Line]) -> String {
     let mut out = String::new();
     for l in lines {
         let text = match l {
-            Line::Title(t) | Line::Raw(t) => t.clone(),
+            // Tables come rendered (their cells escaped); everything else is one line each.
+            Line::Raw(t) => t.clone(),
+            Line::Title(t) => escape_controls(t).into_owned(),
             Line::Heading(h) => h.to_string(),
             Line::Blank => String::new(),
-            Line::Field(k, v) => format!("{:<width$}{v}", format!("{k}:")),
+            Line::Field(k, v) => format!(
+                "{:<width$}{}",
+                format!("{}:", escape_controls(k)),
+                escape_controls(v)
+            ),
         };
         out.push_str(text.trim_end());
         out.push('\n');
