@@ -16,22 +16,32 @@ fn path(git: &GitRepo) -> PathBuf {
     git.git_dir().join("keepsake").join("checkpoint-index")
 }
 
-fn check_of(exp: &str, tip: &str, ids: &[String]) -> String {
+/// The hash of an entry: `<exp> <tip> <ids joined by spaces>`, hashed piece by piece.
+fn check_of<'a>(exp: &str, tip: &str, ids: impl IntoIterator<Item = &'a str>) -> String {
     let mut h = blake3::Hasher::new();
-    h.update(format!("{exp} {tip} {}", ids.join(" ")).as_bytes());
+    h.update(exp.as_bytes());
+    h.update(b" ");
+    h.update(tip.as_bytes());
+    h.update(b" ");
+    for (i, id) in ids.into_iter().enumerate() {
+        if i > 0 {
+            h.update(b" ");
+        }
+        h.update(id.as_bytes());
+    }
     h.finalize().to_hex()[..16].to_string()
 }
 
 /// Whether a cached entry agrees with what its tip commit says (one object read, not a walk):
 /// as many checkpoints as the tip counts, the tip's own among them. An entry that leaves an ID
 /// out would otherwise make an ambiguous prefix look unique.
-fn agrees_with_tip(git: &GitRepo, exp: &Id, tip: &str, ids: &[String]) -> bool {
+fn agrees_with_tip(git: &GitRepo, exp: &Id, tip: &str, ids: &[&str]) -> bool {
     match crate::project::commit_facts(git, exp, tip) {
         Ok(facts) => {
             facts.num_checkpoints == ids.len()
                 && facts
                     .checkpoint
-                    .is_none_or(|c| ids.iter().any(|i| i == c.as_str()))
+                    .is_none_or(|c| ids.iter().any(|i| *i == c.as_str()))
         }
         Err(_) => false,
     }
@@ -51,69 +61,71 @@ pub(crate) fn checkpoint_ids(git: &GitRepo, fresh: bool) -> Result<Index> {
     } else {
         std::fs::read_to_string(&file).unwrap_or_default()
     };
-    let cached: HashMap<&str, (&str, Vec<String>)> = text
+    // Borrowed from the file's text: nothing is copied until an entry is used.
+    let cached: HashMap<&str, (&str, Vec<&str>)> = text
         .lines()
         .filter_map(|l| {
             let mut parts = l.split(' ');
             let (exp, tip, check) = (parts.next()?, parts.next()?, parts.next()?);
-            let ids: Vec<String> = parts.map(str::to_string).collect();
-            (check == check_of(exp, tip, &ids)).then_some((exp, (tip, ids)))
+            let ids: Vec<&str> = parts.collect();
+            (check == check_of(exp, tip, ids.iter().copied())).then_some((exp, (tip, ids)))
         })
         .collect();
     let mut index = Index {
         experiments: Vec::new(),
         problems: Vec::new(),
     };
-    let mut lines = Vec::new();
+    let mut tips = Vec::new();
     let mut changed = false;
     for (name, tip) in git.refs(EXPERIMENT_REFS)? {
-        let read = (|| -> Result<(Id, Vec<String>)> {
+        let read = (|| -> Result<(Id, Vec<Id>)> {
             let exp = crate::project::ref_id(&name)?;
-            let ids = match cached.get(exp.as_str()) {
-                Some((t, ids)) if *t == tip && agrees_with_tip(git, &exp, &tip, ids) => ids.clone(),
-                _ => {
-                    changed = true;
-                    crate::project::history_of(git, &exp, &tip)
-                        .map_err(crate::project::in_ref(&name))?
-                        .checkpoints
-                        .iter()
-                        .map(|c| c.id.to_string())
-                        .collect()
+            if let Some((t, ids)) = cached.get(exp.as_str()) {
+                if *t == tip && agrees_with_tip(git, &exp, &tip, ids) {
+                    let ids = ids.iter().map(|i| Id::parse(i)).collect::<Result<_>>()?;
+                    return Ok((exp, ids));
                 }
-            };
+            }
+            changed = true;
+            let ids = crate::project::history_of(git, &exp, &tip)
+                .map_err(crate::project::in_ref(&name))?
+                .checkpoints
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
             Ok((exp, ids))
         })();
         match read {
-            Ok((exp, ids)) => {
-                let parsed: Result<Vec<Id>> = ids.iter().map(|i| Id::parse(i)).collect();
-                match parsed {
-                    Ok(parsed) => {
-                        let check = check_of(exp.as_str(), &tip, &ids);
-                        let tail: String = ids.iter().map(|i| format!(" {i}")).collect();
-                        lines.push(format!("{exp} {tip} {check}{tail}\n"));
-                        index.experiments.push((exp, parsed));
-                    }
-                    Err(e) => {
-                        changed = true;
-                        index.problems.push((exp, e));
-                    }
-                }
+            Ok(entry) => {
+                index.experiments.push(entry);
+                tips.push(tip);
             }
             // A ref that does not even name an ID is reported by listing; here it is skipped.
             Err(e) => {
+                changed = true;
                 if let Ok(exp) = crate::project::ref_id(&name) {
                     index.problems.push((exp, e));
                 }
             }
         }
     }
-    changed |= lines.len() != cached.len();
+    changed |= index.experiments.len() != cached.len();
     if changed {
+        let mut text = String::new();
+        for ((exp, ids), tip) in index.experiments.iter().zip(&tips) {
+            let check = check_of(exp.as_str(), tip, ids.iter().map(Id::as_str));
+            text.push_str(&format!("{exp} {tip} {check}"));
+            for id in ids {
+                text.push(' ');
+                text.push_str(id.as_str());
+            }
+            text.push('\n');
+        }
         // A cache: failing to write it only costs the next lookup a walk.
         if let Some(dir) = file.parent() {
             let _ = std::fs::create_dir_all(dir);
             let tmp = dir.join(format!(".checkpoint-index.{}", std::process::id()));
-            if std::fs::write(&tmp, lines.concat()).is_ok() {
+            if std::fs::write(&tmp, text).is_ok() {
                 let _ = std::fs::rename(&tmp, &file);
             }
         }
