@@ -572,6 +572,31 @@ fn craft_checkpoint_commit(dir: &Path, id: &str, edit: impl FnOnce(&mut Value)) 
     git_in(dir, &["update-ref", &name, commit.trim(), &tip]);
 }
 
+/// A crafted checkpoint `id` (step 9) on top of `exp`'s tip whose tarball is `tarball`, put in
+/// the store with a record that names its true size and hash and says it holds `files_size`
+/// bytes. Returns its key.
+fn plant_checkpoint(
+    t: &TestProject,
+    exp: &Experiment,
+    id: &str,
+    tarball: &[u8],
+    files_size: u64,
+) -> String {
+    let key = format!("checkpoints/{id}.tar.gz");
+    std::fs::write(store(t).join(&key), tarball).unwrap();
+    let hash = blake3::hash(tarball).to_hex().to_string();
+    craft_checkpoint_commit(&t.dir, exp.id.as_str(), |r| {
+        let mut c = r["checkpoint"].clone();
+        c["id"] = json!(id);
+        c["step"] = json!(9);
+        r["checkpoint"] = c;
+        r["checkpoint_files"] =
+            json!({"key": key, "size": tarball.len(), "blake3": hash, "files_size": files_size});
+        r["num_checkpoints"] = json!(2);
+    });
+    key
+}
+
 fn gzip_of_tar(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
     use std::io::Write;
     let mut b = tar::Builder::new(Vec::new());
@@ -595,18 +620,7 @@ fn expansion_is_bounded_by_the_record() {
     let bomb_id = "b".repeat(64);
     let bomb = gzip_of_tar(&[(&format!("{bomb_id}/model.pth"), vec![0u8; 64 << 20])]);
     assert!(bomb.len() < 200_000);
-    let key = format!("checkpoints/{bomb_id}.tar.gz");
-    std::fs::write(store(&t).join(&key), &bomb).unwrap();
-    let hash = blake3::hash(&bomb).to_hex().to_string();
-    craft_checkpoint_commit(&t.dir, exp.id.as_str(), |r| {
-        let mut c = r["checkpoint"].clone();
-        c["id"] = json!(bomb_id);
-        c["step"] = json!(9);
-        r["checkpoint"] = c;
-        r["checkpoint_files"] =
-            json!({"key": key, "size": bomb.len(), "blake3": hash, "files_size": 1000});
-        r["num_checkpoints"] = json!(2);
-    });
+    plant_checkpoint(&t, &exp, &bomb_id, &bomb, 1000);
     let out = t.tmp.path().join("out");
     let run = t
         .ks(&["checkout", &bomb_id[..10], "-o", out.to_str().unwrap()])
@@ -1392,18 +1406,7 @@ fn a_file_twice_in_a_tarball_is_refused_by_checkout_and_open_alike() {
     let id = "d".repeat(64);
     let name = format!("{id}/model.pth");
     let tarball = gzip_of_tar(&[(&name, b"good\n".to_vec()), (&name, b"evil\n".to_vec())]);
-    let key = format!("checkpoints/{id}.tar.gz");
-    std::fs::write(store(&t).join(&key), &tarball).unwrap();
-    let hash = blake3::hash(&tarball).to_hex().to_string();
-    craft_checkpoint_commit(&t.dir, exp.id.as_str(), |r| {
-        let mut c = r["checkpoint"].clone();
-        c["id"] = json!(id);
-        c["step"] = json!(9);
-        r["checkpoint"] = c;
-        r["checkpoint_files"] =
-            json!({"key": key, "size": tarball.len(), "blake3": hash, "files_size": 10});
-        r["num_checkpoints"] = json!(2);
-    });
+    plant_checkpoint(&t, &exp, &id, &tarball, 10);
     let out = t.tmp.path().join("out");
     let run = t
         .ks(&["checkout", &id[..10], "-o", out.to_str().unwrap()])
