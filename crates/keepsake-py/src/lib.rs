@@ -31,8 +31,10 @@ fn exception_class(e: &Error) -> &'static str {
         Error::Ambiguous { .. } => "AmbiguousID",
         Error::InvalidInput { .. } | Error::NoFilesMatched { .. } => "InvalidArgument",
         Error::Storage { .. } | Error::MissingData { .. } => "StorageError",
-        Error::CorruptMetadata { .. } => "ReadError",
-        Error::UnsafeEntry { .. } => "UnsafeArchive",
+        Error::CorruptMetadata { .. } | Error::BadRecord { .. } => "ReadError",
+        Error::Corrupt { .. } => "CorruptData",
+        Error::StoreOnlyMissing { .. } => "StorageError",
+        Error::UnsafeEntry { .. } | Error::UnsafeKey { .. } => "UnsafeArchive",
         Error::WouldOverwrite { .. } => "WouldOverwrite",
         Error::NotSaved { .. } => "WriteError",
         _ => "KeepsakeError",
@@ -387,7 +389,7 @@ impl PyProject {
                     if let Some(s) = pipe.started.take() {
                         let _ = s.send(Some(e));
                     } else {
-                        let _ = tx.send(Err(e.to_string()));
+                        let _ = tx.send(Err(e));
                     }
                 }
             }
@@ -406,7 +408,7 @@ impl PyProject {
 /// Sends bytes to the stream's reader in chunks; the first chunk (or the end) also tells
 /// `open()` that the file was found.
 struct Pipe {
-    tx: SyncSender<Result<Vec<u8>, String>>,
+    tx: SyncSender<Result<Vec<u8>, Error>>,
     buf: Vec<u8>,
     started: Option<SyncSender<Option<Error>>>,
 }
@@ -435,7 +437,7 @@ impl Write for Pipe {
 }
 
 /// What the reading thread sends a stream: a chunk of the file, or the error that ended it.
-type Chunks = Receiver<Result<Vec<u8>, String>>;
+type Chunks = Receiver<Result<Vec<u8>, Error>>;
 
 #[pyclass(name = "FileStream", module = "keepsake._core")]
 struct PyFileStream {
@@ -471,7 +473,8 @@ impl PyFileStream {
             };
             match next {
                 Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
-                Some(Err(message)) => return Err(pyo3::exceptions::PyIOError::new_err(message)),
+                // The core's error, as its own exception class (a damaged tarball: CorruptData).
+                Some(Err(e)) => return Err(to_py(py, e)),
                 None => {
                     self.rx.lock().map(|mut r| r.take()).ok();
                     break;

@@ -29,6 +29,10 @@ class StorageError(ReadError, WriteError):
     """The store failed or lacks data it should have."""
 
 
+class CorruptData(ReadError):
+    """Bytes read back from a store are not the ones recorded (size or hash differ)."""
+
+
 class RepositoryConfigurationError(KeepsakeError):
     """keepsake.yaml or the repository URL is wrong."""
 
@@ -50,7 +54,7 @@ class InvalidArgument(KeepsakeError, ValueError):
 
 
 class UnsafeArchive(KeepsakeError):
-    """A tarball entry would be written outside the target directory."""
+    """A tarball entry, tree entry or storage key would be written outside its target."""
 
 
 class WouldOverwrite(KeepsakeError):
