@@ -951,7 +951,11 @@ fn pull_refuses_a_fast_forward_that_drops_checkpoints() {
 #[test]
 fn pull_of_a_short_prefix_among_odd_remote_refs_does_not_panic() {
     let (alice, remote) = local_team();
-    let exp = metadata_only_run(&alice, 1);
+    // An experiment whose ID does not itself start with `a`, the prefix pulled below (IDs are
+    // random: one in sixteen would).
+    let exp = std::iter::repeat_with(|| metadata_only_run(&alice, 1))
+        .find(|e| !e.id.as_str().starts_with('a'))
+        .unwrap();
     alice.ks(&["push", "origin", exp.id.as_str()]).ok();
     let main = git_in(&remote, &["rev-parse", "main"]).trim().to_string();
     for odd in ["ab", "abc", "not-an-id"] {

@@ -93,19 +93,6 @@ impl Project {
         })
     }
 
-    /// A reader of `key` and the URL of the store it is in: this project's store, else a remote's.
-    pub(crate) fn locate(&self, key: &str) -> Result<Option<(String, ObjectReader)>> {
-        if let Some(r) = self.store.reader(key)? {
-            return Ok(Some((self.store.url().to_string(), r)));
-        }
-        for store in self.remote_stores() {
-            if let Ok(Some(r)) = store.reader(key) {
-                return Ok(Some((store.url().to_string(), r)));
-            }
-        }
-        Ok(None)
-    }
-
     pub(crate) fn unpack_experiment(
         &self,
         exp: &Experiment,

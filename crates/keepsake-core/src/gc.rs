@@ -13,10 +13,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::git::GitRepo;
+use crate::git::{GitRepo, EXPERIMENT_REFS};
 use crate::id::Id;
 use crate::pack::Codec;
-use crate::project::{history_of, Project};
+use crate::project::{experiment_ref, history_of, Project};
 use crate::promote::POINTER_FILE;
 use crate::storage;
 
@@ -308,33 +308,57 @@ impl Live {
     /// Every experiment ref (but `except`'s) and every promoted branch. A ref whose history
     /// cannot be read, or a pointer that cannot be, is an error naming it.
     fn add_git(&mut self, git: &GitRepo, except: Option<&str>) -> Result<()> {
+        let unreadable = |name: &str, e: Error| {
+            Error::Git {
+            what: name.to_string(),
+            message: format!(
+                "its history cannot be read, so nothing is deleted until it is fixed or deleted ({e})"
+            ),
+        }
+        };
+        // This clone's experiments through the checkpoint index (checked against each tip, so
+        // nothing is walked that has not changed): every key an experiment names is derived
+        // from its IDs, so the IDs are all that is needed.
+        let index = crate::index::checkpoint_ids(git, false)?;
+        if let Some((id, e)) = index
+            .problems
+            .into_iter()
+            .find(|(id, _)| except != Some(id.as_str()))
+        {
+            return Err(unreadable(&experiment_ref(&id), e));
+        }
+        for (id, checkpoints) in &index.experiments {
+            self.ref_ids.insert(id.to_string());
+            if except == Some(id.as_str()) {
+                continue;
+            }
+            self.add_experiment(id.as_str());
+            for c in checkpoints {
+                self.add_checkpoint(c.as_str());
+            }
+        }
+        // Every other ref here (a remote's experiments, tracked; a name that is no ID), read whole.
         for (name, tip) in git.refs("refs/keepsake/")? {
             let named = name.rsplit('/').next().unwrap_or_default().to_string();
+            if name.starts_with(EXPERIMENT_REFS) && crate::project::ref_id(&name).is_ok() {
+                continue;
+            }
             if except == Some(named.as_str()) {
                 self.ref_ids.insert(named);
                 continue;
             }
             let h = crate::project::ref_id(&name)
                 .and_then(|id| history_of(git, &id, &tip))
-                .map_err(|e| Error::Git {
-                what: name.clone(),
-                message: format!(
-                    "its history cannot be read, so nothing is deleted until it is fixed or deleted ({e})"
-                ),
-            })?;
+                .map_err(|e| unreadable(&name, e))?;
             let id = h.root_record.experiment.id.to_string();
+            self.ref_ids.insert(named);
             if except == Some(id.as_str()) {
-                self.ref_ids.insert(id);
                 continue;
             }
             self.add_experiment(&id);
             self.ref_ids.insert(id);
-            self.ref_ids.insert(named);
-            self.keys
-                .extend(h.root_record.experiment_files.iter().map(|f| f.key.clone()));
             for c in &h.checkpoints {
                 self.add_checkpoint(c.id.as_str());
-                self.keys.extend(c.files.iter().map(|f| f.key.clone()));
             }
         }
         for prefix in ["refs/heads/", "refs/remotes/"] {

@@ -123,7 +123,7 @@ impl Project {
         let hashes = files
             .iter()
             .zip(&left_out)
-            .map(|(f, why)| why.map(|_| hash_file(&f.abs)).transpose())
+            .map(|(f, why)| why.map(|_| crate::digest::hash_file(&f.abs)).transpose())
             .collect::<Result<Vec<_>>>()?;
         exp.store_only = store_only_records(&files, &left_out, hashes);
         let tree = git.write_tree(&kept_in_git(files, &left_out))?;
@@ -189,38 +189,24 @@ impl Project {
         }
         Ok(None)
     }
-}
 
-impl Project {
     /// Ok when the project's store holds exactly `record`'s bytes under its key.
     fn same_in_store(&self, record: &FileRecord) -> Result<()> {
-        let differs = |message: String| Error::CorruptMetadata {
-            key: record.key.clone(),
-            message,
-        };
-        let Some(mut reader) = self.store.reader(&record.key)? else {
-            return Err(differs(
-                "it vanished from the project's store while importing".into(),
-            ));
-        };
-        let mut hasher = record.verifier();
-        let size =
-            std::io::copy(&mut reader, &mut hasher).map_err(|e| Error::io(&record.key, e))?;
-        record.check(size, hasher).map_err(|_| {
-            differs(
-                "the project's store already holds other bytes under this key (another experiment's data?); nothing was replaced, and the experiment was not imported"
-                    .into(),
-            )
-        })
+        let reader = self
+            .store
+            .reader(&record.key)?
+            .ok_or_else(|| Error::MissingData {
+                what: "data being imported".into(),
+                key: record.key.clone(),
+                url: self.store.url().to_string(),
+            })?;
+        crate::verify::Verified::new(reader, record, "data being imported", self.store.url())
+            .finish()
+            .map_err(|_| Error::CorruptMetadata {
+                key: record.key.clone(),
+                message: "the project's store already holds other bytes under this key (another experiment's data?); nothing was replaced, and the experiment was not imported".into(),
+            })
     }
-}
-
-/// The BLAKE3 hash of a staged file.
-fn hash_file(path: &std::path::Path) -> Result<String> {
-    let mut hasher = Hasher::new();
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    std::io::copy(&mut f, &mut hasher).map_err(|e| Error::io(path, e))?;
-    Ok(hasher.finish())
 }
 
 /// Passes bytes through while hashing them and, optionally, uploading a copy.

@@ -1,9 +1,10 @@
 //! A cache of which checkpoint IDs each experiment has, so that looking an ID prefix up does not
 //! walk every experiment's history. One line per experiment, `<experiment> <tip> <check>
 //! <checkpoint>...`, in `.git/keepsake/checkpoint-index`. An entry counts only while its tip is
-//! the ref's tip and its `check` (a hash of the rest of the line) holds; the caller also checks
-//! every hit against git and looks a miss up again without the cache, so the cache can cost a
-//! walk, never change an answer. Written atomically (temp file, rename).
+//! the ref's tip, its `check` (a hash of the rest of the line) holds, and it agrees with the tip
+//! commit (as many checkpoints, the tip's own among them); the caller also checks every hit
+//! against git, so the cache can cost a walk, never change an answer. Written atomically (temp
+//! file, rename).
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -744,7 +744,7 @@ impl Project {
     }
 
     /// Prefix lookup through the checkpoint index: only the matching experiment is read. A hit
-    /// is checked against git, and a miss looked up again without the index.
+    /// is checked against git, and looked up again without the index when git disagrees.
     fn resolve_in_git(&self, git: &GitRepo, prefix: &Prefix) -> Result<Target> {
         for fresh in [false, true] {
             let index = crate::index::checkpoint_ids(git, fresh)?;
@@ -766,12 +766,11 @@ impl Project {
                 {
                     return Err(e);
                 }
-                if fresh {
-                    return Err(Error::NotFound {
-                        prefix: prefix.to_string(),
-                    });
-                }
-                continue;
+                // Index entries are held to their tips (see index.rs): a miss is a miss, never
+                // worth a walk of every history (a typo would cost seconds in a big repository).
+                return Err(Error::NotFound {
+                    prefix: prefix.to_string(),
+                });
             }
             one_match(prefix, &found)?;
             let (exp, checkpoint) = found.remove(0);

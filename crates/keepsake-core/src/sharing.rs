@@ -6,7 +6,6 @@
 //! from the remote's store on checkout.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
 
 use crate::config::StorageUrl;
 use crate::error::{Error, Result};
@@ -138,14 +137,15 @@ impl Project {
             .collect()
     }
 
-    /// A reader of `key` from this project's store, else from a remote's store.
-    pub(crate) fn find_object(&self, key: &str) -> Result<Option<storage::ObjectReader>> {
+    /// A reader of `key` and the URL of the store it is in: this project's store, else a
+    /// remote's (pulled experiments' data is read where their team keeps it).
+    pub(crate) fn locate(&self, key: &str) -> Result<Option<(String, storage::ObjectReader)>> {
         if let Some(r) = self.store.reader(key)? {
-            return Ok(Some(r));
+            return Ok(Some((self.store.url().to_string(), r)));
         }
         for store in self.remote_stores() {
             if let Ok(Some(r)) = store.reader(key) {
-                return Ok(Some(r));
+                return Ok(Some((store.url().to_string(), r)));
             }
         }
         Ok(None)
@@ -475,40 +475,30 @@ impl Project {
             }
             None => {}
         }
-        let mut reader = self
-            .find_object(&record.key)?
+        let (url, reader) = self
+            .locate(&record.key)?
             .ok_or_else(|| Error::MissingData {
                 what: "experiment data".into(),
                 key: record.key.clone(),
                 url: self.store.url().to_string(),
             })?;
+        // Checked as it streams; a copy that is not the recorded bytes is abandoned (dropping
+        // the writer), so nothing becomes visible in the target.
+        let mut verified = crate::verify::Verified::new(reader, record, "experiment data", &url);
         let mut writer = target.writer(&record.key);
-        let mut hasher = record.verifier();
-        let mut size = 0u64;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = reader
-                .read(&mut buf)
-                .map_err(|e| Error::io(&record.key, e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
-            writer.write_all(&buf[..n]).map_err(|e| Error::Storage {
-                url: target.url().to_string(),
-                key: record.key.clone(),
-                message: e.to_string(),
-                kind: crate::storage::kind_of_io(&e),
-            })?;
-        }
-        if let Err(message) = record.check(size, hasher) {
-            // Dropping the writer abandons the upload: nothing becomes visible.
-            return Err(Error::CorruptMetadata {
-                key: record.key.clone(),
-                message,
+        let copied = std::io::copy(&mut verified, &mut writer);
+        if let Err(e) = copied {
+            return Err(match verified.finish() {
+                Err(corrupt) => corrupt,
+                Ok(()) => Error::Storage {
+                    url: target.url().to_string(),
+                    key: record.key.clone(),
+                    kind: crate::storage::kind_of_io(&e),
+                    message: e.to_string(),
+                },
             });
         }
+        verified.finish()?;
         writer.finish()?;
         Ok(true)
     }
