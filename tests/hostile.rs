@@ -24,20 +24,8 @@ struct Scene {
 fn scene() -> Scene {
     let victim = TestProject::new(true);
     let exp = record_run(&victim, 0.01, &[0.5, 0.4]);
-    let remote = victim.tmp.path().join("remote.git");
+    let remote = victim.bare_remote("origin", "remote.git");
     let attacker = victim.tmp.path().join("attacker");
-    git_in(
-        victim.tmp.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
-    victim.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
     victim.git(&[
         "push",
         "-q",
@@ -58,6 +46,8 @@ fn scene() -> Scene {
         &attacker,
         &["fetch", "-q", "origin", "refs/keepsake/*:refs/keepsake/*"],
     );
+    git_in(&attacker, &["config", "user.name", "Mallory"]);
+    git_in(&attacker, &["config", "user.email", "mallory@example.com"]);
     Scene {
         victim,
         exp,
@@ -100,6 +90,20 @@ impl Scene {
             "origin",
             "+refs/keepsake/experiments/*:refs/keepsake/experiments/*",
         ]);
+    }
+
+    /// The commit the victim's experiment ref names in the attacker's clone.
+    fn attacker_tip(&self) -> String {
+        let name = format!("refs/keepsake/experiments/{}", self.victim_id());
+        git_in(&self.attacker, &["rev-parse", &name])
+            .trim()
+            .to_string()
+    }
+
+    /// Points `refs/keepsake/experiments/<name>` at `commit` in the attacker's clone.
+    fn attacker_ref(&self, name: &str, commit: &str) {
+        let name = format!("refs/keepsake/experiments/{name}");
+        git_in(&self.attacker, &["update-ref", &name, commit]);
     }
 
     fn victim_id(&self) -> &str {
@@ -515,21 +519,7 @@ fn odd_ids_and_short_ref_names_never_panic() {
     let run = t.ks(&["show", &bad[..8]]).fails();
     error_names(&run, &bad);
     for short in ["ab", "abc"] {
-        let tip = git_in(
-            &s.attacker,
-            &[
-                "rev-parse",
-                &format!("refs/keepsake/experiments/{}", s.victim_id()),
-            ],
-        );
-        git_in(
-            &s.attacker,
-            &[
-                "update-ref",
-                &format!("refs/keepsake/experiments/{short}"),
-                tip.trim(),
-            ],
-        );
+        s.attacker_ref(short, &s.attacker_tip());
     }
     git_in(
         &s.attacker,
@@ -986,11 +976,6 @@ fn records_with_extreme_numbers_never_panic() {
 #[test]
 fn a_tip_record_cannot_misstate_its_history_in_ls() {
     let s = scene();
-    git_in(&s.attacker, &["config", "user.name", "Mallory"]);
-    git_in(
-        &s.attacker,
-        &["config", "user.email", "mallory@example.com"],
-    );
     craft_checkpoint_commit(&s.attacker, s.victim_id(), |r| {
         let mut c = r["checkpoint"].clone();
         c["id"] = json!("c".repeat(64));
@@ -1115,18 +1100,7 @@ fn an_index_that_leaves_an_id_out_never_changes_an_answer() {
 #[test]
 fn a_nested_ref_named_like_the_victim_is_not_the_victim() {
     let s = scene();
-    let tip = git_in(
-        &s.attacker,
-        &[
-            "rev-parse",
-            &format!("refs/keepsake/experiments/{}", s.victim_id()),
-        ],
-    );
-    git_in(&s.attacker, &["config", "user.name", "Mallory"]);
-    git_in(
-        &s.attacker,
-        &["config", "user.email", "mallory@example.com"],
-    );
+    let tip = s.attacker_tip();
     craft_checkpoint_commit(&s.attacker, s.victim_id(), |r| {
         let mut c = r["checkpoint"].clone();
         c["id"] = json!("d".repeat(64));
@@ -1139,30 +1113,10 @@ fn a_nested_ref_named_like_the_victim_is_not_the_victim() {
         r["best"] = c.clone();
         r["latest"] = c;
     });
-    let fake = git_in(
-        &s.attacker,
-        &[
-            "rev-parse",
-            &format!("refs/keepsake/experiments/{}", s.victim_id()),
-        ],
-    );
+    let fake = s.attacker_tip();
     // The victim's ref back as it was; the crafted history under a nested name.
-    git_in(
-        &s.attacker,
-        &[
-            "update-ref",
-            &format!("refs/keepsake/experiments/{}", s.victim_id()),
-            tip.trim(),
-        ],
-    );
-    git_in(
-        &s.attacker,
-        &[
-            "update-ref",
-            &format!("refs/keepsake/experiments/x/{}", s.victim_id()),
-            fake.trim(),
-        ],
-    );
+    s.attacker_ref(s.victim_id(), &tip);
+    s.attacker_ref(&format!("x/{}", s.victim_id()), &fake);
     git_in(
         &s.attacker,
         &[
@@ -1329,13 +1283,8 @@ fn push_never_replaces_another_experiments_object_in_the_store() {
     let t = TestProject::new(true);
     let exp = record_run(&t, 0.01, &[0.5, 0.4]);
     let x = exp.checkpoints[1].id.to_string();
-    let remote = t.tmp.path().join("remote.git");
-    git_in(
-        t.tmp.path(),
-        &["init", "-q", "--bare", remote.to_str().unwrap()],
-    );
+    t.bare_remote("origin", "remote.git");
     let team = t.tmp.path().join("team-store");
-    t.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
     t.git(&[
         "config",
         "remote.origin.keepsakeStore",
@@ -1361,12 +1310,7 @@ fn push_never_replaces_another_experiments_object_in_the_store() {
     std::fs::create_dir_all(evil_store.join("experiments")).unwrap();
     let code = format!("experiments/{}.tar.gz", evil_exp.id);
     std::fs::copy(store(&a).join(&code), evil_store.join(&code)).unwrap();
-    let evil = t.tmp.path().join("evil.git");
-    git_in(
-        t.tmp.path(),
-        &["init", "-q", "--bare", evil.to_str().unwrap()],
-    );
-    t.git(&["remote", "add", "evil", evil.to_str().unwrap()]);
+    t.bare_remote("evil", "evil.git");
     t.git(&[
         "config",
         "remote.evil.keepsakeStore",

@@ -42,10 +42,7 @@ fn two_clones(url: &str) -> (TestProject, TestProject, tempfile::TempDir) {
     let alice = TestProject::new(true);
     let tmp = tempfile::tempdir().unwrap();
     let remote = tmp.path().join("remote.git");
-    git_in(
-        tmp.path(),
-        &["init", "-q", "--bare", remote.to_str().unwrap()],
-    );
+    bare_repo(&remote);
     alice.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
     alice.git(&["push", "-q", "origin", "main"]);
     let bob = TestProject {

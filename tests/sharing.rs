@@ -49,17 +49,7 @@ fn team() -> Option<Team> {
     let alice = TestProject::new(true);
     let tmp = tempfile::tempdir().unwrap();
     let remote = tmp.path().join("remote.git");
-    git_in(
-        tmp.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
+    bare_repo(&remote);
     alice.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
     alice.git(&["push", "-q", "origin", "main"]);
     let bob = tmp.path().join("bob");
@@ -568,19 +558,7 @@ fn a_store_that_refuses_credentials_is_one_clear_error() {
 /// A project with a bare remote whose store is a local directory (no S3 needed).
 fn local_team() -> (TestProject, PathBuf) {
     let alice = TestProject::new(true);
-    let remote = alice.tmp.path().join("remote.git");
-    git_in(
-        alice.tmp.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
-    alice.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    let remote = alice.bare_remote("origin", "remote.git");
     alice.git(&["push", "-q", "origin", "main"]);
     let store = alice.tmp.path().join("team-store");
     alice.git(&[

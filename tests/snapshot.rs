@@ -238,20 +238,8 @@ fn ignored_and_large_files_stay_out_of_git_and_its_remote_and_come_back_from_the
     assert_eq!(json["store_only"][2]["reason"], json!("too large"));
 
     // Pushed to a bare remote with a file:// team store: the remote has none of them.
-    let remote = t.tmp.path().join("remote.git");
+    let remote = t.bare_remote("origin", "remote.git");
     let team_store = format!("file://{}", t.tmp.path().join("team-store").display());
-    git_in(
-        t.tmp.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
-    t.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
     t.git(&["config", "remote.origin.keepsakeStore", &team_store]);
     t.git(&["push", "-q", "origin", "main"]);
     t.ks(&["push", "origin", id]).ok();

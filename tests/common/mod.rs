@@ -74,6 +74,24 @@ impl TestProject {
     pub fn git(&self, args: &[&str]) -> String {
         git_in(&self.dir, args)
     }
+
+    /// A fresh bare repository `<tmp>/<dir_name>` (branch `main`), added as git remote `remote`.
+    pub fn bare_remote(&self, remote: &str, dir_name: &str) -> PathBuf {
+        let path = self.tmp.path().join(dir_name);
+        bare_repo(&path);
+        self.git(&["remote", "add", remote, path.to_str().unwrap()]);
+        path
+    }
+}
+
+/// A fresh bare repository at `path`, with `main` as its default branch.
+pub fn bare_repo(path: &Path) {
+    let parent = path.parent().unwrap();
+    std::fs::create_dir_all(parent).unwrap();
+    git_in(
+        parent,
+        &["init", "-q", "--bare", "-b", "main", path.to_str().unwrap()],
+    );
 }
 
 pub struct Run {
