@@ -1370,3 +1370,54 @@ fn a_file_twice_in_a_tarball_is_refused_by_checkout_and_open_alike() {
         .unwrap_err();
     assert!(err.to_string().contains("appears twice"), "{err}");
 }
+
+/// A hostile store's own answer (an S3 error whose message holds escape sequences) is quoted in
+/// the error, never written raw to the terminal.
+#[test]
+fn what_a_hostile_store_answers_never_reaches_the_terminal_raw() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Answers a bounded number of requests, each with the same hostile 403, then stops.
+    std::thread::spawn(move || {
+        let body = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>\x1b]52;c;ZWNobyBoaQ==\x07\x1b[2Jdenied\nforged line</Message></Error>";
+        for stream in listener.incoming().take(20) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 8192];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let t = TestProject::new(true);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let run = ks_env(
+        &t.dir,
+        &["-R", "s3://keepsake-test/hostile", "ls"],
+        &[
+            ("AWS_ENDPOINT", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ],
+    )
+    .fails();
+    assert!(
+        !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.lines().any(|l| l.trim() == "forged line"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.error_line().contains("s3://keepsake-test/hostile"),
+        "{}",
+        run.stderr
+    );
+}

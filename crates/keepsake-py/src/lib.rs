@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use keepsake_core::recorder::{Event, Recorder, RecorderOptions};
+use keepsake_core::text::escape_controls;
 use keepsake_core::{
     clock, CheckoutOptions, Error, Experiment, Goal, Id, NewCheckpoint, NewExperiment, OpenOptions,
     Params, PrimaryMetric, Project, Target,
@@ -42,9 +43,11 @@ fn exception_class(e: &Error) -> &'static str {
 }
 
 fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    // Messages quote records and stores: shown in tracebacks, so nothing a terminal acts on.
+    let text = escape_controls(&e.to_string()).into_owned();
     let message = match e.hint() {
-        Some(h) => format!("{e}\nhint: {h}"),
-        None => e.to_string(),
+        Some(h) => format!("{text}\nhint: {}", escape_controls(&h)),
+        None => text,
     };
     let class = py
         .import("keepsake.exceptions")
@@ -111,7 +114,7 @@ fn print_event(event: Event) {
             "keepsake: warning: the experiment's metadata file was not updated ({error}); git has every checkpoint"
         ),
     };
-    let _ = writeln!(std::io::stderr(), "{line}");
+    let _ = writeln!(std::io::stderr(), "{}", escape_controls(&line));
 }
 
 /// A whole number from the environment variable `name`, or `default` when it is unset.

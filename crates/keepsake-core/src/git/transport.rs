@@ -64,14 +64,13 @@ fn run_env(
     } else {
         let stderr = String::from_utf8_lossy(&out.stderr);
         // Remote URLs can carry tokens (`https://user:token@host/...`): never in a message.
-        let message = crate::text::redact(
-            &stderr
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-        .into_owned();
+        // What the remote said is quoted too (`remote: ...` lines): no control characters.
+        let said = stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let message = crate::text::escape_controls(&crate::text::redact(&said)).into_owned();
         Err(Error::Git {
             what: what.to_string(),
             message,

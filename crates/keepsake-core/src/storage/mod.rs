@@ -513,9 +513,11 @@ fn client_options() -> ClientOptions {
     ClientOptions::new().with_connect_timeout(Duration::from_secs(5))
 }
 
-/// A storage error's text for a message: on one line, with any credentials in URLs redacted.
+/// A storage error's text for a message: on one line, with any credentials in URLs redacted and
+/// no control characters (the text quotes what the store answered, which may be hostile).
 fn one_line(s: &str) -> String {
-    crate::text::redact(&s.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned()
+    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::text::escape_controls(&crate::text::redact(&joined)).into_owned()
 }
 
 /// The kind of an object_store failure. object_store turns 404/403/401/412 into variants of
@@ -990,6 +992,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("no answer within"), "{err}");
+    }
+
+    #[test]
+    fn store_messages_are_one_line_without_controls_or_credentials() {
+        let said = one_line(
+            "403 from http://ada:s3cret@127.0.0.1:9/b:\n<Message>\x1b]52;c;eA==\x07</Message>",
+        );
+        assert_eq!(
+            said,
+            "403 from http://***@127.0.0.1:9/b: <Message>\\x1b]52;c;eA==\\x07</Message>"
+        );
     }
 
     #[test]
