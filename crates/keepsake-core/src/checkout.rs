@@ -36,13 +36,15 @@ pub struct CheckoutReport {
 pub(crate) struct Opened {
     pub key: String,
     reader: Verified<ObjectReader>,
+    /// The bytes of files unpacking it may write (`verify::unpack_limit`).
+    limit: u64,
 }
 
 impl Opened {
     /// Unpacks it into `staging` (bounded by its record); a stream that is not the recorded one
     /// is an error naming the object and its store, whatever the unpacker met first.
-    pub fn unpack(mut self, staging: &Path, only: Option<&str>, limit: u64) -> Result<()> {
-        let unpacked = pack::unpack(&mut self.reader, &self.key, staging, only, limit);
+    pub fn unpack(mut self, staging: &Path, only: Option<&str>) -> Result<()> {
+        let unpacked = pack::unpack(&mut self.reader, &self.key, staging, only, self.limit);
         let checked = self.reader.finish();
         match (unpacked, checked) {
             (_, Err(corrupt)) => Err(corrupt),
@@ -64,26 +66,24 @@ impl Opened {
 }
 
 impl Project {
-    /// Opens an experiment's or checkpoint's tarball for reading, checked against `files`; None
-    /// when it has no files. Missing data for something that should have files is an error,
-    /// never a silent skip. Without a record (an experiment kept outside git, where the store is
+    /// Opens an experiment's or checkpoint's tarball for reading, checked against `files`.
+    /// Missing data is an error, never a silent skip. Without a record (an experiment kept outside git, where the store is
     /// the only copy) the bytes are taken as they are.
     pub(crate) fn open_tarball(
         &self,
         what: &str,
         files: Option<&FileRecord>,
         key: impl Fn(Codec) -> String,
-    ) -> Result<(Opened, u64)> {
+    ) -> Result<Opened> {
         let keys = tarball_keys(files, key);
         for k in &keys {
             // This clone's store first, then the stores of its git remotes (pulled experiments).
             if let Some((url, r)) = self.locate(k)? {
-                let limit = files.map_or(u64::MAX, verify::unpack_limit);
-                let opened = Opened {
+                return Ok(Opened {
                     key: k.clone(),
                     reader: Verified::of(r, k, files, what, &url),
-                };
-                return Ok((opened, limit));
+                    limit: files.map_or(u64::MAX, verify::unpack_limit),
+                });
             }
         }
         Err(Error::MissingData {
@@ -107,7 +107,7 @@ impl Project {
             storage::experiment_tarball_key(&exp.id, c)
         });
         match (opened, &self.git, &exp.git_tree) {
-            (Ok((opened, limit)), _, _) => opened.unpack(staging, only, limit),
+            (Ok(opened), _, _) => opened.unpack(staging, only),
             // The code is in git too: a store that lost the tarball still gives it back.
             (Err(Error::MissingData { key, url, .. }), Some(git), Some(tree)) => {
                 // Git never had the files left out of its tree: say which, rather than restore
@@ -138,10 +138,10 @@ impl Project {
             return Ok(());
         }
         let what = format!("checkpoint {}", c.id.short());
-        let (opened, limit) = self.open_tarball(&what, c.files.as_ref(), |codec| {
+        let opened = self.open_tarball(&what, c.files.as_ref(), |codec| {
             storage::checkpoint_tarball_key(&c.id, codec)
         })?;
-        opened.unpack(staging, only, limit)
+        opened.unpack(staging, only)
     }
 
     /// Refuses a destination inside the repository's git directory: files named by a snapshot
@@ -243,7 +243,7 @@ impl Project {
             .filter(|c| !c.path.is_empty())
         {
             let what = format!("checkpoint {}", c.id.short());
-            let (opened, _) = self.open_tarball(&what, c.files.as_ref(), |codec| {
+            let opened = self.open_tarball(&what, c.files.as_ref(), |codec| {
                 storage::checkpoint_tarball_key(&c.id, codec)
             })?;
             if opened.read_entry(rel, sink)? {
@@ -252,7 +252,7 @@ impl Project {
         }
         if !exp.path.is_empty() {
             let what = format!("code of experiment {}", exp.id.short());
-            let (opened, _) = self.open_tarball(&what, exp.files.as_ref(), |c| {
+            let opened = self.open_tarball(&what, exp.files.as_ref(), |c| {
                 storage::experiment_tarball_key(&exp.id, c)
             })?;
             if opened.read_entry(rel, sink)? {

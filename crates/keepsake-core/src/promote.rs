@@ -115,12 +115,12 @@ impl Project {
             message: format!("its path {}: {why}", crate::text::quoted(&pointer.path)),
         })?;
         let what = format!("checkpoint {}", pointer.checkpoint.short());
-        let (opened, limit) = self.open_tarball(&what, Some(&pointer.files), |c| {
+        let opened = self.open_tarball(&what, Some(&pointer.files), |c| {
             crate::storage::checkpoint_tarball_key(&pointer.checkpoint, c)
         })?;
         self.check_destination(dest)?;
         let staging = staging_in(dest)?;
-        opened.unpack(staging.path(), None, limit)?;
+        opened.unpack(staging.path(), None)?;
         let files = staged_files(staging.path())?;
         place(staging.path(), dest, &files, |_| force)?;
         let checkpoint = Some(pointer.checkpoint.clone());
