@@ -159,8 +159,10 @@ fn repository_written_by_the_core_reads_in_keepsake() {
         let noise = noise(2 << 20, 0x2545F4914F6CDD1D + step as u64);
         std::fs::write(t.dir.join("checkpoints/big.bin"), noise).unwrap();
         let mut c = new_checkpoint(Some("checkpoints/"), step, 0.5 + 0.1 * step as f64);
-        c.metrics
-            .insert("grad".into(), keepsake_core::value::from_f64(f64::NAN));
+        c.metrics.insert(
+            "grad".into(),
+            keepsake_core::model::value::from_f64(f64::NAN),
+        );
         project.create_checkpoint(&mut a, c).unwrap();
     }
     let mut b = project

@@ -634,7 +634,7 @@ fn gc_after_a_prompt_deletes_only_what_is_still_unreferenced() {
         std::fs::write(store.join(format!("checkpoints/{id}.tar.gz")), "data").unwrap();
     }
     let project = t.project();
-    let options = keepsake_core::gc::GcOptions {
+    let options = keepsake_core::sharing::gc::GcOptions {
         grace: std::time::Duration::ZERO,
         prune_store_only: false,
     };

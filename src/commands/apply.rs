@@ -21,7 +21,7 @@ pub fn cmd_apply(g: &Global, args: ApplyArgs) -> CliResult {
         target.experiment().id.short(),
         report.files.len(),
         report.dest.display(),
-        keepsake_core::promote::PARAMS_FILE
+        keepsake_core::sharing::promote::PARAMS_FILE
     ));
     Ok(())
 }

@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 
 use clap::Args;
+use keepsake_core::experiments::write::human_size;
 use keepsake_core::model::StoreOnlyFile;
-use keepsake_core::record::human_size;
-use keepsake_core::{value, Checkpoint, Experiment, Project, Target};
+use keepsake_core::{model::value, Checkpoint, Experiment, Project, Target};
 use serde_json::{json, Map, Value};
 
 use super::{open_project, Global};

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use keepsake_core::gc::GcOptions;
+use keepsake_core::sharing::gc::GcOptions;
 
 use super::{open_project, Global};
 use crate::error::{CliError, CliResult};
@@ -16,7 +16,7 @@ pub struct GcArgs {
     #[arg(long)]
     dry_run: bool,
     /// Never delete objects younger than this many seconds (uploads in flight)
-    #[arg(long, value_name = "SECONDS", default_value_t = keepsake_core::gc::DEFAULT_GRACE.as_secs())]
+    #[arg(long, value_name = "SECONDS", default_value_t = keepsake_core::sharing::gc::DEFAULT_GRACE.as_secs())]
     grace: u64,
     /// Also delete experiments only the store knows (no ref here: another clone's unpushed
     /// experiments, Keepsake's not yet imported), with their data; lists them and asks first

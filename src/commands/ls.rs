@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use clap::Args;
-use keepsake_core::filter::{self, Filter};
-use keepsake_core::{clock, value, Checkpoint, Summary};
+use keepsake_core::model::filter::{self, Filter};
+use keepsake_core::{clock, model::value, Checkpoint, Summary};
 use serde_json::{json, Value};
 
 use super::{open_project, Global};

@@ -1,8 +1,8 @@
 //! `show`: one experiment (all fields and its checkpoints) or one checkpoint.
 
 use clap::Args;
-use keepsake_core::record::human_size;
-use keepsake_core::{value, Checkpoint, Experiment, Project, Target};
+use keepsake_core::experiments::write::human_size;
+use keepsake_core::{model::value, Checkpoint, Experiment, Project, Target};
 use serde_json::Value;
 
 use super::{open_project, Global};

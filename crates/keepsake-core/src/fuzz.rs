@@ -8,10 +8,10 @@ use std::io::Write;
 
 use proptest::prelude::*;
 
+use crate::experiments::{history, ref_id, CommitRecord};
 use crate::git::GitRepo;
 use crate::id::{Id, Prefix};
 use crate::model::Experiment;
-use crate::project::{history, ref_id, CommitRecord};
 
 const RECORD: &str = include_str!(
     "../../../fixtures/keepsake-0.4.2/project/.keepsake/metadata/experiments/d90ea781f109ec260bbcd1187b1ea76274ce6e10c5e2af0a861fd93b70931d43.json"
@@ -153,7 +153,7 @@ proptest! {
         let mut h = crate::digest::Hasher::new();
         h.update(&good);
         let record = crate::model::FileRecord::new("checkpoints/x.tar.gz".into(), good.len() as u64, h);
-        let verified = crate::verify::Verified::new(&bad[..], &record, "fuzz", "memory://");
+        let verified = crate::storage::verify::Verified::new(&bad[..], &record, "fuzz", "memory://");
         prop_assert!(verified.finish().is_err());
     }
 

@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use keepsake_core::recorder::{Event, Recorder, RecorderOptions};
+use keepsake_core::experiments::recorder::{Event, Recorder, RecorderOptions};
 use keepsake_core::text::escape_controls;
 use keepsake_core::{
     clock, CheckoutOptions, Error, Experiment, Goal, Id, NewCheckpoint, NewExperiment, OpenOptions,
@@ -136,7 +136,7 @@ fn recorder_options(heartbeat: bool) -> keepsake_core::Result<RecorderOptions> {
     let capture_mb = env_number(
         "KEEPSAKE_CAPTURE_MEMORY_MB",
         "megabytes",
-        keepsake_core::capture::DEFAULT_MEMORY_BUDGET >> 20,
+        keepsake_core::experiments::capture::DEFAULT_MEMORY_BUDGET >> 20,
     )?;
     Ok(RecorderOptions {
         heartbeat,

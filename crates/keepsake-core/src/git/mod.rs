@@ -12,6 +12,8 @@ use git2::{ErrorCode, ObjectType, Oid, Repository, Signature};
 use crate::error::{Error, Result};
 use crate::pack::FileEntry;
 
+pub(crate) mod checkpoint_index;
+pub(crate) mod history_cache;
 pub mod transport;
 
 pub const EXPERIMENT_REFS: &str = "refs/keepsake/experiments/";

@@ -24,6 +24,7 @@ use crate::pack::Codec;
 
 mod local;
 mod local_file;
+pub mod verify;
 use local::LocalStore;
 use local_file::LocalFile;
 

@@ -8,12 +8,12 @@ use std::io::{Read, Write};
 use crate::config::StorageUrl;
 use crate::digest::Hasher;
 use crate::error::{Error, Result};
-use crate::git::GitRepo;
-use crate::model::{Experiment, FileRecord};
-use crate::project::{experiment_ref, Project};
-use crate::record::{
+use crate::experiments::write::{
     commit_checkpoint, kept_in_git, root_message_for_import, store_only_records, tarball_keys,
 };
+use crate::experiments::{experiment_ref, Project};
+use crate::git::GitRepo;
+use crate::model::{Experiment, FileRecord};
 use crate::storage::{self, Store};
 
 #[derive(Debug, Default)]
@@ -86,7 +86,7 @@ impl Project {
                 tarball_keys(None, |c| storage::experiment_tarball_key(&id, c)),
                 |reader, key, size| {
                     let reader = std::io::BufReader::with_capacity(256 * 1024, reader);
-                    let limit = crate::verify::ratio_limit(key, size);
+                    let limit = crate::storage::verify::ratio_limit(key, size);
                     crate::pack::unpack(reader, key, staging.path(), None, limit).map(|_| ())
                 },
             )?;
@@ -200,7 +200,7 @@ impl Project {
                 key: record.key.clone(),
                 url: self.store.url().to_string(),
             })?;
-        crate::verify::Verified::new(reader, record, "data being imported", self.store.url())
+        crate::storage::verify::Verified::new(reader, record, "data being imported", self.store.url())
             .finish()
             .map_err(|_| Error::CorruptMetadata {
                 key: record.key.clone(),

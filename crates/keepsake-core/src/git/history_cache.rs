@@ -18,10 +18,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::experiments::{check_files, check_path, commit_facts, root_of, History};
 use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{Checkpoint, FileRecord};
-use crate::project::{check_files, check_path, commit_facts, root_of, History};
 
 /// Histories shorter than this are read from git each time (a few milliseconds at most).
 pub const CACHED_FROM: usize = 256;

@@ -1,6 +1,12 @@
 //! A project: its configuration, its store and (when there is one) its git repository, and the
 //! read side of the API: listing, looking up by ID prefix, heartbeats.
 
+pub mod capture;
+pub mod checkout;
+pub(crate) mod import;
+pub mod recorder;
+pub mod write;
+
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -135,11 +141,13 @@ pub(crate) fn history_of(git: &GitRepo, id: &Id, tip: &str) -> Result<History> {
 
 /// `history_of`, through the experiment's history cache.
 pub(crate) fn history_cached(git: &GitRepo, experiment: &Id, tip: &str) -> Result<History> {
-    let cached = crate::history_cache::load(git, experiment);
+    let cached = crate::git::history_cache::load(git, experiment);
     let reused = cached.as_ref().map(|c| c.tip.clone());
     let h = history_above(git, experiment, tip, cached)?;
-    if h.checkpoints.len() >= crate::history_cache::CACHED_FROM && reused.as_deref() != Some(tip) {
-        crate::history_cache::store(git, experiment, tip, &h.root, &h.checkpoints);
+    if h.checkpoints.len() >= crate::git::history_cache::CACHED_FROM
+        && reused.as_deref() != Some(tip)
+    {
+        crate::git::history_cache::store(git, experiment, tip, &h.root, &h.checkpoints);
     }
     Ok(h)
 }
@@ -206,7 +214,7 @@ fn history_above(
     git: &GitRepo,
     id: &Id,
     tip: &str,
-    known: Option<crate::history_cache::Cached>,
+    known: Option<crate::git::history_cache::Cached>,
 ) -> Result<History> {
     let mut commit = tip.to_string();
     let mut checkpoints: Vec<Checkpoint> = Vec::new();
@@ -218,7 +226,7 @@ fn history_above(
     };
     loop {
         if let Some(k) = known.take_if(|k| k.tip == commit) {
-            if let Some(h) = crate::history_cache::verified(git, id, k, &mut checkpoints) {
+            if let Some(h) = crate::git::history_cache::verified(git, id, k, &mut checkpoints) {
                 return h;
             }
             // The cache disagrees with git: walk on from here instead (and write it anew).
@@ -747,7 +755,7 @@ impl Project {
     /// is checked against git, and looked up again without the index when git disagrees.
     fn resolve_in_git(&self, git: &GitRepo, prefix: &Prefix) -> Result<Target> {
         for fresh in [false, true] {
-            let index = crate::index::checkpoint_ids(git, fresh)?;
+            let index = crate::git::checkpoint_index::checkpoint_ids(git, fresh)?;
             let mut found: Vec<(Id, Option<Id>)> = Vec::new();
             for (exp, checkpoints) in &index.experiments {
                 if exp.has_prefix(prefix) {
@@ -794,7 +802,7 @@ impl Project {
     pub fn remove_unreadable(&self, prefix: &str) -> Result<String> {
         let git = self.require_git("rm")?;
         let prefix = Prefix::parse(prefix)?;
-        let index = crate::index::checkpoint_ids(git, true)?;
+        let index = crate::git::checkpoint_index::checkpoint_ids(git, true)?;
         let bad: Vec<&Id> = index
             .problems
             .iter()
@@ -824,7 +832,7 @@ impl Project {
                 });
             }
         }
-        crate::history_cache::remove(git, id);
+        crate::git::history_cache::remove(git, id);
         Ok(name)
     }
 
@@ -869,7 +877,7 @@ impl Project {
         let v = serde_json::json!({"experiment_id": id.as_str(), "last_heartbeat": clock::format(&clock::now())});
         self.store.put(
             &storage::heartbeat_key(id),
-            crate::value::to_go_json(&v, Some(" ")).into_bytes(),
+            crate::model::value::to_go_json(&v, Some(" ")).into_bytes(),
         )
     }
 

@@ -7,13 +7,13 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::experiments::write::tarball_keys;
+use crate::experiments::{Project, Target};
 use crate::id::Id;
 use crate::model::{Checkpoint, Experiment, FileRecord};
 use crate::pack::{self, Codec};
-use crate::project::{Project, Target};
-use crate::record::tarball_keys;
+use crate::storage::verify::{self, Verified};
 use crate::storage::{self, ObjectReader};
-use crate::verify::{self, Verified};
 
 #[derive(Debug, Clone, Default)]
 pub struct CheckoutOptions {

@@ -7,13 +7,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkout::{place, staged_files, staging_in, CheckoutReport};
 use crate::error::{Error, Result};
+use crate::experiments::checkout::{place, staged_files, staging_in, CheckoutReport};
+use crate::experiments::{Project, Target};
 use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{Experiment, FileRecord};
 use crate::pack::Codec;
-use crate::project::{Project, Target};
 
 /// The pointer file a promoted branch carries at its root.
 pub const POINTER_FILE: &str = "keepsake-checkpoint.json";

@@ -2,6 +2,8 @@
 //! into Keepsake's tarball layout (`<id>/<project-relative path>`, regular files only), and
 //! unpacking safely (nothing is ever written outside the target directory).
 
+mod stored;
+
 use std::collections::HashSet;
 use std::io::{BufRead, Read, Write};
 use std::path::{Component, Path, PathBuf};
@@ -361,9 +363,9 @@ struct Segments<W: Write> {
 
 enum Segment<W: Write> {
     Gzip(flate2::write::GzEncoder<W>),
-    StoredGzip(crate::stored::StoredGzip<W>),
+    StoredGzip(crate::pack::stored::StoredGzip<W>),
     Zstd(zstd::Encoder<'static, W>),
-    RawZstd(crate::stored::RawZstd<W>),
+    RawZstd(crate::pack::stored::RawZstd<W>),
 }
 
 impl<W: Write> Segment<W> {
@@ -418,7 +420,7 @@ impl<W: Write> Segments<W> {
                     flate2::Compression::fast(),
                 )),
                 (Codec::Gzip, Packing::Store) => {
-                    Segment::StoredGzip(crate::stored::StoredGzip::new(out)?)
+                    Segment::StoredGzip(crate::pack::stored::StoredGzip::new(out)?)
                 }
                 (Codec::Zstd, Packing::Compress) => {
                     let mut enc = zstd::Encoder::new(out, 1)?;
@@ -428,7 +430,7 @@ impl<W: Write> Segments<W> {
                     Segment::Zstd(enc)
                 }
                 (Codec::Zstd, Packing::Store) => {
-                    Segment::RawZstd(crate::stored::RawZstd::new(out)?)
+                    Segment::RawZstd(crate::pack::stored::RawZstd::new(out)?)
                 }
             });
         }

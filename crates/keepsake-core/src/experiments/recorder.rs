@@ -11,12 +11,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::capture::MemoryBudget;
 use crate::error::{Error, Result, StorageErrorKind};
+use crate::experiments::capture::MemoryBudget;
+use crate::experiments::write::{
+    CaptureTo, Metadata, NewCheckpoint, NewExperiment, PreparedCheckpoint,
+};
+use crate::experiments::Project;
 use crate::id::Id;
 use crate::model::{Checkpoint, Experiment};
-use crate::project::Project;
-use crate::record::{CaptureTo, Metadata, NewCheckpoint, NewExperiment, PreparedCheckpoint};
 
 /// Keepsake's heartbeat interval.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
@@ -67,7 +69,7 @@ impl Default for RecorderOptions {
             heartbeat: true,
             retry_for: Duration::from_secs(600),
             staging_root: None,
-            capture_memory: crate::capture::DEFAULT_MEMORY_BUDGET,
+            capture_memory: crate::experiments::capture::DEFAULT_MEMORY_BUDGET,
             on_event: Arc::new(|_| {}),
         }
     }
@@ -553,7 +555,7 @@ fn write_metadata(shared: &Shared, short: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::OpenOptions;
+    use crate::experiments::OpenOptions;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn project(dir: &std::path::Path, store: &str) -> Arc<Project> {

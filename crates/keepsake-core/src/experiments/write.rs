@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::capture::{InMemory, MemoryBudget};
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::experiments::capture::{InMemory, MemoryBudget};
+use crate::experiments::{experiment_ref, CommitRecord, Project};
 use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{
@@ -15,7 +16,6 @@ use crate::model::{
     StoreOnlyFile,
 };
 use crate::pack::{self, Codec};
-use crate::project::{experiment_ref, CommitRecord, Project};
 use crate::storage;
 
 /// The `keepsake_version` written into metadata: this implementation's version.
@@ -175,7 +175,7 @@ impl Project {
         let mut exp = Experiment {
             id: id.clone(),
             created: clock::now(),
-            params: crate::value::normalize_map(spec.params),
+            params: crate::model::value::normalize_map(spec.params),
             host: spec.host,
             user: spec.user,
             config: StorageConfig {
@@ -286,7 +286,7 @@ impl Project {
         let checkpoint = Checkpoint {
             id,
             created: clock::now(),
-            metrics: crate::value::normalize_map(spec.metrics),
+            metrics: crate::model::value::normalize_map(spec.metrics),
             step: spec.step,
             path: spec.path.unwrap_or_default(),
             primary_metric: spec.primary_metric,
@@ -447,7 +447,7 @@ impl Project {
                         message: "it changed while deleting; try again".into(),
                     });
                 }
-                crate::history_cache::remove(git, &exp.id);
+                crate::git::history_cache::remove(git, &exp.id);
                 if let Some(base) = git.parents(&root)?.into_iter().next() {
                     git.edit_note(&base, clock::now(), |lines| {
                         lines
@@ -718,7 +718,7 @@ pub(crate) fn commit_checkpoint(
 
 /// The experiment's first commit: follows first parents while commits add checkpoints.
 fn root_commit(git: &GitRepo, tip: &str) -> Result<String> {
-    Ok(crate::project::history(git, tip)?.root)
+    Ok(crate::experiments::history(git, tip)?.root)
 }
 
 pub(crate) fn root_message_for_import(exp: &Experiment) -> String {

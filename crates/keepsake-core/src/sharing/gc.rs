@@ -13,11 +13,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::experiments::{experiment_ref, history_of, Project};
 use crate::git::{GitRepo, EXPERIMENT_REFS};
 use crate::id::Id;
 use crate::pack::Codec;
-use crate::project::{experiment_ref, history_of, Project};
-use crate::promote::POINTER_FILE;
+use crate::sharing::promote::POINTER_FILE;
 use crate::storage;
 
 /// Objects younger than this are kept whatever refers to them.
@@ -319,7 +319,7 @@ impl Live {
         // This clone's experiments through the checkpoint index (checked against each tip, so
         // nothing is walked that has not changed): every key an experiment names is derived
         // from its IDs, so the IDs are all that is needed.
-        let index = crate::index::checkpoint_ids(git, false)?;
+        let index = crate::git::checkpoint_index::checkpoint_ids(git, false)?;
         if let Some((id, e)) = index
             .problems
             .into_iter()
@@ -340,14 +340,14 @@ impl Live {
         // Every other ref here (a remote's experiments, tracked; a name that is no ID), read whole.
         for (name, tip) in git.refs("refs/keepsake/")? {
             let named = name.rsplit('/').next().unwrap_or_default().to_string();
-            if name.starts_with(EXPERIMENT_REFS) && crate::project::ref_id(&name).is_ok() {
+            if name.starts_with(EXPERIMENT_REFS) && crate::experiments::ref_id(&name).is_ok() {
                 continue;
             }
             if except == Some(named.as_str()) {
                 self.ref_ids.insert(named);
                 continue;
             }
-            let h = crate::project::ref_id(&name)
+            let h = crate::experiments::ref_id(&name)
                 .and_then(|id| history_of(git, &id, &tip))
                 .map_err(|e| unreadable(&name, e))?;
             let id = h.root_record.experiment.id.to_string();

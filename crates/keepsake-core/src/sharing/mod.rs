@@ -5,14 +5,18 @@
 //! local refs only to histories that keep what they had, and merges notes; weights come lazily
 //! from the remote's store on checkout.
 
+pub mod gc;
+pub mod hooks;
+pub mod promote;
+
 use std::collections::{HashMap, HashSet};
 
 use crate::config::StorageUrl;
 use crate::error::{Error, Result};
+use crate::experiments::{experiment_ref, Listing, Project};
 use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
 use crate::id::Id;
 use crate::model::{Experiment, FileRecord};
-use crate::project::{experiment_ref, Listing, Project};
 use crate::storage::{self, Store};
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -172,7 +176,7 @@ impl Project {
                     )
                 })
                 .collect();
-            let (summaries, bad) = crate::project::summaries(git, refs, &Default::default())?;
+            let (summaries, bad) = crate::experiments::summaries(git, refs, &Default::default())?;
             problems.extend(bad);
             for s in summaries {
                 let e = s.experiment;
@@ -321,9 +325,12 @@ impl Project {
         let lines: Vec<(String, String)> = to_upload
             .iter()
             .filter_map(|e| {
-                e.baseline
-                    .clone()
-                    .map(|base| (base.clone(), crate::record::note_line(&e.id, &base)))
+                e.baseline.clone().map(|base| {
+                    (
+                        base.clone(),
+                        crate::experiments::write::note_line(&e.id, &base),
+                    )
+                })
             })
             .collect();
         let mut pushed_notes = None;
@@ -405,7 +412,7 @@ impl Project {
                 };
                 let result = (|| -> Result<()> {
                     // At the tip being pushed, even if a checkpoint lands here meanwhile.
-                    let h = crate::project::history_cached(git, id, tip)?;
+                    let h = crate::experiments::history_cached(git, id, tip)?;
                     let mut exp = h.root_record.into_experiment();
                     exp.checkpoints = h.checkpoints;
                     exp.checkpoints.reverse();
@@ -484,7 +491,8 @@ impl Project {
             })?;
         // Checked as it streams; a copy that is not the recorded bytes is abandoned (dropping
         // the writer), so nothing becomes visible in the target.
-        let mut verified = crate::verify::Verified::new(reader, record, "experiment data", &url);
+        let mut verified =
+            crate::storage::verify::Verified::new(reader, record, "experiment data", &url);
         let mut writer = target.writer(&record.key);
         let copied = std::io::copy(&mut verified, &mut writer);
         if let Err(e) = copied {
@@ -668,8 +676,8 @@ impl Project {
         if local.as_deref() == Some(incoming) {
             return Ok(Accepted::UpToDate);
         }
-        let theirs = crate::project::history_of(git, id, incoming)
-            .and_then(|h| crate::project::check_summary(git, incoming, &h).map(|()| h))
+        let theirs = crate::experiments::history_of(git, id, incoming)
+            .and_then(|h| crate::experiments::check_summary(git, incoming, &h).map(|()| h))
             .map_err(|e| format!("its history does not read ({e}); nothing was changed"))?;
         if theirs.root_record.experiment.id != *id {
             return Err(format!(
@@ -684,7 +692,7 @@ impl Project {
             if !descends {
                 return Err("it has different checkpoints here and on the remote; nothing was overwritten (push yours under a new experiment, or `git keepsake rm` it here to take the remote's)".to_string());
             }
-            let ours = crate::project::history(git, local).map_err(|e| e.to_string())?;
+            let ours = crate::experiments::history(git, local).map_err(|e| e.to_string())?;
             let kept: HashSet<&Id> = theirs.checkpoints.iter().map(|c| &c.id).collect();
             let dropped: Vec<&str> = ours
                 .checkpoints
@@ -740,14 +748,14 @@ impl Project {
             } else if present.contains(&id) {
                 // What differs from this clone's copy is read whole, so the listing shows what
                 // the history holds, not what a tip claims.
-                let checked = crate::project::ref_id(&name).and_then(|eid| {
+                let checked = crate::experiments::ref_id(&name).and_then(|eid| {
                     if git.resolve_ref(&experiment_ref(&eid))?.as_deref() == Some(tip.as_str()) {
                         return Ok(());
                     }
-                    let h = crate::project::history_of(git, &eid, &tip)?;
-                    crate::project::check_summary(git, &tip, &h)
+                    let h = crate::experiments::history_of(git, &eid, &tip)?;
+                    crate::experiments::check_summary(git, &tip, &h)
                 });
-                match checked.map_err(crate::project::in_ref(&name)) {
+                match checked.map_err(crate::experiments::in_ref(&name)) {
                     Ok(()) => live.push((name, tip)),
                     Err(e) => nested.push(e),
                 }
@@ -755,7 +763,8 @@ impl Project {
                 git.delete_ref(&name, &tip)?;
             }
         }
-        let (experiments, problems) = crate::project::summaries(git, live, &Default::default())?;
+        let (experiments, problems) =
+            crate::experiments::summaries(git, live, &Default::default())?;
         listing.experiments = experiments;
         listing.problems = problems;
         listing.problems.extend(nested);
@@ -810,7 +819,7 @@ fn data_records(exp: &Experiment) -> Vec<FileRecord> {
 
 /// The tarball records along an experiment's commits, from `tip` down to its first commit.
 fn chain_records(git: &GitRepo, tip: &str) -> Result<Vec<FileRecord>> {
-    let h = crate::project::history(git, tip)?;
+    let h = crate::experiments::history(git, tip)?;
     Ok(h.checkpoints
         .into_iter()
         .filter_map(|c| c.files)

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::experiments::Project;
 use crate::git::{transport, NOTES_REF};
-use crate::project::Project;
 
 /// Marks a hook file as ours.
 pub const MARKER: &str = "git-keepsake pre-push hook";

@@ -1,6 +1,9 @@
 //! Experiments and checkpoints: the records Keepsake 0.4.2 keeps in
 //! `metadata/experiments/<id>.json`, with its field order, and the derived best and latest checkpoint.
 
+pub mod filter;
+pub mod value;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -10,7 +13,6 @@ use serde_json::{Map, Value};
 use crate::clock::serde_go;
 use crate::error::{Error, Result};
 use crate::id::Id;
-use crate::value;
 
 pub type Params = Map<String, Value>;
 
@@ -383,7 +385,7 @@ mod tests {
     use super::*;
 
     const FIXTURE_B: &str = include_str!(
-        "../../../fixtures/keepsake-0.4.2/project/.keepsake/metadata/experiments/d90ea781f109ec260bbcd1187b1ea76274ce6e10c5e2af0a861fd93b70931d43.json"
+        "../../../../fixtures/keepsake-0.4.2/project/.keepsake/metadata/experiments/d90ea781f109ec260bbcd1187b1ea76274ce6e10c5e2af0a861fd93b70931d43.json"
     );
 
     #[test]
@@ -395,7 +397,8 @@ mod tests {
             c.id = Id::generate();
             c.metrics = Params::new();
             if let Some(v) = v {
-                c.metrics.insert(metric.into(), crate::value::from_f64(v));
+                c.metrics
+                    .insert(metric.into(), crate::model::value::from_f64(v));
             }
             c.primary_metric = Some(PrimaryMetric {
                 name: metric.into(),
