@@ -8,7 +8,7 @@ use std::io::Write;
 
 use proptest::prelude::*;
 
-use crate::experiments::{history, ref_id, CommitRecord};
+use crate::git::log::{history, ref_id, CommitRecord};
 use crate::git::GitRepo;
 use crate::id::{Id, Prefix};
 use crate::model::Experiment;

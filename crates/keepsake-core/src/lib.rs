@@ -25,9 +25,9 @@ pub use error::{Error, Result, StorageErrorKind};
 pub use experiments::checkout::{CheckoutOptions, CheckoutReport};
 pub use experiments::import::ImportReport;
 pub use experiments::write::{NewCheckpoint, NewExperiment};
-pub use experiments::{Listing, OpenOptions, Project, Summary, Target};
+pub use experiments::{Listing, OpenOptions, Project, Target};
 pub use id::{Id, Prefix};
-pub use model::{Checkpoint, Experiment, FileRecord, Goal, Params, PrimaryMetric};
+pub use model::{Checkpoint, Experiment, FileRecord, Goal, Params, PrimaryMetric, Summary};
 pub use pack::Codec;
 
 /// The ref namespace of experiments and the notes ref, for tools and tests.

@@ -8,10 +8,9 @@ use std::io::{Read, Write};
 use crate::config::StorageUrl;
 use crate::digest::Hasher;
 use crate::error::{Error, Result};
-use crate::experiments::write::{
-    commit_checkpoint, kept_in_git, root_message_for_import, store_only_records, tarball_keys,
-};
-use crate::experiments::{experiment_ref, Project};
+use crate::experiments::write::{kept_in_git, store_only_records, tarball_keys};
+use crate::experiments::Project;
+use crate::git::log::{commit_checkpoint, experiment_ref, root_message_for_import};
 use crate::git::GitRepo;
 use crate::model::{Experiment, FileRecord};
 use crate::storage::{self, Store};

@@ -8,7 +8,11 @@ use std::collections::BTreeMap;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::experiments::capture::{InMemory, MemoryBudget};
-use crate::experiments::{experiment_ref, CommitRecord, Project};
+use crate::experiments::Project;
+use crate::git::log::{
+    commit_checkpoint, experiment_ref, is_note_line_of, note_line, root_commit, root_message,
+    root_record,
+};
 use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{
@@ -592,39 +596,6 @@ pub(crate) fn tarball_keys(
     }
 }
 
-/// The notes line of an experiment on the commit it ran on. It names that commit too, so a copy
-/// that `notes.rewriteRef` puts on an amended or rebased commit still says where it ran.
-pub(crate) fn note_line(id: &Id, baseline: &str) -> String {
-    format!("experiment {id} {baseline}")
-}
-
-/// Whether `line` is experiment `id`'s notes line, as written now or before it named its commit
-/// (`experiment <id>`).
-pub(crate) fn is_note_line_of(line: &str, id: &Id) -> bool {
-    let mut words = line.split(' ');
-    words.next() == Some("experiment")
-        && words.next() == Some(id.as_str())
-        && words.next().is_none_or(|sha| !sha.is_empty())
-        && words.next().is_none()
-}
-
-fn root_record(exp: &Experiment) -> CommitRecord {
-    let mut head = exp.clone();
-    head.checkpoints.clear();
-    CommitRecord {
-        experiment: head,
-        experiment_files: exp.files.clone(),
-        checkpoint: None,
-        checkpoint_files: None,
-        num_checkpoints: 0,
-        best: None,
-        latest: None,
-        baseline: exp.git_commit.clone(),
-        dirty: exp.git_dirty,
-        store_only: exp.store_only.clone(),
-    }
-}
-
 /// The records of the files `left_out` marks, with their hashes (`hashes[i]` for `files[i]`).
 pub(crate) fn store_only_records(
     files: &[pack::FileEntry],
@@ -673,54 +644,4 @@ pub fn human_size(bytes: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[unit])
     }
-}
-
-fn root_message(exp: &Experiment, record: &CommitRecord) -> String {
-    let body = serde_json::to_string(record).unwrap_or_default();
-    format!("keepsake: experiment {}\n\n{body}\n", exp.id.short())
-}
-
-/// A commit adding `checkpoint` on top of `parent`; `exp` already lists it last.
-/// Commits `checkpoint`, the last of `exp`'s checkpoints, on top of `parent`. Costs the same
-/// whatever the number of checkpoints before it (apart from a scan for the best one).
-pub(crate) fn commit_checkpoint(
-    git: &GitRepo,
-    parent: &str,
-    exp: &mut Experiment,
-    checkpoint: &Checkpoint,
-) -> Result<String> {
-    // The commit carries the experiment without its checkpoints: clone it without them.
-    let checkpoints = std::mem::take(&mut exp.checkpoints);
-    let head = exp.clone();
-    exp.checkpoints = checkpoints;
-    let record = CommitRecord {
-        experiment: head,
-        experiment_files: exp.files.clone(),
-        checkpoint: Some(checkpoint.clone()),
-        checkpoint_files: checkpoint.files.clone(),
-        num_checkpoints: exp.checkpoints.len(),
-        best: exp.best_folded().cloned(),
-        latest: exp.latest().cloned(),
-        baseline: exp.git_commit.clone(),
-        dirty: exp.git_dirty,
-        store_only: Vec::new(),
-    };
-    let body = serde_json::to_string(&record).unwrap_or_default();
-    let message = format!(
-        "keepsake: checkpoint {} (step {}) of {}\n\n{body}\n",
-        checkpoint.id.short(),
-        checkpoint.step,
-        exp.id.short()
-    );
-    let tree = git.tree_of(parent)?;
-    git.commit(&tree, &[parent.to_string()], &message, checkpoint.created)
-}
-
-/// The experiment's first commit: follows first parents while commits add checkpoints.
-fn root_commit(git: &GitRepo, tip: &str) -> Result<String> {
-    Ok(crate::experiments::history(git, tip)?.root)
-}
-
-pub(crate) fn root_message_for_import(exp: &Experiment) -> String {
-    root_message(exp, &root_record(exp))
 }

@@ -37,7 +37,7 @@ fn check_of<'a>(exp: &str, tip: &str, ids: impl IntoIterator<Item = &'a str>) ->
 /// as many checkpoints as the tip counts, the tip's own among them. An entry that leaves an ID
 /// out would otherwise make an ambiguous prefix look unique.
 fn agrees_with_tip(git: &GitRepo, exp: &Id, tip: &str, ids: &[&str]) -> bool {
-    match crate::experiments::commit_facts(git, exp, tip) {
+    match crate::git::log::commit_facts(git, exp, tip) {
         Ok(facts) => {
             facts.num_checkpoints == ids.len()
                 && facts
@@ -80,7 +80,7 @@ pub(crate) fn checkpoint_ids(git: &GitRepo, fresh: bool) -> Result<Index> {
     let mut changed = false;
     for (name, tip) in git.refs(EXPERIMENT_REFS)? {
         let read = (|| -> Result<(Id, Vec<Id>)> {
-            let exp = crate::experiments::ref_id(&name)?;
+            let exp = crate::git::log::ref_id(&name)?;
             if let Some((t, ids)) = cached.get(exp.as_str()) {
                 if *t == tip && agrees_with_tip(git, &exp, &tip, ids) {
                     let ids = ids.iter().map(|i| Id::parse(i)).collect::<Result<_>>()?;
@@ -88,8 +88,8 @@ pub(crate) fn checkpoint_ids(git: &GitRepo, fresh: bool) -> Result<Index> {
                 }
             }
             changed = true;
-            let ids = crate::experiments::history_of(git, &exp, &tip)
-                .map_err(crate::experiments::in_ref(&name))?
+            let ids = crate::git::log::history_of(git, &exp, &tip)
+                .map_err(crate::git::log::in_ref(&name))?
                 .checkpoints
                 .into_iter()
                 .map(|c| c.id)
@@ -104,7 +104,7 @@ pub(crate) fn checkpoint_ids(git: &GitRepo, fresh: bool) -> Result<Index> {
             // A ref that does not even name an ID is reported by listing; here it is skipped.
             Err(e) => {
                 changed = true;
-                if let Ok(exp) = crate::experiments::ref_id(&name) {
+                if let Ok(exp) = crate::git::log::ref_id(&name) {
                     index.problems.push((exp, e));
                 }
             }

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::experiments::{check_files, check_path, commit_facts, root_of, History};
+use crate::git::log::{check_files, check_path, commit_facts, root_of, History};
 use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{Checkpoint, FileRecord};

@@ -14,6 +14,7 @@ use crate::pack::FileEntry;
 
 pub(crate) mod checkpoint_index;
 pub(crate) mod history_cache;
+pub(crate) mod log;
 pub mod transport;
 
 pub const EXPERIMENT_REFS: &str = "refs/keepsake/experiments/";

@@ -7,8 +7,8 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::experiments::Summary;
 use crate::model::value;
+use crate::model::Summary;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

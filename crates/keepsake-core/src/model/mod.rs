@@ -2,7 +2,10 @@
 //! `metadata/experiments/<id>.json`, with its field order, and the derived best and latest checkpoint.
 
 pub mod filter;
+mod summary;
 pub mod value;
+
+pub use summary::Summary;
 
 use std::collections::BTreeMap;
 

@@ -13,7 +13,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::experiments::{experiment_ref, history_of, Project};
+use crate::experiments::Project;
+use crate::git::log::{experiment_ref, history_of};
 use crate::git::{GitRepo, EXPERIMENT_REFS};
 use crate::id::Id;
 use crate::pack::Codec;
@@ -340,14 +341,14 @@ impl Live {
         // Every other ref here (a remote's experiments, tracked; a name that is no ID), read whole.
         for (name, tip) in git.refs("refs/keepsake/")? {
             let named = name.rsplit('/').next().unwrap_or_default().to_string();
-            if name.starts_with(EXPERIMENT_REFS) && crate::experiments::ref_id(&name).is_ok() {
+            if name.starts_with(EXPERIMENT_REFS) && crate::git::log::ref_id(&name).is_ok() {
                 continue;
             }
             if except == Some(named.as_str()) {
                 self.ref_ids.insert(named);
                 continue;
             }
-            let h = crate::experiments::ref_id(&name)
+            let h = crate::git::log::ref_id(&name)
                 .and_then(|id| history_of(git, &id, &tip))
                 .map_err(|e| unreadable(&name, e))?;
             let id = h.root_record.experiment.id.to_string();

@@ -13,7 +13,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::config::StorageUrl;
 use crate::error::{Error, Result};
-use crate::experiments::{experiment_ref, Listing, Project};
+use crate::experiments::{Listing, Project};
+use crate::git::log::experiment_ref;
 use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
 use crate::id::Id;
 use crate::model::{Experiment, FileRecord};
@@ -176,7 +177,7 @@ impl Project {
                     )
                 })
                 .collect();
-            let (summaries, bad) = crate::experiments::summaries(git, refs, &Default::default())?;
+            let (summaries, bad) = crate::git::log::summaries(git, refs, &Default::default())?;
             problems.extend(bad);
             for s in summaries {
                 let e = s.experiment;
@@ -325,12 +326,9 @@ impl Project {
         let lines: Vec<(String, String)> = to_upload
             .iter()
             .filter_map(|e| {
-                e.baseline.clone().map(|base| {
-                    (
-                        base.clone(),
-                        crate::experiments::write::note_line(&e.id, &base),
-                    )
-                })
+                e.baseline
+                    .clone()
+                    .map(|base| (base.clone(), crate::git::log::note_line(&e.id, &base)))
             })
             .collect();
         let mut pushed_notes = None;
@@ -412,7 +410,7 @@ impl Project {
                 };
                 let result = (|| -> Result<()> {
                     // At the tip being pushed, even if a checkpoint lands here meanwhile.
-                    let h = crate::experiments::history_cached(git, id, tip)?;
+                    let h = crate::git::log::history_cached(git, id, tip)?;
                     let mut exp = h.root_record.into_experiment();
                     exp.checkpoints = h.checkpoints;
                     exp.checkpoints.reverse();
@@ -676,8 +674,8 @@ impl Project {
         if local.as_deref() == Some(incoming) {
             return Ok(Accepted::UpToDate);
         }
-        let theirs = crate::experiments::history_of(git, id, incoming)
-            .and_then(|h| crate::experiments::check_summary(git, incoming, &h).map(|()| h))
+        let theirs = crate::git::log::history_of(git, id, incoming)
+            .and_then(|h| crate::git::log::check_summary(git, incoming, &h).map(|()| h))
             .map_err(|e| format!("its history does not read ({e}); nothing was changed"))?;
         if theirs.root_record.experiment.id != *id {
             return Err(format!(
@@ -692,7 +690,7 @@ impl Project {
             if !descends {
                 return Err("it has different checkpoints here and on the remote; nothing was overwritten (push yours under a new experiment, or `git keepsake rm` it here to take the remote's)".to_string());
             }
-            let ours = crate::experiments::history(git, local).map_err(|e| e.to_string())?;
+            let ours = crate::git::log::history(git, local).map_err(|e| e.to_string())?;
             let kept: HashSet<&Id> = theirs.checkpoints.iter().map(|c| &c.id).collect();
             let dropped: Vec<&str> = ours
                 .checkpoints
@@ -748,14 +746,14 @@ impl Project {
             } else if present.contains(&id) {
                 // What differs from this clone's copy is read whole, so the listing shows what
                 // the history holds, not what a tip claims.
-                let checked = crate::experiments::ref_id(&name).and_then(|eid| {
+                let checked = crate::git::log::ref_id(&name).and_then(|eid| {
                     if git.resolve_ref(&experiment_ref(&eid))?.as_deref() == Some(tip.as_str()) {
                         return Ok(());
                     }
-                    let h = crate::experiments::history_of(git, &eid, &tip)?;
-                    crate::experiments::check_summary(git, &tip, &h)
+                    let h = crate::git::log::history_of(git, &eid, &tip)?;
+                    crate::git::log::check_summary(git, &tip, &h)
                 });
-                match checked.map_err(crate::experiments::in_ref(&name)) {
+                match checked.map_err(crate::git::log::in_ref(&name)) {
                     Ok(()) => live.push((name, tip)),
                     Err(e) => nested.push(e),
                 }
@@ -763,8 +761,7 @@ impl Project {
                 git.delete_ref(&name, &tip)?;
             }
         }
-        let (experiments, problems) =
-            crate::experiments::summaries(git, live, &Default::default())?;
+        let (experiments, problems) = crate::git::log::summaries(git, live, &Default::default())?;
         listing.experiments = experiments;
         listing.problems = problems;
         listing.problems.extend(nested);
@@ -819,7 +816,7 @@ fn data_records(exp: &Experiment) -> Vec<FileRecord> {
 
 /// The tarball records along an experiment's commits, from `tip` down to its first commit.
 fn chain_records(git: &GitRepo, tip: &str) -> Result<Vec<FileRecord>> {
-    let h = crate::experiments::history(git, tip)?;
+    let h = crate::git::log::history(git, tip)?;
     Ok(h.checkpoints
         .into_iter()
         .filter_map(|c| c.files)
