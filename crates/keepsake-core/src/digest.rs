@@ -7,8 +7,6 @@ use std::io::Write;
 
 use sha2::Digest as _;
 
-use crate::model::FileRecord;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
     Blake3,
@@ -102,64 +100,10 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-impl FileRecord {
-    /// A record for content hashed by `hasher`.
-    pub fn new(key: String, size: u64, hasher: Hasher) -> FileRecord {
-        let algorithm = hasher.algorithm();
-        let digest = Some(hasher.finish());
-        let (blake3, sha256) = match algorithm {
-            Algorithm::Blake3 => (digest, None),
-            Algorithm::Sha256 => (None, digest),
-        };
-        FileRecord {
-            key,
-            size,
-            blake3,
-            sha256,
-            files_size: None,
-        }
-    }
-
-    /// This record, noting that its tarball holds `files` (their sizes bound unpacking).
-    pub fn holding(mut self, files: &[crate::pack::FileEntry]) -> FileRecord {
-        self.files_size = Some(files.iter().map(|f| f.size).sum());
-        self
-    }
-
-    /// The recorded hash and its algorithm.
-    pub fn digest(&self) -> Option<(Algorithm, &str)> {
-        match (&self.blake3, &self.sha256) {
-            (Some(h), _) => Some((Algorithm::Blake3, h)),
-            (None, Some(h)) => Some((Algorithm::Sha256, h)),
-            (None, None) => None,
-        }
-    }
-
-    /// A hasher for checking content against this record.
-    pub fn verifier(&self) -> Hasher {
-        Hasher::of(self.digest().map_or(Algorithm::Blake3, |(a, _)| a))
-    }
-
-    /// Whether `size` bytes hashed by `hasher` (from `verifier`) are what this record names;
-    /// if not, says how they differ.
-    pub fn check(&self, size: u64, hasher: Hasher) -> std::result::Result<(), String> {
-        let algorithm = hasher.algorithm();
-        let got = hasher.finish();
-        match self.digest() {
-            Some((a, want)) if a == algorithm && want == got && size == self.size => Ok(()),
-            Some((a, want)) => Err(format!(
-                "its size or {} ({size} bytes, {got}) is not the recorded one ({} bytes, {want})",
-                a.name(),
-                self.size
-            )),
-            None => Err("its record has no content hash".into()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FileRecord;
 
     #[test]
     fn new_records_use_blake3_and_old_ones_verify_with_sha256() {

@@ -3,7 +3,7 @@
 //! backslash or NUL tricks), and writing never follows a symlink that is already in the
 //! destination, the way git refuses to check out through a symlinked directory.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -86,6 +86,26 @@ pub fn prepare_beneath(dest: &Path, rel: &str) -> Result<PathBuf> {
         }
     }
     Ok(dir)
+}
+
+/// Normalises a user's `path` argument to a project-relative path ("" for the whole project).
+pub fn normalize_path(path: &str) -> Result<String> {
+    let p = Path::new(path);
+    let mut parts = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            _ => {
+                return Err(Error::invalid(
+                    "path",
+                    path,
+                    "it must be relative to the project directory and stay inside it",
+                ))
+            }
+        }
+    }
+    Ok(parts.join("/"))
 }
 
 #[cfg(test)]

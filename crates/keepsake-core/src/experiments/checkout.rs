@@ -180,7 +180,7 @@ impl Project {
             Target::Experiment(e) => e.best().or_else(|| e.latest()),
         };
         let only = match &opts.path {
-            Some(p) => Some(pack::normalize_path(p)?),
+            Some(p) => Some(crate::paths::normalize_path(p)?),
             None => None,
         };
         if exp.path.is_empty() && checkpoint.is_none_or(|c| c.path.is_empty()) {

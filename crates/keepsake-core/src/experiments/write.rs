@@ -98,7 +98,7 @@ impl Project {
         self.upload_tarball(&key, Some(size), |w| {
             pack::write_tarball(files, id.as_str(), self.codec(), w).map(drop)
         })
-        .map(|r| r.holding(files))
+        .map(|r| r.holding(pack::files_size(files)))
     }
 
     /// Which files of a code snapshot stay out of git, and why: git's own ignore rules, then
@@ -359,16 +359,17 @@ impl Project {
             let key = storage::checkpoint_tarball_key(&checkpoint.id, self.codec());
             let id = checkpoint.id.as_str();
             checkpoint.files = Some(match &prepared.captured {
-                Captured::Tarball(path) => {
-                    self.store.put_file(&key, path)?.holding(&prepared.files)
-                }
+                Captured::Tarball(path) => self
+                    .store
+                    .put_file(&key, path)?
+                    .holding(pack::files_size(&prepared.files)),
                 Captured::Memory(in_memory) => self
                     .upload_tarball(&key, Some(in_memory.size()), |w| {
                         let data = in_memory.data();
                         pack::write_tarball_from_memory(&prepared.files, data, id, self.codec(), w)
                             .map(drop)
                     })?
-                    .holding(&prepared.files),
+                    .holding(pack::files_size(&prepared.files)),
                 Captured::Nothing => self.upload_snapshot(&prepared.files, &checkpoint.id, key)?,
             });
         }

@@ -154,7 +154,7 @@ pub(crate) fn check_files(
 }
 
 pub(crate) fn check_path(commit: &str, path: &str) -> Result<()> {
-    match crate::pack::normalize_path(path) {
+    match crate::paths::normalize_path(path) {
         Ok(_) => Ok(()),
         Err(_) => Err(Error::CorruptMetadata {
             key: format!("commit {commit}"),

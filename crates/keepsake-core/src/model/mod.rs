@@ -1,10 +1,14 @@
 //! Experiments and checkpoints: the records Keepsake 0.4.2 keeps in
 //! `metadata/experiments/<id>.json`, with its field order, and the derived best and latest checkpoint.
 
+mod best;
+mod files;
 pub mod filter;
 mod summary;
 pub mod value;
 
+pub use best::{best_of, BestFold};
+pub use files::{FileRecord, LeftOut, StoreOnlyFile};
 pub use summary::Summary;
 
 use std::collections::BTreeMap;
@@ -51,95 +55,6 @@ impl Goal {
 pub struct PrimaryMetric {
     pub name: String,
     pub goal: Goal,
-}
-
-/// Where a tarball went: its storage key, size and content hash (see `digest`). Kept in git,
-/// not in Keepsake's JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileRecord {
-    pub key: String,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blake3: Option<String>,
-    /// Written by earlier versions instead of `blake3`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    /// The bytes of the files the tarball holds: unpacking it never writes more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub files_size: Option<u64>,
-}
-
-/// Why a file of an experiment's code snapshot is in the store only, not in its git tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum LeftOut {
-    /// git's ignore rules (`.gitignore` at any level, `.git/info/exclude`, `core.excludesFile`).
-    #[serde(rename = "ignored")]
-    Ignored,
-    /// Bigger than `git_max_file_size`.
-    #[serde(rename = "too large")]
-    TooLarge,
-}
-
-impl LeftOut {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LeftOut::Ignored => "ignored",
-            LeftOut::TooLarge => "too large",
-        }
-    }
-}
-
-/// A file of the code snapshot that the store's tarball has and the git tree leaves out. Kept in
-/// the experiment's first commit; validated when read (it comes from git, so it is untrusted).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawStoreOnly")]
-pub struct StoreOnlyFile {
-    /// Project-relative, `/`-separated, as in the tarball.
-    pub path: String,
-    pub size: u64,
-    pub blake3: String,
-    pub reason: LeftOut,
-}
-
-#[derive(Deserialize)]
-struct RawStoreOnly {
-    path: String,
-    size: u64,
-    blake3: String,
-    reason: LeftOut,
-}
-
-impl TryFrom<RawStoreOnly> for StoreOnlyFile {
-    type Error = String;
-
-    fn try_from(r: RawStoreOnly) -> std::result::Result<Self, String> {
-        let clean = !r.path.is_empty()
-            && r.path
-                .split('/')
-                .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'));
-        if !clean {
-            return Err(format!(
-                "store-only path {:?} is not a relative path inside the project",
-                r.path
-            ));
-        }
-        let hex = r.blake3.len() == 64
-            && r.blake3
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !hex {
-            return Err(format!(
-                "store-only file {:?} has blake3 {:?}, not 64 lowercase hex digits",
-                r.path, r.blake3
-            ));
-        }
-        Ok(StoreOnlyFile {
-            path: r.path,
-            size: r.size,
-            blake3: r.blake3,
-            reason: r.reason,
-        })
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -213,47 +128,6 @@ pub struct Experiment {
     pub best_fold: BestFold,
 }
 
-/// `best_of` over an experiment's checkpoints, carried on from where it last stopped: saves
-/// append one checkpoint at a time, and a scan of all of them per save made recording O(n^2).
-/// A cache: not part of an experiment's equality.
-#[derive(Debug, Clone, Default)]
-pub struct BestFold {
-    /// Checkpoints folded in, and the ID of the last of them (to notice a changed list).
-    upto: usize,
-    last: Option<Id>,
-    rule: Option<PrimaryMetric>,
-    best: Option<(usize, f64)>,
-}
-
-impl PartialEq for BestFold {
-    fn eq(&self, _: &BestFold) -> bool {
-        true
-    }
-}
-
-impl BestFold {
-    fn step(&mut self, i: usize, c: &Checkpoint) {
-        let Some(v) = c.primary_value() else { return };
-        let Some(pm) = c.primary_metric.as_ref() else {
-            return;
-        };
-        let rule = self.rule.get_or_insert_with(|| pm.clone());
-        if pm.name != rule.name {
-            return;
-        }
-        let better = match self.best {
-            None => true,
-            Some((_, b)) => match rule.goal {
-                Goal::Maximize => v > b,
-                Goal::Minimize => v < b,
-            },
-        };
-        if better {
-            self.best = Some((i, v));
-        }
-    }
-}
-
 impl Experiment {
     /// `best()`, in constant time per checkpoint added since the last call.
     pub fn best_folded(&mut self) -> Option<&Checkpoint> {
@@ -286,7 +160,7 @@ impl Experiment {
         // an imported experiment one that every later read refuses.
         let paths = std::iter::once(&exp.path).chain(exp.checkpoints.iter().map(|c| &c.path));
         for path in paths {
-            if crate::pack::normalize_path(path).is_err() {
+            if crate::paths::normalize_path(path).is_err() {
                 return Err(Error::CorruptMetadata {
                     key: key.to_string(),
                     message: format!(
@@ -331,30 +205,6 @@ impl Checkpoint {
     pub fn to_json_value(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
-}
-
-pub fn best_of<'a>(checkpoints: impl Iterator<Item = &'a Checkpoint>) -> Option<&'a Checkpoint> {
-    let mut best: Option<(&Checkpoint, f64)> = None;
-    let mut rule: Option<&PrimaryMetric> = None;
-    for c in checkpoints {
-        let Some(v) = c.primary_value() else { continue };
-        let pm = c.primary_metric.as_ref()?;
-        let rule = *rule.get_or_insert(pm);
-        if pm.name != rule.name {
-            continue;
-        }
-        let better = match best {
-            None => true,
-            Some((_, b)) => match rule.goal {
-                Goal::Maximize => v > b,
-                Goal::Minimize => v < b,
-            },
-        };
-        if better {
-            best = Some((c, v));
-        }
-    }
-    best.map(|(c, _)| c)
 }
 
 macro_rules! null_if_empty_mod {

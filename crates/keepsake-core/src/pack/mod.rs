@@ -56,30 +56,15 @@ pub struct FileEntry {
     pub mtime: u64,
 }
 
-/// Normalises a user's `path` argument to a project-relative path ("" for the whole project).
-pub fn normalize_path(path: &str) -> Result<String> {
-    let p = Path::new(path);
-    let mut parts = Vec::new();
-    for c in p.components() {
-        match c {
-            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
-            Component::CurDir => {}
-            _ => {
-                return Err(Error::invalid(
-                    "path",
-                    path,
-                    "it must be relative to the project directory and stay inside it",
-                ))
-            }
-        }
-    }
-    Ok(parts.join("/"))
-}
-
 /// The files under `path` (relative to `project_dir`) that a snapshot takes, in Keepsake's order.
 /// `exclude` holds directories never to enter (the store itself, when it lives in the project).
+/// What `files` hold together: the bound on what unpacking their tarball may write.
+pub fn files_size(files: &[FileEntry]) -> u64 {
+    files.iter().map(|f| f.size).sum()
+}
+
 pub fn collect(project_dir: &Path, path: &str, exclude: &[PathBuf]) -> Result<Vec<FileEntry>> {
-    let rel = normalize_path(path)?;
+    let rel = crate::paths::normalize_path(path)?;
     let target = if rel.is_empty() {
         project_dir.to_path_buf()
     } else {
@@ -646,7 +631,7 @@ pub fn read_entry<R: BufRead>(
     rel: &str,
     sink: &mut dyn Write,
 ) -> Result<bool> {
-    let want = normalize_path(rel)?;
+    let want = crate::paths::normalize_path(rel)?;
     let mut found = false;
     let mut tar = tar::Archive::new(decoder(reader, archive)?);
     for item in tar.entries().map_err(|e| Error::io(archive, e))? {
