@@ -18,7 +18,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::git::log::{check_files, check_path, commit_facts, root_of, History};
+use crate::git::log::{
+    check_files, check_path, commit_facts, history_above, root_of, History, Known,
+};
 use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{Checkpoint, FileRecord};
@@ -78,6 +80,21 @@ pub fn load(git: &GitRepo, experiment: &Id) -> Option<Cached> {
         root: root.to_string(),
         checkpoints,
     })
+}
+
+/// `history_of`, through the experiment's history cache.
+pub(crate) fn history_cached(git: &GitRepo, experiment: &Id, tip: &str) -> Result<History> {
+    let cached = load(git, experiment);
+    let reused = cached.as_ref().map(|c| c.tip.clone());
+    let known = cached.map(|c| Known {
+        tip: c.tip.clone(),
+        below: Box::new(move |above: &mut Vec<Checkpoint>| verified(git, experiment, c, above)),
+    });
+    let h = history_above(git, experiment, tip, known)?;
+    if h.checkpoints.len() >= CACHED_FROM && reused.as_deref() != Some(tip) {
+        store(git, experiment, tip, &h.root, &h.checkpoints);
+    }
+    Ok(h)
 }
 
 /// The history below the cached tip, from the cache, once git confirms it; `above` holds the

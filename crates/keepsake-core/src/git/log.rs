@@ -99,17 +99,13 @@ pub(crate) fn history_of(git: &GitRepo, id: &Id, tip: &str) -> Result<History> {
     history_above(git, id, tip, None)
 }
 
-/// `history_of`, through the experiment's history cache.
-pub(crate) fn history_cached(git: &GitRepo, experiment: &Id, tip: &str) -> Result<History> {
-    let cached = crate::git::history_cache::load(git, experiment);
-    let reused = cached.as_ref().map(|c| c.tip.clone());
-    let h = history_above(git, experiment, tip, cached)?;
-    if h.checkpoints.len() >= crate::git::history_cache::CACHED_FROM
-        && reused.as_deref() != Some(tip)
-    {
-        crate::git::history_cache::store(git, experiment, tip, &h.root, &h.checkpoints);
-    }
-    Ok(h)
+/// What a walk down a history may take from elsewhere (a cache) once it reaches `tip`: the
+/// history below it, given the checkpoints walked so far; None when that source disagrees with
+/// git, and the walk goes on instead.
+pub(crate) struct Known<'a> {
+    pub tip: String,
+    #[allow(clippy::type_complexity)]
+    pub below: Box<dyn FnOnce(&mut Vec<Checkpoint>) -> Option<Result<History>> + 'a>,
 }
 
 /// A commit's record, parsed as `T`; an error naming the commit when it is not one.
@@ -170,11 +166,11 @@ pub(crate) fn check_path(commit: &str, path: &str) -> Result<()> {
 /// down to the commit that started the ref's chain: the first commit (no checkpoint) whose parent
 /// is not a record of the same experiment. A commit of another experiment, a checkpoint repeated,
 /// or a "first commit" on top of the experiment's own checkpoints is refused.
-fn history_above(
+pub(crate) fn history_above(
     git: &GitRepo,
     id: &Id,
     tip: &str,
-    known: Option<crate::git::history_cache::Cached>,
+    known: Option<Known<'_>>,
 ) -> Result<History> {
     let mut commit = tip.to_string();
     let mut checkpoints: Vec<Checkpoint> = Vec::new();
@@ -186,7 +182,7 @@ fn history_above(
     };
     loop {
         if let Some(k) = known.take_if(|k| k.tip == commit) {
-            if let Some(h) = crate::git::history_cache::verified(git, id, k, &mut checkpoints) {
+            if let Some(h) = (k.below)(&mut checkpoints) {
                 return h;
             }
             // The cache disagrees with git: walk on from here instead (and write it anew).

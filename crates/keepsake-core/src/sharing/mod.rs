@@ -410,7 +410,7 @@ impl Project {
                 };
                 let result = (|| -> Result<()> {
                     // At the tip being pushed, even if a checkpoint lands here meanwhile.
-                    let h = crate::git::log::history_cached(git, id, tip)?;
+                    let h = crate::git::history_cache::history_cached(git, id, tip)?;
                     let mut exp = h.root_record.into_experiment();
                     exp.checkpoints = h.checkpoints;
                     exp.checkpoints.reverse();
