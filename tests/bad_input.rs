@@ -104,10 +104,11 @@ fn repository_version_above_one_refuses_writes() {
     let store = t.dir.join(".git/keepsake/storage");
     std::fs::write(store.join("repository.json"), r#"{"version":2}"#).unwrap();
     let before = snapshot(&t.dir);
-    let err = t
-        .project()
-        .create_experiment(new_experiment(Some("."), serde_json::json!({"lr": 1})))
-        .unwrap_err();
+    let err = keepsake_core::experiments::create::create_experiment(
+        &t.project(),
+        new_experiment(Some("."), serde_json::json!({"lr": 1})),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, Error::IncompatibleVersion { version: 2, .. }),
         "{err}"
@@ -117,10 +118,11 @@ fn repository_version_above_one_refuses_writes() {
     // Reading still works.
     assert_eq!(t.ks(&["ls", "-q"]).ok().stdout, format!("{}\n", exp.id));
     std::fs::write(store.join("repository.json"), r#"{"version":"x"}"#).unwrap();
-    let err = t
-        .project()
-        .create_experiment(new_experiment(None, serde_json::json!({})))
-        .unwrap_err();
+    let err = keepsake_core::experiments::create::create_experiment(
+        &t.project(),
+        new_experiment(None, serde_json::json!({})),
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::CorruptedSpec { .. }), "{err}");
 }
 
@@ -157,10 +159,12 @@ fn unknown_and_ambiguous_prefixes() {
     // 17 IDs over 16 hex digits: at least two share their first character.
     for i in 0..17 {
         ids.push(
-            project
-                .create_experiment(new_experiment(None, serde_json::json!({"i": i})))
-                .unwrap()
-                .id,
+            keepsake_core::experiments::create::create_experiment(
+                &project,
+                new_experiment(None, serde_json::json!({"i": i})),
+            )
+            .unwrap()
+            .id,
         );
     }
     let first = ids
@@ -216,13 +220,18 @@ fn hostile_tarball(name: &str, kind: tar::EntryType, link: Option<&str>) -> Vec<
 fn hostile_tarball_entries_are_refused() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut exp = project
-        .create_experiment(new_experiment(None, serde_json::json!({})))
-        .unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, serde_json::json!({})),
+    )
+    .unwrap();
     t.write("model.pth", "weights");
-    let c = project
-        .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), 0, 0.5))
-        .unwrap();
+    let c = keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut exp,
+        new_checkpoint(Some("model.pth"), 0, 0.5),
+    )
+    .unwrap();
     let key = t
         .dir
         .join(format!(".git/keepsake/storage/checkpoints/{}.tar.gz", c.id));
@@ -309,38 +318,47 @@ fn git_only_command_outside_git() {
 fn bad_checkpoint_arguments() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut exp = project
-        .create_experiment(new_experiment(None, serde_json::json!({})))
-        .unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, serde_json::json!({})),
+    )
+    .unwrap();
     let mut c = new_checkpoint(None, -1, 0.5);
-    assert!(project
-        .create_checkpoint(&mut exp, c.clone())
-        .unwrap_err()
-        .to_string()
-        .contains("Invalid step `-1`"));
+    assert!(keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut exp,
+        c.clone()
+    )
+    .unwrap_err()
+    .to_string()
+    .contains("Invalid step `-1`"));
     c.step = 0;
     c.primary_metric.as_mut().unwrap().name = "val_loss".into();
-    let err = project
-        .create_checkpoint(&mut exp, c.clone())
-        .unwrap_err()
-        .to_string();
+    let err =
+        keepsake_core::experiments::checkpoint::create_checkpoint(&project, &mut exp, c.clone())
+            .unwrap_err()
+            .to_string();
     assert!(
         err.contains("`val_loss`") && err.contains("accuracy, loss"),
         "{err}"
     );
     c.primary_metric = None;
     c.path = Some("../outside".into());
-    assert!(project
-        .create_checkpoint(&mut exp, c.clone())
-        .unwrap_err()
-        .to_string()
-        .contains("`../outside`"));
+    assert!(keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut exp,
+        c.clone()
+    )
+    .unwrap_err()
+    .to_string()
+    .contains("`../outside`"));
     c.path = Some("missing.pth".into());
-    assert!(project
-        .create_checkpoint(&mut exp, c)
-        .unwrap_err()
-        .to_string()
-        .contains("No files matched `missing.pth`"));
+    assert!(
+        keepsake_core::experiments::checkpoint::create_checkpoint(&project, &mut exp, c)
+            .unwrap_err()
+            .to_string()
+            .contains("No files matched `missing.pth`")
+    );
     assert!(exp.checkpoints.is_empty());
     assert_eq!(t.ks(&["ls", "--json"]).ok().json()[0]["num_checkpoints"], 0);
 }

@@ -253,12 +253,17 @@ fn checkout_and_apply_never_write_through_a_symlink() {
     let t = TestProject::new(true);
     let project = t.project();
     t.write("models/w.pth", "good weights\n");
-    let mut exp = project
-        .create_experiment(new_experiment(Some("."), json!({"lr": 0.1})))
-        .unwrap();
-    project
-        .create_checkpoint(&mut exp, new_checkpoint(Some("models"), 0, 0.5))
-        .unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(Some("."), json!({"lr": 0.1})),
+    )
+    .unwrap();
+    keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut exp,
+        new_checkpoint(Some("models"), 0, 0.5),
+    )
+    .unwrap();
     let outside = marker(&t);
     let out = t.tmp.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -305,15 +310,20 @@ fn first_member_end(bytes: &[u8]) -> usize {
 fn corrupted_or_truncated_weights_are_never_checked_out() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut exp = project
-        .create_experiment(new_experiment(Some("."), json!({"lr": 0.1})))
-        .unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(Some("."), json!({"lr": 0.1})),
+    )
+    .unwrap();
     // Text and noise: two gzip members (compressed, then stored blocks).
     t.write("w/notes.txt", &"epoch log line\n".repeat(1000));
     std::fs::write(t.dir.join("w/weights.bin"), noise(3 << 20, 7)).unwrap();
-    let c = project
-        .create_checkpoint(&mut exp, new_checkpoint(Some("w"), 0, 0.5))
-        .unwrap();
+    let c = keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut exp,
+        new_checkpoint(Some("w"), 0, 0.5),
+    )
+    .unwrap();
     let key = store(&t).join(format!("checkpoints/{}.tar.gz", c.id));
     let good = std::fs::read(&key).unwrap();
     let boundary = first_member_end(&good);
@@ -333,9 +343,14 @@ fn corrupted_or_truncated_weights_are_never_checked_out() {
         assert!(written.is_empty(), "{name}: {written:?}");
         // Streaming one file out fails at the end of the stream too.
         let mut sink = Vec::new();
-        let err = project
-            .read_file(&exp, Some(&c.id), "w/notes.txt", &mut sink)
-            .unwrap_err();
+        let err = keepsake_core::experiments::checkout::read_file(
+            &project,
+            &exp,
+            Some(&c.id),
+            "w/notes.txt",
+            &mut sink,
+        )
+        .unwrap_err();
         assert!(
             err.to_string().contains("is not what was recorded"),
             "{err}"
@@ -454,11 +469,14 @@ fn escape_sequences_in_records_never_reach_the_terminal() {
     spec.user = format!("ada{evil}");
     spec.host = format!("host{evil}");
     spec.command = format!("train.py {evil}");
-    let mut exp = project.create_experiment(spec).unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(&project, spec).unwrap();
     t.write("model.pth", "w\n");
-    project
-        .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), 0, 0.5))
-        .unwrap();
+    keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut exp,
+        new_checkpoint(Some("model.pth"), 0, 0.5),
+    )
+    .unwrap();
     let out = t.tmp.path().join("out");
     for args in [
         vec!["ls"],
@@ -651,16 +669,18 @@ fn wrong_caches_never_change_an_answer() {
     }
 
     // A long history (cached from 256 checkpoints), then its cache edited.
-    let mut long = project
-        .create_experiment(new_experiment(None, json!({"lr": 0.2})))
-        .unwrap();
+    let mut long = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, json!({"lr": 0.2})),
+    )
+    .unwrap();
     for step in 0..300 {
-        project
-            .create_checkpoint(
-                &mut long,
-                new_checkpoint(None, step, 1.0 / (step + 1) as f64),
-            )
-            .unwrap();
+        keepsake_core::experiments::checkpoint::create_checkpoint(
+            &project,
+            &mut long,
+            new_checkpoint(None, step, 1.0 / (step + 1) as f64),
+        )
+        .unwrap();
     }
     let step_of = |id: &str| -> Value {
         let v = t.ks(&["show", id, "--json"]).ok().json();
@@ -896,13 +916,18 @@ fn diff_of_hostile_code_never_prints_control_characters() {
     for n in 0..2 {
         t.write(&format!("x{evil}.py"), &format!("print({n}) # {evil}\n"));
         t.write("train.py", &format!("lr = {n} {evil}\n"));
-        let mut exp = project
-            .create_experiment(new_experiment(Some("."), json!({"lr": n})))
-            .unwrap();
+        let mut exp = keepsake_core::experiments::create::create_experiment(
+            &project,
+            new_experiment(Some("."), json!({"lr": n})),
+        )
+        .unwrap();
         t.write("model.pth", &format!("w{n}\n"));
-        project
-            .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), 0, 0.5))
-            .unwrap();
+        keepsake_core::experiments::checkpoint::create_checkpoint(
+            &project,
+            &mut exp,
+            new_checkpoint(Some("model.pth"), 0, 0.5),
+        )
+        .unwrap();
         ids.push(exp.id.to_string());
     }
     let run = t.ks(&["diff", &ids[0], &ids[1]]).ok();
@@ -1017,12 +1042,17 @@ fn checkout_never_writes_into_the_git_directory() {
     let project = t.project();
     t.write("hooks/post-checkout", "#!/bin/sh\necho planted\n");
     t.write("config", "[core]\n\tfsmonitor = echo planted\n");
-    let mut exp = project
-        .create_experiment(new_experiment(Some("."), json!({"lr": 0.1})))
-        .unwrap();
-    project
-        .create_checkpoint(&mut exp, new_checkpoint(Some("hooks"), 0, 0.5))
-        .unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(Some("."), json!({"lr": 0.1})),
+    )
+    .unwrap();
+    keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut exp,
+        new_checkpoint(Some("hooks"), 0, 0.5),
+    )
+    .unwrap();
     let config = std::fs::read(t.dir.join(".git/config")).unwrap();
     for out in [".git", "src/../.git", ".git/keepsake", ".git/hooks"] {
         let run = t
@@ -1047,9 +1077,11 @@ fn apply_never_clobbers_an_ignored_file() {
     let t = TestProject::new(true);
     let project = t.project();
     t.write("secret.env", "TOKEN=attacker\n");
-    let exp = project
-        .create_experiment(new_experiment(Some("."), json!({"lr": 0.1})))
-        .unwrap();
+    let exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(Some("."), json!({"lr": 0.1})),
+    )
+    .unwrap();
     t.write(
         ".gitignore",
         &format!("{}secret.env\n", t.read(".gitignore")),
@@ -1157,17 +1189,19 @@ fn a_nested_ref_named_like_the_victim_is_not_the_victim() {
 fn a_history_cache_naming_another_key_is_not_followed() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut long = project
-        .create_experiment(new_experiment(Some("."), json!({"lr": 0.2})))
-        .unwrap();
+    let mut long = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(Some("."), json!({"lr": 0.2})),
+    )
+    .unwrap();
     for step in 0..260 {
         t.write("model.pth", &format!("step {step}\n"));
-        project
-            .create_checkpoint(
-                &mut long,
-                new_checkpoint(Some("model.pth"), step, 1.0 / (step + 1) as f64),
-            )
-            .unwrap();
+        keepsake_core::experiments::checkpoint::create_checkpoint(
+            &project,
+            &mut long,
+            new_checkpoint(Some("model.pth"), step, 1.0 / (step + 1) as f64),
+        )
+        .unwrap();
     }
     let target = long.checkpoints[100].id.to_string();
     let other = long.checkpoints[200].id.to_string();
@@ -1358,16 +1392,16 @@ fn a_file_twice_in_a_tarball_is_refused_by_checkout_and_open_alike() {
     error_names(&run, "appears twice");
     assert!(files_under(&out).is_empty());
     let project = t.project();
-    let target = project.resolve(&id).unwrap();
+    let target = keepsake_core::experiments::resolve::resolve(&project, &id).unwrap();
     let mut sink = Vec::new();
-    let err = project
-        .read_file(
-            target.experiment(),
-            Some(&Id::parse(&id).unwrap()),
-            "model.pth",
-            &mut sink,
-        )
-        .unwrap_err();
+    let err = keepsake_core::experiments::checkout::read_file(
+        &project,
+        target.experiment(),
+        Some(&Id::parse(&id).unwrap()),
+        "model.pth",
+        &mut sink,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("appears twice"), "{err}");
 }
 

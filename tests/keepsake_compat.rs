@@ -149,9 +149,11 @@ fn repository_written_by_the_core_reads_in_keepsake() {
         "lr": 0.001, "epochs": 5, "use_bn": true, "optimizer": "adam <fast> & \"quoted\"",
         "model": {"hidden": [64, 32], "dropout": 0.0, "activation": "relu"}, "note": "héllo ✓", "seed": null,
     });
-    let mut a = project
-        .create_experiment(new_experiment(Some("."), params))
-        .unwrap();
+    let mut a = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(Some("."), params),
+    )
+    .unwrap();
     for step in 0..3 {
         t.write("checkpoints/weights.bin", &format!("weights {step}\n"));
         t.write("checkpoints/opt.json", &format!("{{\"step\": {step}}}\n"));
@@ -163,24 +165,31 @@ fn repository_written_by_the_core_reads_in_keepsake() {
             "grad".into(),
             keepsake_core::model::value::from_f64(f64::NAN),
         );
-        project.create_checkpoint(&mut a, c).unwrap();
+        keepsake_core::experiments::checkpoint::create_checkpoint(&project, &mut a, c).unwrap();
     }
-    let mut b = project
-        .create_experiment(new_experiment(
-            Some("train.py"),
-            json!({"lr": 0.01, "epochs": 5}),
-        ))
-        .unwrap();
+    let mut b = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(Some("train.py"), json!({"lr": 0.01, "epochs": 5})),
+    )
+    .unwrap();
     t.write("model.pth", "model b\n");
-    project
-        .create_checkpoint(&mut b, new_checkpoint(Some("model.pth"), 0, 0.4))
-        .unwrap();
-    project
-        .create_checkpoint(&mut b, new_checkpoint(None, 1, 0.3))
-        .unwrap();
-    let _c = project
-        .create_experiment(new_experiment(None, json!({})))
-        .unwrap();
+    keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut b,
+        new_checkpoint(Some("model.pth"), 0, 0.4),
+    )
+    .unwrap();
+    keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut b,
+        new_checkpoint(None, 1, 0.3),
+    )
+    .unwrap();
+    let _c = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, json!({})),
+    )
+    .unwrap();
     assert_agree(&venv, &t.dir, t.tmp.path());
     let theirs = keepsake(&venv, &t.dir, &["ls", "--json"]).ok().json();
     assert_eq!(theirs.as_array().unwrap().len(), 3);

@@ -331,9 +331,10 @@ fn rm_of_one_checkpoint_keeps_a_tarball_another_experiment_names() {
     let run = t.ks(&["rm", "--yes", shared.as_str()]).fails();
     assert!(run.error_line().contains("ambiguous"), "{}", run.stderr);
     let project = t.project();
-    let forged = project.get_experiment(hostile.id.as_str()).unwrap();
+    let forged =
+        keepsake_core::experiments::read::get_experiment(&project, hostile.id.as_str()).unwrap();
     assert_eq!(forged.checkpoints[0].id, shared);
-    project.delete_checkpoint(&forged, &shared).unwrap();
+    keepsake_core::experiments::delete::delete_checkpoint(&project, &forged, &shared).unwrap();
     assert!(store.join(format!("checkpoints/{shared}.tar.gz")).exists());
     let out = t.tmp.path().join("victim");
     assert_eq!(
@@ -603,16 +604,21 @@ fn local_keys_outside_the_store_and_links_inside_it_are_refused() {
 
     // The project's own store with a linked directory: writes refuse, nothing lands outside.
     let project = t.project();
-    let mut exp = project
-        .create_experiment(new_experiment(Some("."), serde_json::json!({"lr": 0.1})))
-        .unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(Some("."), serde_json::json!({"lr": 0.1})),
+    )
+    .unwrap();
     std::fs::remove_dir_all(store.join("checkpoints")).ok();
     std::os::unix::fs::symlink(&marker, store.join("checkpoints")).unwrap();
     t.write("model.pth", "weights");
-    let err = project
-        .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), 0, 0.5))
-        .unwrap_err()
-        .to_string();
+    let err = keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut exp,
+        new_checkpoint(Some("model.pth"), 0, 0.5),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("checkpoints/") && err.contains("symbolic link") && err.contains("file://"),
         "{err}"
@@ -638,7 +644,7 @@ fn gc_after_a_prompt_deletes_only_what_is_still_unreferenced() {
         grace: std::time::Duration::ZERO,
         prune_store_only: false,
     };
-    let plan = project.gc_plan(options).unwrap();
+    let plan = keepsake_core::sharing::gc::plan(&project, options).unwrap();
     assert_eq!(plan.unreferenced.len(), 2, "{:?}", plan.unreferenced);
     // Meanwhile a teammate's experiment comes to name one of them.
     let teammate = Id::generate();
@@ -647,7 +653,7 @@ fn gc_after_a_prompt_deletes_only_what_is_still_unreferenced() {
         format!(r#"{{"id":"{teammate}","checkpoints":[{{"id":"{claimed}"}}]}}"#),
     )
     .unwrap();
-    let done = project.gc_apply(&plan, options).unwrap();
+    let done = keepsake_core::sharing::gc::apply(&project, &plan, options).unwrap();
     assert_eq!(
         done.unreferenced,
         [(format!("checkpoints/{orphan}.tar.gz"), 4)]

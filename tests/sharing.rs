@@ -269,15 +269,20 @@ fn push_through_a_store_outage_fails_cleanly_then_resumes() {
     let via_proxy = [("AWS_ENDPOINT", format!("http://127.0.0.1:{}", proxy.port))];
     let via_proxy: Vec<(&str, &str)> = via_proxy.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let project = t.alice.project();
-    let mut exp = project
-        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
-        .unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, json!({"lr": 0.1})),
+    )
+    .unwrap();
     for step in 0..4 {
         let weights = noise(1 << 20, 7 + step as u64);
         std::fs::write(t.alice.dir.join("model.pth"), weights).unwrap();
-        project
-            .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), step, 0.1))
-            .unwrap();
+        keepsake_core::experiments::checkpoint::create_checkpoint(
+            &project,
+            &mut exp,
+            new_checkpoint(Some("model.pth"), step, 0.1),
+        )
+        .unwrap();
     }
     // The store goes down after about two of the four weight files.
     proxy.set_budget(2_500_000);
@@ -426,16 +431,25 @@ fn bad_remotes_ids_and_diverged_experiments() {
         ..Default::default()
     })
     .unwrap();
-    let mut theirs = bob.get_experiment(exp.id.as_str()).unwrap();
-    bob.create_checkpoint(&mut theirs, new_checkpoint(None, 7, 0.2))
-        .unwrap();
+    let mut theirs =
+        keepsake_core::experiments::read::get_experiment(&bob, exp.id.as_str()).unwrap();
+    keepsake_core::experiments::checkpoint::create_checkpoint(
+        &bob,
+        &mut theirs,
+        new_checkpoint(None, 7, 0.2),
+    )
+    .unwrap();
     ks_in(&t.bob, &["push", "origin", exp.id.as_str()]).ok();
     let bobs = remote_refs(&t.remote);
     let alice = t.alice.project();
-    let mut mine = alice.get_experiment(exp.id.as_str()).unwrap();
-    alice
-        .create_checkpoint(&mut mine, new_checkpoint(None, 8, 0.3))
-        .unwrap();
+    let mut mine =
+        keepsake_core::experiments::read::get_experiment(&alice, exp.id.as_str()).unwrap();
+    keepsake_core::experiments::checkpoint::create_checkpoint(
+        &alice,
+        &mut mine,
+        new_checkpoint(None, 8, 0.3),
+    )
+    .unwrap();
     let run = t.alice.ks(&["push", "origin", exp.id.as_str()]).fails();
     assert!(
         run.error_line().contains(exp.id.short()) && run.error_line().contains("pull"),
@@ -574,13 +588,18 @@ fn local_team() -> (TestProject, PathBuf) {
 /// their notes lines. Returns their IDs.
 fn generate_experiments(t: &TestProject, n: usize, checkpoints: usize) -> Vec<String> {
     let project = t.project();
-    let mut template = project
-        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
-        .unwrap();
+    let mut template = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, json!({"lr": 0.1})),
+    )
+    .unwrap();
     for step in 0..checkpoints {
-        project
-            .create_checkpoint(&mut template, new_checkpoint(None, step as i64, 0.5))
-            .unwrap();
+        keepsake_core::experiments::checkpoint::create_checkpoint(
+            &project,
+            &mut template,
+            new_checkpoint(None, step as i64, 0.5),
+        )
+        .unwrap();
     }
     let tip = template.git_tip.clone().unwrap();
     // The template's commits, root first: (committer line, message).
@@ -713,15 +732,19 @@ fn push_refuses_to_publish_unpushed_commits_unless_asked() {
     let (alice, remote) = local_team();
     let project = alice.project();
     // Work on main that is pushed: an experiment on it goes, and nothing private with it.
-    let on_pushed = project
-        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
-        .unwrap();
+    let on_pushed = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, json!({"lr": 0.1})),
+    )
+    .unwrap();
     alice.write("train.py", "print('private idea')\n");
     alice.git(&["commit", "-q", "-am", "Private idea, not for the team yet"]);
     let private = alice.git(&["rev-parse", "HEAD"]).trim().to_string();
-    let later = project
-        .create_experiment(new_experiment(None, json!({"lr": 0.2})))
-        .unwrap();
+    let later = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, json!({"lr": 0.2})),
+    )
+    .unwrap();
     alice.ks(&["push", "origin", on_pushed.id.as_str()]).ok();
     assert!(
         !has_object(&remote, &private),
@@ -763,10 +786,11 @@ fn notes_name_the_baseline_and_stay_true_after_an_amend() {
     let t = TestProject::new(true);
     t.git(&["config", "notes.rewriteRef", NOTES_REF]);
     let head = t.git(&["rev-parse", "HEAD"]).trim().to_string();
-    let exp = t
-        .project()
-        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
-        .unwrap();
+    let exp = keepsake_core::experiments::create::create_experiment(
+        &t.project(),
+        new_experiment(None, json!({"lr": 0.1})),
+    )
+    .unwrap();
     let line = format!("experiment {} {head}\n", exp.id);
     assert_eq!(t.git(&["notes", "--ref", NOTES_REF, "show", &head]), line);
 
@@ -786,10 +810,11 @@ fn notes_name_the_baseline_and_stay_true_after_an_amend() {
     );
 
     // rm takes its line off the baseline, in the old `experiment <id>` form too.
-    let old = t
-        .project()
-        .create_experiment(new_experiment(None, json!({"lr": 0.2})))
-        .unwrap();
+    let old = keepsake_core::experiments::create::create_experiment(
+        &t.project(),
+        new_experiment(None, json!({"lr": 0.2})),
+    )
+    .unwrap();
     let base = old.git_commit.clone().unwrap();
     t.git(&[
         "notes",
@@ -838,16 +863,18 @@ fn clone_of(alice: &TestProject, remote: &Path, name: &str) -> PathBuf {
 
 fn metadata_only_run(t: &TestProject, steps: i64) -> keepsake_core::Experiment {
     let project = t.project();
-    let mut exp = project
-        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
-        .unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, json!({"lr": 0.1})),
+    )
+    .unwrap();
     for step in 0..steps {
-        project
-            .create_checkpoint(
-                &mut exp,
-                new_checkpoint(None, step, 0.5 / (step + 1) as f64),
-            )
-            .unwrap();
+        keepsake_core::experiments::checkpoint::create_checkpoint(
+            &project,
+            &mut exp,
+            new_checkpoint(None, step, 0.5 / (step + 1) as f64),
+        )
+        .unwrap();
     }
     exp
 }

@@ -93,13 +93,18 @@ const STORE_ONLY: [(&str, &str); 6] = [
 
 fn record(t: &TestProject) -> Experiment {
     let project = t.project();
-    let mut exp = project
-        .create_experiment(new_experiment(Some("."), json!({"lr": 0.1})))
-        .unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(Some("."), json!({"lr": 0.1})),
+    )
+    .unwrap();
     t.write("model.pth", "weights step 0\n");
-    project
-        .create_checkpoint(&mut exp, new_checkpoint(Some("model.pth"), 0, 0.5))
-        .unwrap();
+    keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut exp,
+        new_checkpoint(Some("model.pth"), 0, 0.5),
+    )
+    .unwrap();
     exp
 }
 
@@ -390,9 +395,11 @@ fn a_project_below_the_work_tree_root_is_matched_against_the_root_rules() {
         ..Default::default()
     })
     .unwrap();
-    let exp = project
-        .create_experiment(new_experiment(Some("."), json!({})))
-        .unwrap();
+    let exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(Some("."), json!({})),
+    )
+    .unwrap();
     let paths: Vec<&str> = exp.store_only.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["cache/c.bin", "secret.txt"]);
     assert_eq!(
@@ -433,10 +440,11 @@ fn import_of_a_keepsake_store_leaves_the_same_files_out_of_git() {
     t.write(".env", SECRET);
     let big = noise(5000, 5);
     std::fs::write(t.dir.join("data/big.bin"), &big).unwrap();
-    let exp = t
-        .project()
-        .create_experiment(new_experiment(Some("."), json!({})))
-        .unwrap();
+    let exp = keepsake_core::experiments::create::create_experiment(
+        &t.project(),
+        new_experiment(Some("."), json!({})),
+    )
+    .unwrap();
     assert!(exp.store_only.is_empty(), "no git, nothing left out");
     git_in(&t.dir, &["init", "-q", "-b", "main"]);
     t.write(".gitignore", ".env\n.keepsake/\n");

@@ -279,16 +279,18 @@ fn concurrent_recorders_lose_nothing() {
                     ..Default::default()
                 })
                 .unwrap();
-                let mut exp = project
-                    .create_experiment(new_experiment(None, json!({"worker": i})))
-                    .unwrap();
+                let mut exp = keepsake_core::experiments::create::create_experiment(
+                    &project,
+                    new_experiment(None, json!({"worker": i})),
+                )
+                .unwrap();
                 for step in 0..5 {
-                    project
-                        .create_checkpoint(
-                            &mut exp,
-                            new_checkpoint(None, step, 1.0 / (step + 1) as f64),
-                        )
-                        .unwrap();
+                    keepsake_core::experiments::checkpoint::create_checkpoint(
+                        &project,
+                        &mut exp,
+                        new_checkpoint(None, step, 1.0 / (step + 1) as f64),
+                    )
+                    .unwrap();
                 }
                 exp.id
             })
@@ -313,14 +315,21 @@ fn concurrent_recorders_lose_nothing() {
 
     // Two recorders appending to the same experiment: both checkpoints survive.
     let project = t.project();
-    let mut one = project.get_experiment(ids[0].as_str()).unwrap();
+    let mut one =
+        keepsake_core::experiments::read::get_experiment(&project, ids[0].as_str()).unwrap();
     let mut two = one.clone();
-    project
-        .create_checkpoint(&mut one, new_checkpoint(None, 10, 0.1))
-        .unwrap();
-    project
-        .create_checkpoint(&mut two, new_checkpoint(None, 11, 0.2))
-        .unwrap();
+    keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut one,
+        new_checkpoint(None, 10, 0.1),
+    )
+    .unwrap();
+    keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut two,
+        new_checkpoint(None, 11, 0.2),
+    )
+    .unwrap();
     let shown = t.ks(&["show", "--json", ids[0].as_str()]).ok().json();
     assert_eq!(shown["checkpoints"].as_array().unwrap().len(), 7);
 }
@@ -414,21 +423,22 @@ fn config_names_the_default_store() {
 fn filters_on_nested_params_metrics_status_user_and_created() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut small = project
-        .create_experiment(new_experiment(
-            None,
-            json!({"model": {"dropout": 0.1, "name": "mlp"}}),
-        ))
-        .unwrap();
-    project
-        .create_checkpoint(&mut small, new_checkpoint(None, 0, 0.4))
-        .unwrap();
-    let big = project
-        .create_experiment(new_experiment(
-            None,
-            json!({"model": {"dropout": 0.6, "name": "cnn"}}),
-        ))
-        .unwrap();
+    let mut small = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, json!({"model": {"dropout": 0.1, "name": "mlp"}})),
+    )
+    .unwrap();
+    keepsake_core::experiments::checkpoint::create_checkpoint(
+        &project,
+        &mut small,
+        new_checkpoint(None, 0, 0.4),
+    )
+    .unwrap();
+    let big = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, json!({"model": {"dropout": 0.6, "name": "cnn"}})),
+    )
+    .unwrap();
     let q = |f: &str| t.ks(&["ls", "-q", "-f", f]).ok().stdout;
     assert_eq!(q("model.dropout < 0.5"), format!("{}\n", small.id));
     assert_eq!(q("model.name = cnn"), format!("{}\n", big.id));
@@ -550,16 +560,18 @@ fn iso_in_hours(h: i64) -> String {
 fn long_histories_are_cached_and_the_cache_never_changes_the_answer() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut exp = project
-        .create_experiment(new_experiment(None, json!({"lr": 0.1})))
-        .unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(None, json!({"lr": 0.1})),
+    )
+    .unwrap();
     for step in 0..300 {
-        project
-            .create_checkpoint(
-                &mut exp,
-                new_checkpoint(None, step, 1.0 / (step + 1) as f64),
-            )
-            .unwrap();
+        keepsake_core::experiments::checkpoint::create_checkpoint(
+            &project,
+            &mut exp,
+            new_checkpoint(None, step, 1.0 / (step + 1) as f64),
+        )
+        .unwrap();
     }
     let show = |id: &str| ks_in(&t.dir, &["show", "--json", id]).ok().stdout;
     let walked = show(exp.id.as_str());
@@ -569,9 +581,12 @@ fn long_histories_are_cached_and_the_cache_never_changes_the_answer() {
     assert_eq!(show(exp.id.as_str()), walked);
     // New checkpoints: the walk stops at the cached tip and the rest comes from the cache.
     for step in 300..302 {
-        project
-            .create_checkpoint(&mut exp, new_checkpoint(None, step, 0.5))
-            .unwrap();
+        keepsake_core::experiments::checkpoint::create_checkpoint(
+            &project,
+            &mut exp,
+            new_checkpoint(None, step, 0.5),
+        )
+        .unwrap();
     }
     let grown: Value = serde_json::from_str(&show(exp.id.as_str())).unwrap();
     let steps: Vec<i64> = grown["checkpoints"]

@@ -14,8 +14,8 @@ pub struct ApplyArgs {
 
 pub fn cmd_apply(g: &Global, args: ApplyArgs) -> CliResult {
     let project = open_project(g)?;
-    let target = project.resolve(&args.id)?;
-    let report = project.apply(target.experiment())?;
+    let target = keepsake_core::experiments::resolve::resolve(&project, &args.id)?;
+    let report = keepsake_core::sharing::promote::apply(&project, target.experiment())?;
     ui::progress(&format!(
         "Applied experiment {}: {} file(s) written to {} (params in {}); nothing was committed",
         target.experiment().id.short(),

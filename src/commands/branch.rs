@@ -16,8 +16,8 @@ pub struct BranchArgs {
 
 pub fn cmd_branch(g: &Global, args: BranchArgs) -> CliResult {
     let project = open_project(g)?;
-    let target = project.resolve(&args.checkpoint)?;
-    let commit = project.promote(&target, &args.branch)?;
+    let target = keepsake_core::experiments::resolve::resolve(&project, &args.checkpoint)?;
+    let commit = keepsake_core::sharing::promote::promote(&project, &target, &args.branch)?;
     ui::out(&format!("{commit}\n"))?;
     ui::progress(&format!(
         "Created branch {} with the experiment's code and {}; merge it to move the model, `git keepsake checkout` there to fetch the weights",

@@ -32,7 +32,8 @@ pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
             .output
             .clone()
             .unwrap_or_else(|| project.dir().to_path_buf());
-        let (pointer, report) = project.checkout_pointer(&dest, args.force)?;
+        let (pointer, report) =
+            keepsake_core::sharing::promote::checkout_pointer(&project, &dest, args.force)?;
         ui::progress(&format!(
             "Fetched checkpoint {} of experiment {}: {} file(s), size and hash verified",
             pointer.checkpoint.short(),
@@ -41,7 +42,7 @@ pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
         ));
         return Ok(());
     };
-    let target = project.resolve(id)?;
+    let target = keepsake_core::experiments::resolve::resolve(&project, id)?;
     let dest = args
         .output
         .clone()
@@ -72,7 +73,13 @@ pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
         force: args.force,
         path: args.path.clone(),
     };
-    let report = project.checkout(&target, &dest, &opts, &mut |m| ui::progress(&m))?;
+    let report = keepsake_core::experiments::checkout::checkout(
+        &project,
+        &target,
+        &dest,
+        &opts,
+        &mut |m| ui::progress(&m),
+    )?;
     ui::progress(&format!(
         "Wrote {} file(s) to {}",
         report.files.len(),

@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use clap::Args;
-use keepsake_core::experiments::write::human_size;
 use keepsake_core::model::StoreOnlyFile;
+use keepsake_core::text::human_size;
 use keepsake_core::{model::value, Checkpoint, Experiment, Project, Target};
 use serde_json::{json, Map, Value};
 
@@ -75,7 +75,10 @@ fn packages(e: &Experiment) -> Map<String, Value> {
 
 pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
     let project = open_project(g)?;
-    let (ta, tb) = (project.resolve(&args.a)?, project.resolve(&args.b)?);
+    let (ta, tb) = (
+        keepsake_core::experiments::resolve::resolve(&project, &args.a)?,
+        keepsake_core::experiments::resolve::resolve(&project, &args.b)?,
+    );
     let ((ea, ca), (eb, cb)) = (pick(&args.a, &ta), pick(&args.b, &tb));
     let experiment = field_rows(&[
         ("Command", ea.command.clone(), eb.command.clone()),
@@ -224,5 +227,7 @@ fn code_diff(project: &Project, a: &Experiment, b: &Experiment) -> CliResult<Opt
     if !project.has_git() {
         return Ok(None);
     }
-    project.code_diff(a, b).map(Some).map_err(CliError::from)
+    keepsake_core::experiments::read::code_diff(project, a, b)
+        .map(Some)
+        .map_err(CliError::from)
 }

@@ -33,7 +33,7 @@ pub fn cmd_gc(g: &Global, args: GcArgs) -> CliResult {
         grace: Duration::from_secs(args.grace),
         prune_store_only: args.prune_store_only,
     };
-    let plan = project.gc_plan(options)?;
+    let plan = keepsake_core::sharing::gc::plan(&project, options)?;
     let mut asked = false;
     let prunable: Vec<_> = plan.store_only.iter().filter(|s| s.prunable).collect();
     // Store-only experiments that stay: all of them, or with pruning those still recording.
@@ -77,9 +77,9 @@ pub fn cmd_gc(g: &Global, args: GcArgs) -> CliResult {
         plan
     } else if asked {
         // Time went by while the user read the list: delete only what is still unreferenced.
-        project.gc_apply(&plan, options)?
+        keepsake_core::sharing::gc::apply(&project, &plan, options)?
     } else {
-        project.gc_execute(plan)?
+        keepsake_core::sharing::gc::execute(&project, plan)?
     };
     let listing: String = report
         .unreferenced

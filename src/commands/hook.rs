@@ -28,7 +28,7 @@ pub fn cmd_hook(g: &Global, args: HookArgs) -> CliResult {
         return Ok(());
     }
     let project = open_project(g)?;
-    let missing = project.missing_for_push(&remote, &input)?;
+    let missing = keepsake_core::sharing::push::missing_for_push(&project, &remote, &input)?;
     if missing.is_empty() {
         return Ok(());
     }

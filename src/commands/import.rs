@@ -14,7 +14,7 @@ pub struct ImportArgs {
 
 pub fn cmd_import(g: &Global, args: ImportArgs) -> CliResult {
     let project = open_project(g)?;
-    let report = project.import(args.url.as_deref())?;
+    let report = keepsake_core::experiments::import::import(&project, args.url.as_deref())?;
     for e in &report.imported {
         ui::out(&format!(
             "imported {} ({} checkpoints)\n",

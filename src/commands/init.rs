@@ -29,7 +29,7 @@ pub fn cmd_init(g: &Global, args: InitArgs) -> CliResult {
         ui::progress(&format!("Wrote {}", path.display()));
     }
     let project = open_project(g)?;
-    project.check_repository_spec()?;
+    keepsake_core::experiments::create::check_repository_spec(&project)?;
     ui::progress(&format!(
         "Experiments will be stored in {}",
         project.store_url()

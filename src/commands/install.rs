@@ -14,7 +14,7 @@ pub struct InstallArgs {}
 
 pub fn cmd_install(g: &Global, _args: InstallArgs) -> CliResult {
     let project = open_project(g)?;
-    let report = project.install_hooks(&HOOKS)?;
+    let report = keepsake_core::sharing::hooks::install(&project, &HOOKS)?;
     for name in &report.chained {
         ui::progress(&format!(
             "Your existing {name} hook still runs first (kept as {name}.keepsake-chained)"
@@ -30,7 +30,7 @@ pub fn cmd_install(g: &Global, _args: InstallArgs) -> CliResult {
 pub fn cmd_uninstall(g: &Global, _args: InstallArgs) -> CliResult {
     let project = open_project(g)?;
     let names: Vec<&str> = HOOKS.iter().map(|(n, _)| *n).collect();
-    let dir = project.uninstall_hooks(&names)?;
+    let dir = keepsake_core::sharing::hooks::uninstall(&project, &names)?;
     ui::progress(&format!(
         "Removed git-keepsake hooks from {}",
         dir.display()

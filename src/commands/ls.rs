@@ -48,8 +48,8 @@ pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
     }
     let project = open_project(g)?;
     let listing = match &args.remote {
-        Some(remote) => project.list_remote(remote)?,
-        None => project.list()?,
+        Some(remote) => keepsake_core::sharing::list_remote(&project, remote)?,
+        None => keepsake_core::experiments::read::list(&project)?,
     };
     for p in &listing.problems {
         ui::warn(&p.to_string());

@@ -16,7 +16,7 @@ pub struct PullArgs {
 
 pub fn cmd_pull(g: &Global, args: PullArgs) -> CliResult {
     let project = open_project(g)?;
-    let report = project.pull(&args.remote, &args.experiments)?;
+    let report = keepsake_core::sharing::pull::pull(&project, &args.remote, &args.experiments)?;
     for id in &report.fetched {
         ui::out(&format!("{id}\n"))?;
     }

@@ -33,9 +33,13 @@ pub fn cmd_push(g: &Global, args: PushArgs) -> CliResult {
         all: args.all,
         include_commits: args.include_commits,
     };
-    let report = project.push(&args.remote, &args.experiments, &opts, &mut |m| {
-        ui::progress(&m)
-    })?;
+    let report = keepsake_core::sharing::push::push(
+        &project,
+        &args.remote,
+        &args.experiments,
+        &opts,
+        &mut |m| ui::progress(&m),
+    )?;
     for problem in &report.problems {
         ui::warn(&format!("Not pushed: {problem}"));
     }

@@ -24,7 +24,7 @@ pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
     let mut targets: Vec<Target> = Vec::new();
     let mut unreadable: Vec<&str> = Vec::new();
     for p in &args.ids {
-        match project.resolve(p) {
+        match keepsake_core::experiments::resolve::resolve(&project, p) {
             Ok(t) => targets.push(t),
             Err(keepsake_core::Error::BadRecord { .. }) => unreadable.push(p),
             Err(e) => return Err(e.into()),
@@ -56,19 +56,21 @@ pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
         }
     }
     for p in &unreadable {
-        let name = project.remove_unreadable(p)?;
+        let name = keepsake_core::experiments::resolve::remove_unreadable(&project, p)?;
         ui::progress(&format!("Deleted the unreadable ref {name}"));
     }
     for t in &targets {
         ui::progress(&format!("Deleting {}", describe(t)));
         match t {
-            Target::Experiment(e) => project.delete_experiment(e)?,
+            Target::Experiment(e) => {
+                keepsake_core::experiments::delete::delete_experiment(&project, e)?
+            }
             Target::Checkpoint(e, c) => {
                 // Re-read: an earlier argument may have changed the same experiment.
-                let fresh = project
-                    .get_experiment(e.id.as_str())
-                    .unwrap_or_else(|_| e.clone());
-                project.delete_checkpoint(&fresh, c)?
+                let fresh =
+                    keepsake_core::experiments::read::get_experiment(&project, e.id.as_str())
+                        .unwrap_or_else(|_| e.clone());
+                keepsake_core::experiments::delete::delete_checkpoint(&project, &fresh, c)?
             }
         }
     }

@@ -209,17 +209,19 @@ pub fn new_checkpoint(path: Option<&str>, step: i64, loss: f64) -> NewCheckpoint
 /// Records one experiment with three checkpoints of a weights file; returns it.
 pub fn record_run(t: &TestProject, lr: f64, losses: &[f64]) -> keepsake_core::Experiment {
     let project = t.project();
-    let mut exp = project
-        .create_experiment(new_experiment(Some("."), json!({"lr": lr, "layers": 2})))
-        .unwrap();
+    let mut exp = keepsake_core::experiments::create::create_experiment(
+        &project,
+        new_experiment(Some("."), json!({"lr": lr, "layers": 2})),
+    )
+    .unwrap();
     for (step, loss) in losses.iter().enumerate() {
         t.write("model.pth", &format!("weights lr={lr} step={step}\n"));
-        project
-            .create_checkpoint(
-                &mut exp,
-                new_checkpoint(Some("model.pth"), step as i64, *loss),
-            )
-            .unwrap();
+        keepsake_core::experiments::checkpoint::create_checkpoint(
+            &project,
+            &mut exp,
+            new_checkpoint(Some("model.pth"), step as i64, *loss),
+        )
+        .unwrap();
     }
     exp
 }

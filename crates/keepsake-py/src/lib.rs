@@ -235,7 +235,10 @@ impl PyProject {
             py,
             py.allow_threads(|| Recorder::start(project, spec, recorder_options(heartbeat)?)),
         )?;
-        if let Some(w) = self.inner.left_out_warning(&recorder.experiment()) {
+        if let Some(w) = keepsake_core::experiments::create::left_out_warning(
+            &self.inner,
+            &recorder.experiment(),
+        ) {
             let _ = writeln!(std::io::stderr(), "keepsake: warning: {w}");
         }
         let recorder = Arc::new(recorder);
@@ -249,7 +252,10 @@ impl PyProject {
     /// Records into an experiment that already exists (no heartbeat: it is not this process's run).
     fn resume(&self, py: Python<'_>, id: &str) -> PyResult<PyRecorder> {
         let project = self.inner.clone();
-        let exp = py_result(py, py.allow_threads(|| project.get_experiment(id)))?;
+        let exp = py_result(
+            py,
+            py.allow_threads(|| keepsake_core::experiments::read::get_experiment(&project, id)),
+        )?;
         let options = py_result(py, recorder_options(false))?;
         let recorder = Arc::new(Recorder::resume(self.inner.clone(), exp, options));
         register(&recorder);
@@ -266,8 +272,12 @@ impl PyProject {
             py,
             py.allow_threads(|| {
                 settle(None);
-                let (exps, problems) = project.experiments()?;
-                Ok((exps, problems, project.running_ids()?))
+                let (exps, problems) = keepsake_core::experiments::read::experiments(&project)?;
+                Ok((
+                    exps,
+                    problems,
+                    keepsake_core::experiments::running::running_ids(&project)?,
+                ))
             }),
         )?;
         for p in problems {
@@ -287,8 +297,8 @@ impl PyProject {
             py,
             py.allow_threads(|| {
                 settle(Some(prefix));
-                let exp = project.get_experiment(prefix)?;
-                let running = project.is_running(&exp.id)?;
+                let exp = keepsake_core::experiments::read::get_experiment(&project, prefix)?;
+                let running = keepsake_core::experiments::running::is_running(&project, &exp.id)?;
                 Ok((exp, running))
             }),
         )?;
@@ -298,7 +308,10 @@ impl PyProject {
     fn is_running(&self, py: Python<'_>, id: &str) -> PyResult<bool> {
         let id = py_result(py, Id::parse(id))?;
         let project = self.inner.clone();
-        py_result(py, py.allow_threads(|| project.is_running(&id)))
+        py_result(
+            py,
+            py.allow_threads(|| keepsake_core::experiments::running::is_running(&project, &id)),
+        )
     }
 
     fn delete(&self, py: Python<'_>, id: &str) -> PyResult<()> {
@@ -306,8 +319,8 @@ impl PyProject {
         py_result(
             py,
             py.allow_threads(|| {
-                let exp = project.get_experiment(id)?;
-                project.delete_experiment(&exp)
+                let exp = keepsake_core::experiments::read::get_experiment(&project, id)?;
+                keepsake_core::experiments::delete::delete_experiment(&project, &exp)
             }),
         )
     }
@@ -328,7 +341,8 @@ impl PyProject {
             py,
             py.allow_threads(|| {
                 settle(Some(experiment_id));
-                let exp = project.get_experiment(experiment_id)?;
+                let exp =
+                    keepsake_core::experiments::read::get_experiment(&project, experiment_id)?;
                 let target = match checkpoint_id {
                     Some(c) => Target::Checkpoint(exp, Id::parse(&c)?),
                     None => Target::Experiment(exp),
@@ -339,9 +353,14 @@ impl PyProject {
                         let _ = writeln!(std::io::stderr(), "keepsake: {m}");
                     }
                 };
-                Ok(project
-                    .checkout(&target, &dest, &opts, &mut progress)?
-                    .files)
+                Ok(keepsake_core::experiments::checkout::checkout(
+                    &project,
+                    &target,
+                    &dest,
+                    &opts,
+                    &mut progress,
+                )?
+                .files)
             }),
         )
     }
@@ -359,7 +378,7 @@ impl PyProject {
             py,
             py.allow_threads(|| {
                 settle(Some(experiment_id));
-                project.get_experiment(experiment_id)
+                keepsake_core::experiments::read::get_experiment(&project, experiment_id)
             }),
         )?;
         let checkpoint = match checkpoint_id {
@@ -374,14 +393,19 @@ impl PyProject {
                 buf: Vec::new(),
                 started: Some(first_tx.clone()),
             };
-            let result = project
-                .read_file(&exp, checkpoint.as_ref(), &path, &mut pipe)
-                .and_then(|()| {
-                    pipe.flush().map_err(|e| Error::Io {
-                        path: PathBuf::from(&path),
-                        source: e,
-                    })
-                });
+            let result = keepsake_core::experiments::checkout::read_file(
+                &project,
+                &exp,
+                checkpoint.as_ref(),
+                &path,
+                &mut pipe,
+            )
+            .and_then(|()| {
+                pipe.flush().map_err(|e| Error::Io {
+                    path: PathBuf::from(&path),
+                    source: e,
+                })
+            });
             match result {
                 Ok(()) => {
                     if let Some(s) = pipe.started.take() {
@@ -516,7 +540,7 @@ impl PyRecorder {
         let exp = self.inner.experiment();
         let project = self.project.clone();
         let running = py
-            .allow_threads(|| project.is_running(&exp.id))
+            .allow_threads(|| keepsake_core::experiments::running::is_running(&project, &exp.id))
             .unwrap_or(false);
         Ok(experiment_json(&exp, running).to_string())
     }

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::experiments::write::tarball_keys;
+use crate::experiments::create::tarball_keys;
 use crate::experiments::{Project, Target};
 use crate::id::Id;
 use crate::model::{Checkpoint, Experiment, FileRecord};
@@ -65,205 +65,210 @@ impl Opened {
     }
 }
 
-impl Project {
-    /// Opens an experiment's or checkpoint's tarball for reading, checked against `files`.
-    /// Missing data is an error, never a silent skip. Without a record (an experiment kept outside git, where the store is
-    /// the only copy) the bytes are taken as they are.
-    pub(crate) fn open_tarball(
-        &self,
-        what: &str,
-        files: Option<&FileRecord>,
-        key: impl Fn(Codec) -> String,
-    ) -> Result<Opened> {
-        let keys = tarball_keys(files, key);
-        for k in &keys {
-            // This clone's store first, then the stores of its git remotes (pulled experiments).
-            if let Some((url, r)) = self.locate(k)? {
-                return Ok(Opened {
-                    key: k.clone(),
-                    reader: Verified::of(r, k, files, what, &url),
-                    limit: files.map_or(u64::MAX, verify::unpack_limit),
-                });
-            }
-        }
-        Err(Error::MissingData {
-            what: what.to_string(),
-            key: keys[0].clone(),
-            url: self.store.url().to_string(),
-        })
-    }
-
-    pub(crate) fn unpack_experiment(
-        &self,
-        exp: &Experiment,
-        staging: &Path,
-        only: Option<&str>,
-    ) -> Result<()> {
-        if exp.path.is_empty() {
-            return Ok(());
-        }
-        let what = format!("code of experiment {}", exp.id.short());
-        let opened = self.open_tarball(&what, exp.files.as_ref(), |c| {
-            storage::experiment_tarball_key(&exp.id, c)
-        });
-        match (opened, &self.git, &exp.git_tree) {
-            (Ok(opened), _, _) => opened.unpack(staging, only),
-            // The code is in git too: a store that lost the tarball still gives it back.
-            (Err(Error::MissingData { key, url, .. }), Some(git), Some(tree)) => {
-                // Git never had the files left out of its tree: say which, rather than restore
-                // a snapshot with holes in it.
-                let lost: Vec<String> = exp
-                    .store_only
-                    .iter()
-                    .filter(|f| selected(Path::new(&f.path), only))
-                    .map(|f| f.path.clone())
-                    .collect();
-                if !lost.is_empty() {
-                    return Err(Error::StoreOnlyMissing {
-                        experiment: exp.id.short().to_string(),
-                        key,
-                        url,
-                        paths: lost,
-                    });
-                }
-                // Files outside `only` are dropped before anything is moved into place.
-                git.checkout_tree(tree, staging).map(|_| ())
-            }
-            (Err(e), _, _) => Err(e),
-        }
-    }
-
-    fn unpack_checkpoint(&self, c: &Checkpoint, staging: &Path, only: Option<&str>) -> Result<()> {
-        if c.path.is_empty() {
-            return Ok(());
-        }
-        let what = format!("checkpoint {}", c.id.short());
-        let opened = self.open_tarball(&what, c.files.as_ref(), |codec| {
-            storage::checkpoint_tarball_key(&c.id, codec)
-        })?;
-        opened.unpack(staging, only)
-    }
-
-    /// Refuses a destination inside the repository's git directory: files named by a snapshot
-    /// must never land where git reads hooks and config (`-o .git` would plant `hooks/*`).
-    pub(crate) fn check_destination(&self, dest: &Path) -> Result<()> {
-        let Some(git) = &self.git else { return Ok(()) };
-        let resolved = resolve_nonexistent(dest);
-        for dir in [git.git_dir(), git.common_dir()] {
-            if resolved.starts_with(&dir) {
-                return Err(Error::invalid(
-                    "output directory",
-                    crate::text::quoted(&dest.display().to_string()),
-                    format!(
-                        "it is inside the repository's git directory `{}`, where a checkout could plant hooks or rewrite git's config",
-                        dir.display()
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Checks out an experiment's code and its best (else latest) checkpoint's files, as
-    /// Keepsake does, or a checkpoint's code and files, into `dest`. Files that exist with other
-    /// content are listed in the error unless `force`.
-    pub fn checkout(
-        &self,
-        target: &Target,
-        dest: &Path,
-        opts: &CheckoutOptions,
-        progress: &mut dyn FnMut(String),
-    ) -> Result<CheckoutReport> {
-        let exp = target.experiment();
-        let checkpoint = match target {
-            Target::Checkpoint(..) => target.checkpoint(),
-            Target::Experiment(e) => e.best().or_else(|| e.latest()),
-        };
-        let only = match &opts.path {
-            Some(p) => Some(crate::paths::normalize_path(p)?),
-            None => None,
-        };
-        if exp.path.is_empty() && checkpoint.is_none_or(|c| c.path.is_empty()) {
-            return Err(Error::invalid(
-                "checkout target",
-                checkpoint.map(|c| c.id.short()).unwrap_or(exp.id.short()),
-                "it has no files: pass `path` to init() or checkpoint() to save files",
-            ));
-        }
-        self.check_destination(dest)?;
-        let staging = staging_in(dest)?;
-        if !exp.path.is_empty() {
-            progress(format!(
-                "Copying code of experiment {} to {}",
-                exp.id.short(),
-                dest.display()
-            ));
-            self.unpack_experiment(exp, staging.path(), only.as_deref())?;
-        }
-        if let Some(c) = checkpoint.filter(|c| !c.path.is_empty()) {
-            progress(format!(
-                "Copying files of checkpoint {} to {}",
-                c.id.short(),
-                dest.display()
-            ));
-            self.unpack_checkpoint(c, staging.path(), only.as_deref())?;
-        }
-        let mut files = staged_files(staging.path())?;
-        if let Some(p) = only.as_deref().filter(|p| !p.is_empty()) {
-            files.retain(|f| Path::new(f).starts_with(p));
-        }
-        if files.is_empty() {
-            let what = opts.path.clone().unwrap_or_default();
-            return Err(Error::NoFilesMatched {
-                path: what,
-                dir: PathBuf::from(format!("experiment {}", exp.id.short())),
+/// Opens an experiment's or checkpoint's tarball for reading, checked against `files`.
+/// Missing data is an error, never a silent skip. Without a record (an experiment kept outside git, where the store is
+/// the only copy) the bytes are taken as they are.
+pub(crate) fn open_tarball(
+    project: &Project,
+    what: &str,
+    files: Option<&FileRecord>,
+    key: impl Fn(Codec) -> String,
+) -> Result<Opened> {
+    let keys = tarball_keys(files, key);
+    for k in &keys {
+        // This clone's store first, then the stores of its git remotes (pulled experiments).
+        if let Some((url, r)) = crate::sharing::locate(project, k)? {
+            return Ok(Opened {
+                key: k.clone(),
+                reader: Verified::of(r, k, files, what, &url),
+                limit: files.map_or(u64::MAX, verify::unpack_limit),
             });
         }
-        let force = opts.force;
-        place(staging.path(), dest, &files, |_| force)?;
-        Ok(CheckoutReport {
-            dest: dest.to_path_buf(),
-            files,
-            checkpoint: checkpoint.map(|c| c.id.clone()),
-        })
     }
+    Err(Error::MissingData {
+        what: what.to_string(),
+        key: keys[0].clone(),
+        url: project.store.url().to_string(),
+    })
+}
 
-    /// Streams one file of a checkpoint (its own files first, then its experiment's code) into
-    /// `sink`, without unpacking anything else. A tarball that is not the recorded one is an
-    /// error at the end of the stream.
-    pub fn read_file(
-        &self,
-        exp: &Experiment,
-        checkpoint: Option<&Id>,
-        rel: &str,
-        sink: &mut dyn Write,
-    ) -> Result<()> {
-        if let Some(c) = checkpoint
-            .and_then(|id| exp.checkpoint(id))
-            .filter(|c| !c.path.is_empty())
-        {
-            let what = format!("checkpoint {}", c.id.short());
-            let opened = self.open_tarball(&what, c.files.as_ref(), |codec| {
-                storage::checkpoint_tarball_key(&c.id, codec)
-            })?;
-            if opened.read_entry(rel, sink)? {
-                return Ok(());
-            }
-        }
-        if !exp.path.is_empty() {
-            let what = format!("code of experiment {}", exp.id.short());
-            let opened = self.open_tarball(&what, exp.files.as_ref(), |c| {
-                storage::experiment_tarball_key(&exp.id, c)
-            })?;
-            if opened.read_entry(rel, sink)? {
-                return Ok(());
-            }
-        }
-        Err(Error::NoFilesMatched {
-            path: rel.to_string(),
-            dir: PathBuf::from(format!("experiment {}", exp.id.short())),
-        })
+pub(crate) fn unpack_experiment(
+    project: &Project,
+    exp: &Experiment,
+    staging: &Path,
+    only: Option<&str>,
+) -> Result<()> {
+    if exp.path.is_empty() {
+        return Ok(());
     }
+    let what = format!("code of experiment {}", exp.id.short());
+    let opened = open_tarball(project, &what, exp.files.as_ref(), |c| {
+        storage::experiment_tarball_key(&exp.id, c)
+    });
+    match (opened, &project.git, &exp.git_tree) {
+        (Ok(opened), _, _) => opened.unpack(staging, only),
+        // The code is in git too: a store that lost the tarball still gives it back.
+        (Err(Error::MissingData { key, url, .. }), Some(git), Some(tree)) => {
+            // Git never had the files left out of its tree: say which, rather than restore
+            // a snapshot with holes in it.
+            let lost: Vec<String> = exp
+                .store_only
+                .iter()
+                .filter(|f| selected(Path::new(&f.path), only))
+                .map(|f| f.path.clone())
+                .collect();
+            if !lost.is_empty() {
+                return Err(Error::StoreOnlyMissing {
+                    experiment: exp.id.short().to_string(),
+                    key,
+                    url,
+                    paths: lost,
+                });
+            }
+            // Files outside `only` are dropped before anything is moved into place.
+            git.checkout_tree(tree, staging).map(|_| ())
+        }
+        (Err(e), _, _) => Err(e),
+    }
+}
+
+fn unpack_checkpoint(
+    project: &Project,
+    c: &Checkpoint,
+    staging: &Path,
+    only: Option<&str>,
+) -> Result<()> {
+    if c.path.is_empty() {
+        return Ok(());
+    }
+    let what = format!("checkpoint {}", c.id.short());
+    let opened = open_tarball(project, &what, c.files.as_ref(), |codec| {
+        storage::checkpoint_tarball_key(&c.id, codec)
+    })?;
+    opened.unpack(staging, only)
+}
+
+/// Refuses a destination inside the repository's git directory: files named by a snapshot
+/// must never land where git reads hooks and config (`-o .git` would plant `hooks/*`).
+pub(crate) fn check_destination(project: &Project, dest: &Path) -> Result<()> {
+    let Some(git) = &project.git else {
+        return Ok(());
+    };
+    let resolved = resolve_nonexistent(dest);
+    for dir in [git.git_dir(), git.common_dir()] {
+        if resolved.starts_with(&dir) {
+            return Err(Error::invalid(
+                "output directory",
+                crate::text::quoted(&dest.display().to_string()),
+                format!(
+                    "it is inside the repository's git directory `{}`, where a checkout could plant hooks or rewrite git's config",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks out an experiment's code and its best (else latest) checkpoint's files, as
+/// Keepsake does, or a checkpoint's code and files, into `dest`. Files that exist with other
+/// content are listed in the error unless `force`.
+pub fn checkout(
+    project: &Project,
+    target: &Target,
+    dest: &Path,
+    opts: &CheckoutOptions,
+    progress: &mut dyn FnMut(String),
+) -> Result<CheckoutReport> {
+    let exp = target.experiment();
+    let checkpoint = match target {
+        Target::Checkpoint(..) => target.checkpoint(),
+        Target::Experiment(e) => e.best().or_else(|| e.latest()),
+    };
+    let only = match &opts.path {
+        Some(p) => Some(crate::paths::normalize_path(p)?),
+        None => None,
+    };
+    if exp.path.is_empty() && checkpoint.is_none_or(|c| c.path.is_empty()) {
+        return Err(Error::invalid(
+            "checkout target",
+            checkpoint.map(|c| c.id.short()).unwrap_or(exp.id.short()),
+            "it has no files: pass `path` to init() or checkpoint() to save files",
+        ));
+    }
+    check_destination(project, dest)?;
+    let staging = staging_in(dest)?;
+    if !exp.path.is_empty() {
+        progress(format!(
+            "Copying code of experiment {} to {}",
+            exp.id.short(),
+            dest.display()
+        ));
+        unpack_experiment(project, exp, staging.path(), only.as_deref())?;
+    }
+    if let Some(c) = checkpoint.filter(|c| !c.path.is_empty()) {
+        progress(format!(
+            "Copying files of checkpoint {} to {}",
+            c.id.short(),
+            dest.display()
+        ));
+        unpack_checkpoint(project, c, staging.path(), only.as_deref())?;
+    }
+    let mut files = staged_files(staging.path())?;
+    if let Some(p) = only.as_deref().filter(|p| !p.is_empty()) {
+        files.retain(|f| Path::new(f).starts_with(p));
+    }
+    if files.is_empty() {
+        let what = opts.path.clone().unwrap_or_default();
+        return Err(Error::NoFilesMatched {
+            path: what,
+            dir: PathBuf::from(format!("experiment {}", exp.id.short())),
+        });
+    }
+    let force = opts.force;
+    place(staging.path(), dest, &files, |_| force)?;
+    Ok(CheckoutReport {
+        dest: dest.to_path_buf(),
+        files,
+        checkpoint: checkpoint.map(|c| c.id.clone()),
+    })
+}
+
+/// Streams one file of a checkpoint (its own files first, then its experiment's code) into
+/// `sink`, without unpacking anything else. A tarball that is not the recorded one is an
+/// error at the end of the stream.
+pub fn read_file(
+    project: &Project,
+    exp: &Experiment,
+    checkpoint: Option<&Id>,
+    rel: &str,
+    sink: &mut dyn Write,
+) -> Result<()> {
+    if let Some(c) = checkpoint
+        .and_then(|id| exp.checkpoint(id))
+        .filter(|c| !c.path.is_empty())
+    {
+        let what = format!("checkpoint {}", c.id.short());
+        let opened = open_tarball(project, &what, c.files.as_ref(), |codec| {
+            storage::checkpoint_tarball_key(&c.id, codec)
+        })?;
+        if opened.read_entry(rel, sink)? {
+            return Ok(());
+        }
+    }
+    if !exp.path.is_empty() {
+        let what = format!("code of experiment {}", exp.id.short());
+        let opened = open_tarball(project, &what, exp.files.as_ref(), |c| {
+            storage::experiment_tarball_key(&exp.id, c)
+        })?;
+        if opened.read_entry(rel, sink)? {
+            return Ok(());
+        }
+    }
+    Err(Error::NoFilesMatched {
+        path: rel.to_string(),
+        dir: PathBuf::from(format!("experiment {}", exp.id.short())),
+    })
 }
 
 fn selected(path: &Path, only: Option<&str>) -> bool {

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use crate::config::StorageUrl;
 use crate::digest::Hasher;
 use crate::error::{Error, Result};
-use crate::experiments::write::{kept_in_git, store_only_records, tarball_keys};
+use crate::experiments::create::{kept_in_git, store_only_records, tarball_keys};
 use crate::experiments::Project;
 use crate::git::log::{commit_checkpoint, experiment_ref, root_message_for_import};
 use crate::git::GitRepo;
@@ -22,190 +22,190 @@ pub struct ImportReport {
     pub problems: Vec<Error>,
 }
 
-impl Project {
-    /// Imports every experiment of the store at `url` (default: the project's own store).
-    pub fn import(&self, url: Option<&str>) -> Result<ImportReport> {
-        let git = self.require_git("import")?;
-        let source = match url {
-            Some(u) => {
-                let source = Store::open(&StorageUrl::parse(u, &self.config.dir)?)?;
-                if !source.exists() {
-                    return Err(Error::invalid(
-                        "store to import",
-                        u,
-                        format!("`{}` is not a directory", source.url()),
-                    ));
-                }
-                source
+/// Imports every experiment of the store at `url` (default: the project's own store).
+pub fn import(project: &Project, url: Option<&str>) -> Result<ImportReport> {
+    let git = project.require_git("import")?;
+    let source = match url {
+        Some(u) => {
+            let source = Store::open(&StorageUrl::parse(u, &project.config.dir)?)?;
+            if !source.exists() {
+                return Err(Error::invalid(
+                    "store to import",
+                    u,
+                    format!("`{}` is not a directory", source.url()),
+                ));
             }
-            None => self.store.clone(),
-        };
-        let copying = source.url() != self.store.url();
-        if copying {
-            self.check_repository_spec()?;
+            source
         }
-        let mut report = ImportReport::default();
-        for key in source.list(storage::EXPERIMENTS_METADATA)? {
-            let exp = match source.get(&key)? {
-                Some(bytes) => match Experiment::from_keepsake_json(&key, &bytes) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        report.problems.push(e);
-                        continue;
-                    }
-                },
-                None => continue,
-            };
-            if git.resolve_ref(&experiment_ref(&exp.id))?.is_some() {
-                report.skipped.push(exp);
-                continue;
-            }
-            match self.import_one(git, &source, copying, exp) {
-                Ok(e) => report.imported.push(e),
-                Err(e) => report.problems.push(e),
-            }
-        }
-        Ok(report)
+        None => project.store.clone(),
+    };
+    let copying = source.url() != project.store.url();
+    if copying {
+        crate::experiments::create::check_repository_spec(project)?;
     }
+    let mut report = ImportReport::default();
+    for key in source.list(storage::EXPERIMENTS_METADATA)? {
+        let exp = match source.get(&key)? {
+            Some(bytes) => match Experiment::from_keepsake_json(&key, &bytes) {
+                Ok(e) => e,
+                Err(e) => {
+                    report.problems.push(e);
+                    continue;
+                }
+            },
+            None => continue,
+        };
+        if git.resolve_ref(&experiment_ref(&exp.id))?.is_some() {
+            report.skipped.push(exp);
+            continue;
+        }
+        match import_one(project, git, &source, copying, exp) {
+            Ok(e) => report.imported.push(e),
+            Err(e) => report.problems.push(e),
+        }
+    }
+    Ok(report)
+}
 
-    fn import_one(
-        &self,
-        git: &GitRepo,
-        source: &Store,
-        copying: bool,
-        mut exp: Experiment,
-    ) -> Result<Experiment> {
-        let staging = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-        let mut files = Vec::new();
-        if !exp.path.is_empty() {
-            let id = exp.id.clone();
-            let record = self.bring(
+fn import_one(
+    project: &Project,
+    git: &GitRepo,
+    source: &Store,
+    copying: bool,
+    mut exp: Experiment,
+) -> Result<Experiment> {
+    let staging = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let mut files = Vec::new();
+    if !exp.path.is_empty() {
+        let id = exp.id.clone();
+        let record = bring(
+            project,
+            source,
+            copying,
+            tarball_keys(None, |c| storage::experiment_tarball_key(&id, c)),
+            |reader, key, size| {
+                let reader = std::io::BufReader::with_capacity(256 * 1024, reader);
+                let limit = crate::storage::verify::ratio_limit(key, size);
+                crate::pack::unpack(reader, key, staging.path(), None, limit).map(|_| ())
+            },
+        )?;
+        exp.files = record;
+        if exp.files.is_some() {
+            files = crate::pack::collect(staging.path(), ".", &[])?;
+        }
+    }
+    for c in &mut exp.checkpoints {
+        if !c.path.is_empty() {
+            let id = c.id.clone();
+            c.files = bring(
+                project,
                 source,
                 copying,
-                tarball_keys(None, |c| storage::experiment_tarball_key(&id, c)),
-                |reader, key, size| {
-                    let reader = std::io::BufReader::with_capacity(256 * 1024, reader);
-                    let limit = crate::storage::verify::ratio_limit(key, size);
-                    crate::pack::unpack(reader, key, staging.path(), None, limit).map(|_| ())
+                tarball_keys(None, |codec| storage::checkpoint_tarball_key(&id, codec)),
+                |mut r, _, _| {
+                    std::io::copy(&mut r, &mut std::io::sink())
+                        .map(|_| ())
+                        .map_err(|e| Error::io("<tarball>", e))
                 },
             )?;
-            exp.files = record;
-            if exp.files.is_some() {
-                files = crate::pack::collect(staging.path(), ".", &[])?;
-            }
         }
-        for c in &mut exp.checkpoints {
-            if !c.path.is_empty() {
-                let id = c.id.clone();
-                c.files = self.bring(
-                    source,
-                    copying,
-                    tarball_keys(None, |codec| storage::checkpoint_tarball_key(&id, codec)),
-                    |mut r, _, _| {
-                        std::io::copy(&mut r, &mut std::io::sink())
-                            .map(|_| ())
-                            .map_err(|e| Error::io("<tarball>", e))
-                    },
-                )?;
-            }
-        }
-        if copying {
-            self.write_storage_metadata(&exp)?;
-            let hb = storage::heartbeat_key(&exp.id);
-            if let Some(bytes) = source.get(&hb)? {
-                self.store.put(&hb, bytes)?;
-            }
-        }
-        // Keepsake's tarball has everything its rules took: the project's git ignore rules and
-        // size limit decide what of it goes into git, as when recording.
-        let left_out = self.left_out_of_git(git, &files)?;
-        let hashes = files
-            .iter()
-            .zip(&left_out)
-            .map(|(f, why)| why.map(|_| crate::digest::hash_file(&f.abs)).transpose())
-            .collect::<Result<Vec<_>>>()?;
-        exp.store_only = store_only_records(&files, &left_out, hashes);
-        let tree = git.write_tree(&kept_in_git(files, &left_out))?;
-        let root = git.commit(&tree, &[], &root_message_for_import(&exp), exp.created)?;
-        let mut tip = root;
-        let mut so_far = exp.clone();
-        so_far.checkpoints.clear();
-        for c in &exp.checkpoints {
-            so_far.checkpoints.push(c.clone());
-            tip = commit_checkpoint(git, &tip, &mut so_far, c)?;
-        }
-        if !git.update_ref(&experiment_ref(&exp.id), &tip, None, "git-keepsake: import")? {
-            return Err(Error::Git {
-                what: experiment_ref(&exp.id),
-                message: "the ref appeared while importing".into(),
-            });
-        }
-        exp.git_tip = Some(tip);
-        exp.git_tree = Some(tree);
-        Ok(exp)
     }
+    if copying {
+        crate::experiments::create::write_storage_metadata(project, &exp)?;
+        let hb = storage::heartbeat_key(&exp.id);
+        if let Some(bytes) = source.get(&hb)? {
+            project.store.put(&hb, bytes)?;
+        }
+    }
+    // Keepsake's tarball has everything its rules took: the project's git ignore rules and
+    // size limit decide what of it goes into git, as when recording.
+    let left_out = crate::experiments::create::left_out_of_git(project, git, &files)?;
+    let hashes = files
+        .iter()
+        .zip(&left_out)
+        .map(|(f, why)| why.map(|_| crate::digest::hash_file(&f.abs)).transpose())
+        .collect::<Result<Vec<_>>>()?;
+    exp.store_only = store_only_records(&files, &left_out, hashes);
+    let tree = git.write_tree(&kept_in_git(files, &left_out))?;
+    let root = git.commit(&tree, &[], &root_message_for_import(&exp), exp.created)?;
+    let mut tip = root;
+    let mut so_far = exp.clone();
+    so_far.checkpoints.clear();
+    for c in &exp.checkpoints {
+        so_far.checkpoints.push(c.clone());
+        tip = commit_checkpoint(git, &tip, &mut so_far, c)?;
+    }
+    if !git.update_ref(&experiment_ref(&exp.id), &tip, None, "git-keepsake: import")? {
+        return Err(Error::Git {
+            what: experiment_ref(&exp.id),
+            message: "the ref appeared while importing".into(),
+        });
+    }
+    exp.git_tip = Some(tip);
+    exp.git_tree = Some(tree);
+    Ok(exp)
+}
 
-    /// Reads the first of `keys` that exists in `source` through `inspect`, hashing it (and
-    /// copying it into the project's store when `copying`). None when no key exists.
-    fn bring(
-        &self,
-        source: &Store,
-        copying: bool,
-        keys: Vec<String>,
-        inspect: impl FnOnce(&mut dyn Read, &str, u64) -> Result<()>,
-    ) -> Result<Option<FileRecord>> {
-        for key in keys {
-            let Some(size) = source.size(&key)? else {
-                continue;
-            };
-            let Some(reader) = source.reader(&key)? else {
-                continue;
-            };
-            // The source names its own IDs: a key the project's store already holds may be
-            // another experiment's data, which is never replaced, and is taken only when it is
-            // the same bytes.
-            let present = copying && self.store.size(&key)?.is_some();
-            let mut tee = Tee {
-                inner: reader,
-                hasher: Hasher::new(),
-                size: 0,
-                copy: (copying && !present).then(|| self.store.writer(&key)),
-                error: None,
-            };
-            inspect(&mut tee, &key, size)?;
-            std::io::copy(&mut tee, &mut std::io::sink()).map_err(|e| Error::io(&key, e))?;
-            if let Some(e) = tee.error.take() {
-                return Err(Error::io(&key, e));
-            }
-            let record = FileRecord::new(key.clone(), tee.size, std::mem::take(&mut tee.hasher));
-            if present {
-                self.same_in_store(&record)?;
-            }
-            if let Some(w) = tee.copy.take() {
-                w.finish()?;
-            }
-            return Ok(Some(record));
+/// Reads the first of `keys` that exists in `source` through `inspect`, hashing it (and
+/// copying it into the project's store when `copying`). None when no key exists.
+fn bring(
+    project: &Project,
+    source: &Store,
+    copying: bool,
+    keys: Vec<String>,
+    inspect: impl FnOnce(&mut dyn Read, &str, u64) -> Result<()>,
+) -> Result<Option<FileRecord>> {
+    for key in keys {
+        let Some(size) = source.size(&key)? else {
+            continue;
+        };
+        let Some(reader) = source.reader(&key)? else {
+            continue;
+        };
+        // The source names its own IDs: a key the project's store already holds may be
+        // another experiment's data, which is never replaced, and is taken only when it is
+        // the same bytes.
+        let present = copying && project.store.size(&key)?.is_some();
+        let mut tee = Tee {
+            inner: reader,
+            hasher: Hasher::new(),
+            size: 0,
+            copy: (copying && !present).then(|| project.store.writer(&key)),
+            error: None,
+        };
+        inspect(&mut tee, &key, size)?;
+        std::io::copy(&mut tee, &mut std::io::sink()).map_err(|e| Error::io(&key, e))?;
+        if let Some(e) = tee.error.take() {
+            return Err(Error::io(&key, e));
         }
-        Ok(None)
+        let record = FileRecord::new(key.clone(), tee.size, std::mem::take(&mut tee.hasher));
+        if present {
+            same_in_store(project, &record)?;
+        }
+        if let Some(w) = tee.copy.take() {
+            w.finish()?;
+        }
+        return Ok(Some(record));
     }
+    Ok(None)
+}
 
-    /// Ok when the project's store holds exactly `record`'s bytes under its key.
-    fn same_in_store(&self, record: &FileRecord) -> Result<()> {
-        let reader = self
-            .store
-            .reader(&record.key)?
-            .ok_or_else(|| Error::MissingData {
-                what: "data being imported".into(),
-                key: record.key.clone(),
-                url: self.store.url().to_string(),
-            })?;
-        crate::storage::verify::Verified::new(reader, record, "data being imported", self.store.url())
-            .finish()
-            .map_err(|_| Error::CorruptMetadata {
-                key: record.key.clone(),
-                message: "the project's store already holds other bytes under this key (another experiment's data?); nothing was replaced, and the experiment was not imported".into(),
-            })
-    }
+/// Ok when the project's store holds exactly `record`'s bytes under its key.
+fn same_in_store(project: &Project, record: &FileRecord) -> Result<()> {
+    let reader = project
+        .store
+        .reader(&record.key)?
+        .ok_or_else(|| Error::MissingData {
+            what: "data being imported".into(),
+            key: record.key.clone(),
+            url: project.store.url().to_string(),
+        })?;
+    crate::storage::verify::Verified::new(reader, record, "data being imported", project.store.url())
+        .finish()
+        .map_err(|_| Error::CorruptMetadata {
+            key: record.key.clone(),
+            message: "the project's store already holds other bytes under this key (another experiment's data?); nothing was replaced, and the experiment was not imported".into(),
+        })
 }
 
 /// Passes bytes through while hashing them and, optionally, uploading a copy.

@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result, StorageErrorKind};
 use crate::experiments::capture::MemoryBudget;
-use crate::experiments::write::{
-    CaptureTo, Metadata, NewCheckpoint, NewExperiment, PreparedCheckpoint,
-};
+use crate::experiments::checkpoint::{CaptureTo, Metadata, NewCheckpoint, PreparedCheckpoint};
+use crate::experiments::create::NewExperiment;
 use crate::experiments::Project;
 use crate::id::Id;
 use crate::model::{Checkpoint, Experiment};
@@ -153,7 +152,7 @@ impl Recorder {
         spec: NewExperiment,
         options: RecorderOptions,
     ) -> Result<Recorder> {
-        let experiment = project.create_experiment(spec)?;
+        let experiment = crate::experiments::create::create_experiment(&project, spec)?;
         Ok(Recorder::resume(project, experiment, options))
     }
 
@@ -216,7 +215,7 @@ impl Recorder {
         let id = self.experiment().id;
         // The first beat is written before this returns, so a new run shows as running at once.
         let mut reported = false;
-        if let Err(e) = shared.project.heartbeat(&id) {
+        if let Err(e) = crate::experiments::running::heartbeat(&shared.project, &id) {
             (shared.options.on_event)(Event::HeartbeatFailed(e.to_string()));
             reported = true;
         }
@@ -232,7 +231,7 @@ impl Recorder {
                     return;
                 }
                 drop(stopped);
-                if let Err(e) = shared.project.heartbeat(&id) {
+                if let Err(e) = crate::experiments::running::heartbeat(&shared.project, &id) {
                     if !reported {
                         (shared.options.on_event)(Event::HeartbeatFailed(e.to_string()));
                         reported = true;
@@ -294,7 +293,8 @@ impl Recorder {
             .clone()
             .unwrap_or_else(std::env::temp_dir);
         let dir = self.shared.project.capture_dir(&fallback);
-        let prepared = self.shared.project.prepare_checkpoint(
+        let prepared = crate::experiments::checkpoint::prepare_checkpoint(
+            &self.shared.project,
             spec,
             CaptureTo::MemoryOrDisk {
                 budget: &self.shared.memory,
@@ -420,7 +420,7 @@ impl Recorder {
         }
         self.stop_heartbeat();
         let not_saved = self.take_failures();
-        let stopped = self.shared.project.stop(&self.shared.id);
+        let stopped = crate::experiments::running::stop(&self.shared.project, &self.shared.id);
         not_saved.and(stopped)
     }
 }
@@ -474,9 +474,12 @@ fn save_with_retries(shared: &Shared, prepared: &PreparedCheckpoint) -> bool {
         // Saved into the shared experiment under its lock (a copy would cost O(n) per save);
         // the lock is let go before any wait.
         let mut exp = shared.experiment.lock().unwrap_or_else(|e| e.into_inner());
-        shared
-            .project
-            .save_checkpoint_with(&mut exp, prepared, Metadata::Later)
+        crate::experiments::checkpoint::save_checkpoint_with(
+            &shared.project,
+            &mut exp,
+            prepared,
+            Metadata::Later,
+        )
     });
     match saved {
         Ok(c) => {
@@ -545,7 +548,7 @@ fn write_metadata(shared: &Shared, short: &str) {
     }
     let written = with_retries(shared, short, || {
         let exp = shared.experiment.lock().unwrap_or_else(|e| e.into_inner());
-        shared.project.write_storage_metadata(&exp)
+        crate::experiments::create::write_storage_metadata(&shared.project, &exp)
     });
     if let Err(e) = written {
         (shared.options.on_event)(Event::MetadataFailed(e.to_string()));

@@ -66,163 +66,164 @@ pub struct GcReport {
     pub store_only: Vec<StoreOnly>,
 }
 
-impl Project {
-    /// Deletes (or, with `dry_run`, lists) what nothing references.
-    pub fn gc(&self, dry_run: bool, grace: Duration) -> Result<GcReport> {
-        let options = GcOptions {
-            grace,
-            prune_store_only: false,
-        };
-        let plan = self.gc_plan(options)?;
-        if dry_run {
-            return Ok(plan);
-        }
-        self.gc_execute(plan)
+/// Deletes (or, with `dry_run`, lists) what nothing references.
+pub fn run(project: &Project, dry_run: bool, grace: Duration) -> Result<GcReport> {
+    let options = GcOptions {
+        grace,
+        prune_store_only: false,
+    };
+    let plan = plan(project, options)?;
+    if dry_run {
+        return Ok(plan);
     }
+    execute(project, plan)
+}
 
-    /// Deletes what a plan made just now lists (metadata first, data last).
-    pub fn gc_execute(&self, plan: GcReport) -> Result<GcReport> {
-        for (key, _) in plan.unreferenced.iter().chain(&plan.temporaries) {
-            self.store.delete(key)?;
-        }
-        Ok(plan)
+/// Deletes what a plan made just now lists (metadata first, data last).
+pub fn execute(project: &Project, plan: GcReport) -> Result<GcReport> {
+    for (key, _) in plan.unreferenced.iter().chain(&plan.temporaries) {
+        project.store.delete(key)?;
     }
+    Ok(plan)
+}
 
-    /// What gc would delete; nothing is deleted.
-    pub fn gc_plan(&self, options: GcOptions) -> Result<GcReport> {
-        let git = self.require_git("gc")?;
-        let now = crate::clock::now();
-        let age = |modified: chrono::DateTime<chrono::Utc>| {
-            (now - modified).to_std().unwrap_or(Duration::ZERO)
+/// What gc would delete; nothing is deleted.
+pub fn plan(project: &Project, options: GcOptions) -> Result<GcReport> {
+    let git = project.require_git("gc")?;
+    let now = crate::clock::now();
+    let age = |modified: chrono::DateTime<chrono::Utc>| {
+        (now - modified).to_std().unwrap_or(Duration::ZERO)
+    };
+    let mut live = Live::default();
+    live.add_git(git, None)?;
+    let mut report = GcReport::default();
+    let heartbeats: std::collections::HashMap<String, Duration> = project
+        .store
+        .list_meta(storage::HEARTBEATS)?
+        .into_iter()
+        .map(|(k, _, m)| (k, age(m)))
+        .collect();
+    for (key, _, modified) in project.store.list_meta(storage::EXPERIMENTS_METADATA)? {
+        let Some(names) = metadata_names(project, &key)? else {
+            continue;
         };
-        let mut live = Live::default();
-        live.add_git(git, None)?;
-        let mut report = GcReport::default();
-        let heartbeats: std::collections::HashMap<String, Duration> = self
-            .store
-            .list_meta(storage::HEARTBEATS)?
-            .into_iter()
-            .map(|(k, _, m)| (k, age(m)))
-            .collect();
-        for (key, _, modified) in self.store.list_meta(storage::EXPERIMENTS_METADATA)? {
-            let Some(names) = self.metadata_names(&key)? else {
-                continue;
-            };
-            if names.ids.iter().any(|id| live.ref_ids.contains(id)) {
-                live.add_metadata(&key, &names);
-                continue;
-            }
-            let young = age(modified) < options.grace
-                || names.ids.iter().any(|id| {
-                    heartbeats
-                        .get(&storage_key(storage::HEARTBEATS, id, ".json"))
-                        .is_some_and(|a| *a < options.grace)
-                });
-            report.store_only.push(StoreOnly {
-                id: names.ids[0].clone(),
-                key: key.clone(),
-                created: names.created.clone(),
-                user: names.user.clone(),
-                host: names.host.clone(),
-                checkpoints: names.checkpoints.len(),
-                prunable: !young,
+        if names.ids.iter().any(|id| live.ref_ids.contains(id)) {
+            live.add_metadata(&key, &names);
+            continue;
+        }
+        let young = age(modified) < options.grace
+            || names.ids.iter().any(|id| {
+                heartbeats
+                    .get(&storage_key(storage::HEARTBEATS, id, ".json"))
+                    .is_some_and(|a| *a < options.grace)
             });
-            // Live unless pruned, and even then while it may still be recording.
-            if !options.prune_store_only || young {
-                live.add_metadata(&key, &names);
-            }
+        report.store_only.push(StoreOnly {
+            id: names.ids[0].clone(),
+            key: key.clone(),
+            created: names.created.clone(),
+            user: names.user.clone(),
+            host: names.host.clone(),
+            checkpoints: names.checkpoints.len(),
+            prunable: !young,
+        });
+        // Live unless pruned, and even then while it may still be recording.
+        if !options.prune_store_only || young {
+            live.add_metadata(&key, &names);
         }
-        // Metadata first, data last: the order deleting goes in.
-        for prefix in [
-            storage::EXPERIMENTS_METADATA,
-            storage::HEARTBEATS,
-            "experiments/",
-            "checkpoints/",
-        ] {
-            for (key, size, modified) in self.store.list_meta(prefix)? {
-                if live.keys.contains(&key) {
-                    continue;
-                }
-                if age(modified) < options.grace {
-                    report.recent += 1;
-                    continue;
-                }
-                report.unreferenced.push((key, size));
-            }
-        }
-        for (key, size, modified) in self.store.temporaries()? {
-            if age(modified) >= options.grace {
-                report.temporaries.push((key, size));
-            }
-        }
-        Ok(report)
     }
-
-    /// Deletes what `plan` listed and a fresh look still finds unreferenced (something may have
-    /// come to name it while the user was asked); returns what was deleted.
-    pub fn gc_apply(&self, plan: &GcReport, options: GcOptions) -> Result<GcReport> {
-        let fresh = self.gc_plan(options)?;
-        let still = |list: &[(String, u64)], now: &[(String, u64)]| -> Vec<(String, u64)> {
-            let now: HashSet<&str> = now.iter().map(|(k, _)| k.as_str()).collect();
-            list.iter()
-                .filter(|(k, _)| now.contains(k.as_str()))
-                .cloned()
-                .collect()
-        };
-        self.gc_execute(GcReport {
-            unreferenced: still(&plan.unreferenced, &fresh.unreferenced),
-            recent: fresh.recent,
-            temporaries: still(&plan.temporaries, &fresh.temporaries),
-            store_only: fresh.store_only,
-        })
-    }
-
-    /// Every storage key something other than experiment `except` references: refs here
-    /// (except `except`'s, local or tracked), promoted branches, and the store's metadata of
-    /// experiments without a ref (a ref already says what its experiment names). What `rm`
-    /// must not delete.
-    pub(crate) fn keys_in_use_except(&self, except: &Id) -> Result<HashSet<String>> {
-        let mut live = Live::default();
-        if let Some(git) = &self.git {
-            live.add_git(git, Some(except.as_str()))?;
-        }
-        for key in self.store.list(storage::EXPERIMENTS_METADATA)? {
-            let id = key
-                .strip_prefix(storage::EXPERIMENTS_METADATA)
-                .and_then(|k| k.strip_suffix(".json"))
-                .unwrap_or_default();
-            if id == except.as_str() || live.ref_ids.contains(id) {
+    // Metadata first, data last: the order deleting goes in.
+    for prefix in [
+        storage::EXPERIMENTS_METADATA,
+        storage::HEARTBEATS,
+        "experiments/",
+        "checkpoints/",
+    ] {
+        for (key, size, modified) in project.store.list_meta(prefix)? {
+            if live.keys.contains(&key) {
                 continue;
             }
-            if let Some(names) = self.metadata_names(&key)? {
-                if names.ids.iter().all(|i| i != except.as_str()) {
-                    live.add_metadata(&key, &names);
-                }
+            if age(modified) < options.grace {
+                report.recent += 1;
+                continue;
             }
+            report.unreferenced.push((key, size));
         }
-        Ok(live.keys)
     }
+    for (key, size, modified) in project.store.temporaries()? {
+        if age(modified) >= options.grace {
+            report.temporaries.push((key, size));
+        }
+    }
+    Ok(report)
+}
 
-    /// What an experiment's metadata in the store names; None when it is gone. A file that
-    /// cannot be read that far is an error: nothing it might name may be deleted.
-    fn metadata_names(&self, key: &str) -> Result<Option<MetadataNames>> {
-        let Some(bytes) = self.store.get(key)? else {
-            return Ok(None);
-        };
-        let file_id = key
+/// Deletes what `planned` listed and a fresh look still finds unreferenced (something may have
+/// come to name it while the user was asked); returns what was deleted.
+pub fn apply(project: &Project, planned: &GcReport, options: GcOptions) -> Result<GcReport> {
+    let fresh = plan(project, options)?;
+    let still = |list: &[(String, u64)], now: &[(String, u64)]| -> Vec<(String, u64)> {
+        let now: HashSet<&str> = now.iter().map(|(k, _)| k.as_str()).collect();
+        list.iter()
+            .filter(|(k, _)| now.contains(k.as_str()))
+            .cloned()
+            .collect()
+    };
+    execute(
+        project,
+        GcReport {
+            unreferenced: still(&planned.unreferenced, &fresh.unreferenced),
+            recent: fresh.recent,
+            temporaries: still(&planned.temporaries, &fresh.temporaries),
+            store_only: fresh.store_only,
+        },
+    )
+}
+
+/// Every storage key something other than experiment `except` references: refs here
+/// (except `except`'s, local or tracked), promoted branches, and the store's metadata of
+/// experiments without a ref (a ref already says what its experiment names). What `rm`
+/// must not delete.
+pub(crate) fn keys_in_use_except(project: &Project, except: &Id) -> Result<HashSet<String>> {
+    let mut live = Live::default();
+    if let Some(git) = &project.git {
+        live.add_git(git, Some(except.as_str()))?;
+    }
+    for key in project.store.list(storage::EXPERIMENTS_METADATA)? {
+        let id = key
             .strip_prefix(storage::EXPERIMENTS_METADATA)
             .and_then(|k| k.strip_suffix(".json"))
-            .unwrap_or_default()
-            .to_string();
-        MetadataNames::parse(&bytes, file_id)
-            .map(Some)
-            .map_err(|message| Error::CorruptMetadata {
-                key: key.to_string(),
-                message: format!(
-                    "{message}; nothing it might name is deleted until it is fixed or removed"
-                ),
-            })
+            .unwrap_or_default();
+        if id == except.as_str() || live.ref_ids.contains(id) {
+            continue;
+        }
+        if let Some(names) = metadata_names(project, &key)? {
+            if names.ids.iter().all(|i| i != except.as_str()) {
+                live.add_metadata(&key, &names);
+            }
+        }
     }
+    Ok(live.keys)
+}
+
+/// What an experiment's metadata in the store names; None when it is gone. A file that
+/// cannot be read that far is an error: nothing it might name may be deleted.
+fn metadata_names(project: &Project, key: &str) -> Result<Option<MetadataNames>> {
+    let Some(bytes) = project.store.get(key)? else {
+        return Ok(None);
+    };
+    let file_id = key
+        .strip_prefix(storage::EXPERIMENTS_METADATA)
+        .and_then(|k| k.strip_suffix(".json"))
+        .unwrap_or_default()
+        .to_string();
+    MetadataNames::parse(&bytes, file_id)
+        .map(Some)
+        .map_err(|message| Error::CorruptMetadata {
+            key: key.to_string(),
+            message: format!(
+                "{message}; nothing it might name is deleted until it is fixed or removed"
+            ),
+        })
 }
 
 /// The IDs an experiment's metadata names, read leniently: only what decides which objects

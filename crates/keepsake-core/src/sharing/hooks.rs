@@ -25,93 +25,91 @@ fn is_ours(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-impl Project {
-    /// Installs `hooks` (name, script) into the repository's hooks directory.
-    pub fn install_hooks(&self, hooks: &[(&str, &str)]) -> Result<InstallReport> {
-        let git = self.require_git("install")?;
-        let cmd_dir = git.command_dir();
-        let dir = transport::hooks_dir(&cmd_dir)?;
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let mut report = InstallReport {
-            dir: dir.clone(),
-            chained: Vec::new(),
-        };
-        // Check everything before changing anything: all hooks or none.
-        for (name, _) in hooks {
-            let (target, chained) = (dir.join(name), dir.join(format!("{name}{CHAINED_SUFFIX}")));
-            if target.exists() && !is_ours(&target) && chained.exists() {
-                return Err(Error::invalid(
-                    "hook",
-                    target.display(),
-                    format!(
-                        "both it and `{}` exist; move one away first",
-                        chained.display()
-                    ),
-                ));
-            }
+/// Installs `hooks` (name, script) into the repository's hooks directory.
+pub fn install(project: &Project, hooks: &[(&str, &str)]) -> Result<InstallReport> {
+    let git = project.require_git("install")?;
+    let cmd_dir = git.command_dir();
+    let dir = transport::hooks_dir(&cmd_dir)?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut report = InstallReport {
+        dir: dir.clone(),
+        chained: Vec::new(),
+    };
+    // Check everything before changing anything: all hooks or none.
+    for (name, _) in hooks {
+        let (target, chained) = (dir.join(name), dir.join(format!("{name}{CHAINED_SUFFIX}")));
+        if target.exists() && !is_ours(&target) && chained.exists() {
+            return Err(Error::invalid(
+                "hook",
+                target.display(),
+                format!(
+                    "both it and `{}` exist; move one away first",
+                    chained.display()
+                ),
+            ));
         }
-        let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
-        for (name, script) in hooks {
-            let (target, chained) = (dir.join(name), dir.join(format!("{name}{CHAINED_SUFFIX}")));
-            let result = (|| -> Result<Option<PathBuf>> {
-                let mut moved = None;
-                if target.exists() && !is_ours(&target) {
-                    std::fs::rename(&target, &chained).map_err(|e| Error::io(&target, e))?;
-                    moved = Some(chained.clone());
-                }
-                let tmp = dir.join(format!(".{name}.keepsake-tmp"));
-                std::fs::write(&tmp, script).map_err(|e| Error::io(&tmp, e))?;
-                crate::pack::set_mode(&tmp, 0o755)?;
-                std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
-                Ok(moved)
-            })();
-            match result {
-                Ok(moved) => {
-                    if moved.is_some() {
-                        report.chained.push(name.to_string());
-                    }
-                    done.push((target, moved));
-                }
-                Err(e) => {
-                    for (target, moved) in done.into_iter().rev() {
-                        let _ = std::fs::remove_file(&target);
-                        if let Some(m) = moved {
-                            let _ = std::fs::rename(m, &target);
-                        }
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        if !transport::config_values(&cmd_dir, "notes.rewriteRef")
-            .iter()
-            .any(|v| v == NOTES_REF)
-        {
-            transport::config_add(&cmd_dir, "notes.rewriteRef", NOTES_REF)?;
-        }
-        Ok(report)
     }
+    let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    for (name, script) in hooks {
+        let (target, chained) = (dir.join(name), dir.join(format!("{name}{CHAINED_SUFFIX}")));
+        let result = (|| -> Result<Option<PathBuf>> {
+            let mut moved = None;
+            if target.exists() && !is_ours(&target) {
+                std::fs::rename(&target, &chained).map_err(|e| Error::io(&target, e))?;
+                moved = Some(chained.clone());
+            }
+            let tmp = dir.join(format!(".{name}.keepsake-tmp"));
+            std::fs::write(&tmp, script).map_err(|e| Error::io(&tmp, e))?;
+            crate::pack::set_mode(&tmp, 0o755)?;
+            std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+            Ok(moved)
+        })();
+        match result {
+            Ok(moved) => {
+                if moved.is_some() {
+                    report.chained.push(name.to_string());
+                }
+                done.push((target, moved));
+            }
+            Err(e) => {
+                for (target, moved) in done.into_iter().rev() {
+                    let _ = std::fs::remove_file(&target);
+                    if let Some(m) = moved {
+                        let _ = std::fs::rename(m, &target);
+                    }
+                }
+                return Err(e);
+            }
+        }
+    }
+    if !transport::config_values(&cmd_dir, "notes.rewriteRef")
+        .iter()
+        .any(|v| v == NOTES_REF)
+    {
+        transport::config_add(&cmd_dir, "notes.rewriteRef", NOTES_REF)?;
+    }
+    Ok(report)
+}
 
-    /// Removes our hooks and puts the user's own back as they were.
-    pub fn uninstall_hooks(&self, names: &[&str]) -> Result<PathBuf> {
-        let git = self.require_git("uninstall")?;
-        let cmd_dir = git.command_dir();
-        let dir = transport::hooks_dir(&cmd_dir)?;
-        for name in names {
-            let (target, chained) = (dir.join(name), dir.join(format!("{name}{CHAINED_SUFFIX}")));
-            if is_ours(&target) {
-                std::fs::remove_file(&target).map_err(|e| Error::io(&target, e))?;
-                if chained.exists() {
-                    std::fs::rename(&chained, &target).map_err(|e| Error::io(&chained, e))?;
-                }
+/// Removes our hooks and puts the user's own back as they were.
+pub fn uninstall(project: &Project, names: &[&str]) -> Result<PathBuf> {
+    let git = project.require_git("uninstall")?;
+    let cmd_dir = git.command_dir();
+    let dir = transport::hooks_dir(&cmd_dir)?;
+    for name in names {
+        let (target, chained) = (dir.join(name), dir.join(format!("{name}{CHAINED_SUFFIX}")));
+        if is_ours(&target) {
+            std::fs::remove_file(&target).map_err(|e| Error::io(&target, e))?;
+            if chained.exists() {
+                std::fs::rename(&chained, &target).map_err(|e| Error::io(&chained, e))?;
             }
         }
-        if transport::config_values(&cmd_dir, "notes.rewriteRef")
-            .iter()
-            .any(|v| v == NOTES_REF)
-        {
-            transport::config_unset_value(&cmd_dir, "notes.rewriteRef", NOTES_REF)?;
-        }
-        Ok(dir)
     }
+    if transport::config_values(&cmd_dir, "notes.rewriteRef")
+        .iter()
+        .any(|v| v == NOTES_REF)
+    {
+        transport::config_unset_value(&cmd_dir, "notes.rewriteRef", NOTES_REF)?;
+    }
+    Ok(dir)
 }

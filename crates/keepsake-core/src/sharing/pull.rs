@@ -1,0 +1,248 @@
+//! `pull`: fetches a remote's experiment refs into a quarantine, moves local refs only to
+//! histories that keep what they had, and merges the notes.
+
+use std::collections::HashSet;
+
+use crate::error::{Error, Result};
+use crate::experiments::Project;
+use crate::git::log::experiment_ref;
+use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
+use crate::id::Id;
+use crate::sharing::push::UPLOAD_THREADS;
+use crate::sharing::remote_tracking_prefix;
+
+#[derive(Debug, Default)]
+pub struct PullReport {
+    /// Experiments whose local ref moved (new here, or with new checkpoints).
+    pub fetched: Vec<Id>,
+    pub up_to_date: Vec<Id>,
+    /// Experiments left as they were here, each with why.
+    pub refused: Vec<Refusal>,
+    /// Refs under the remote's experiment namespace whose name is no experiment ID.
+    pub ignored: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Refusal {
+    /// The experiment's short ID (or the ref name, when it is not an ID).
+    pub experiment: String,
+    pub reason: String,
+}
+
+enum Accepted {
+    Moved,
+    UpToDate,
+}
+
+pub(crate) fn notes_tracking_ref(remote: &str) -> String {
+    format!("refs/notes/remotes/{remote}/keepsake")
+}
+
+/// Fetches experiments from a remote (all, or those matching the prefixes) and merges its
+/// notes. The remote is not trusted: its refs land in the tracking namespace first (a
+/// quarantine), and a local experiment ref moves only to a history that reads, that descends
+/// from the local one and that keeps every checkpoint the local one has; any other is refused
+/// on its own, and the rest still land.
+pub fn pull(project: &Project, remote: &str, prefixes: &[String]) -> Result<PullReport> {
+    let git = project.require_git("pull")?;
+    let dir = git.command_dir();
+    transport::remote_url(&dir, remote)?;
+    let advertised =
+        transport::ls_remote(&dir, remote, &[&format!("{EXPERIMENT_REFS}*"), NOTES_REF])?;
+    let mut report = PullReport::default();
+    let mut remote_refs: Vec<(Id, String)> = Vec::new();
+    let mut notes = None;
+    for (name, sha) in advertised {
+        if name == NOTES_REF {
+            notes = Some(sha);
+            continue;
+        }
+        let rest = name.trim_start_matches(EXPERIMENT_REFS);
+        match Id::parse(rest) {
+            Ok(id) => remote_refs.push((id, sha)),
+            Err(_) if prefixes.is_empty() => report.ignored.push(name),
+            Err(_) => {}
+        }
+    }
+    let mut wanted: Vec<(Id, String)> = Vec::new();
+    if prefixes.is_empty() {
+        wanted = remote_refs.clone();
+    }
+    for p in prefixes {
+        let matches: Vec<&(Id, String)> = remote_refs
+            .iter()
+            .filter(|(id, _)| id.as_str().starts_with(p.as_str()))
+            .collect();
+        match matches.len() {
+            0 => {
+                return Err(Error::invalid(
+                    "experiment",
+                    p,
+                    format!("no experiment on `{remote}` starts with it"),
+                ))
+            }
+            1 => {
+                if !wanted.iter().any(|(id, _)| *id == matches[0].0) {
+                    wanted.push(matches[0].clone());
+                }
+            }
+            _ => {
+                return Err(Error::Ambiguous {
+                    prefix: p.clone(),
+                    candidates: matches
+                        .iter()
+                        .map(|(id, _)| format!("experiment {}", id.short()))
+                        .collect(),
+                });
+            }
+        }
+    }
+    // Into the tracking namespace, forced: it records what the remote has, nothing more.
+    let tracking = remote_tracking_prefix(remote);
+    // Everything is one glob (git matches each refspec against each ref: thousands of exact
+    // refspecs would cost their product).
+    let specs: Vec<String> = if prefixes.is_empty() {
+        vec![format!("+{EXPERIMENT_REFS}*:{tracking}*")]
+    } else {
+        wanted
+            .iter()
+            .map(|(id, _)| format!("+{}:{tracking}{id}", experiment_ref(id)))
+            .collect()
+    };
+    transport::fetch(&dir, remote, &specs)?;
+    // What the glob brought that names no experiment goes again: whatever reads every ref
+    // under refs/keepsake/ (gc) would trip on it.
+    for name in &report.ignored {
+        let tracked = format!("{tracking}{}", name.trim_start_matches(EXPERIMENT_REFS));
+        if let Some(sha) = git.resolve_ref(&tracked)? {
+            git.delete_ref(&tracked, &sha)?;
+        }
+    }
+    let outcomes = accept_all(project, git, &tracking, &wanted)?;
+    for ((id, _), outcome) in wanted.iter().zip(outcomes) {
+        match outcome {
+            None => {}
+            Some(Ok(Accepted::Moved)) => report.fetched.push(id.clone()),
+            Some(Ok(Accepted::UpToDate)) => report.up_to_date.push(id.clone()),
+            Some(Err(reason)) => report.refused.push(Refusal {
+                experiment: id.short().to_string(),
+                reason,
+            }),
+        }
+    }
+    if let Some(sha) = notes {
+        // Into a tracking ref (never forced onto the local notes), then merged line by line.
+        transport::fetch(
+            &dir,
+            remote,
+            &[format!("+{NOTES_REF}:{}", notes_tracking_ref(remote))],
+        )?;
+        git.merge_notes(&sha)?;
+    }
+    Ok(report)
+}
+
+/// `accept_incoming` for each of `wanted`, on a few threads: each moved ref is fsynced, and
+/// the disk takes several fsyncs at once in about the time of one. None: the remote deleted
+/// it between listing and fetching.
+fn accept_all(
+    project: &Project,
+    git: &GitRepo,
+    tracking: &str,
+    wanted: &[(Id, String)],
+) -> Result<Vec<Option<std::result::Result<Accepted, String>>>> {
+    type Outcome = Option<std::result::Result<Accepted, String>>;
+    let threads = (wanted.len() / 64).clamp(1, UPLOAD_THREADS);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = |git: &GitRepo| -> Result<Vec<(usize, Outcome)>> {
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some((id, _)) = wanted.get(i) else {
+                return Ok(out);
+            };
+            let outcome = git
+                .resolve_ref(&format!("{tracking}{id}"))?
+                .map(|incoming| accept_incoming(project, git, id, &incoming));
+            out.push((i, outcome));
+        }
+    };
+    let handles: Vec<GitRepo> = (1..threads).map(|_| git.reopen()).collect::<Result<_>>()?;
+    let parts: Vec<Result<Vec<(usize, Outcome)>>> = std::thread::scope(|s| {
+        let spawned: Vec<_> = handles.iter().map(|g| s.spawn(|| work(g))).collect();
+        let mut parts = vec![work(git)];
+        for h in spawned {
+            parts.push(h.join().unwrap_or_else(|_| {
+                Err(Error::Git {
+                    what: "pull".into(),
+                    message: "a thread panicked".into(),
+                })
+            }));
+        }
+        parts
+    });
+    let mut outcomes: Vec<Outcome> = (0..wanted.len()).map(|_| None).collect();
+    for part in parts {
+        for (i, outcome) in part? {
+            outcomes[i] = outcome;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Moves the local ref of experiment `id` to `incoming` (a commit of the quarantine) if that
+/// is safe; otherwise the one-line reason it is not.
+fn accept_incoming(
+    _project: &Project,
+    git: &GitRepo,
+    id: &Id,
+    incoming: &str,
+) -> std::result::Result<Accepted, String> {
+    let name = experiment_ref(id);
+    let local = git.resolve_ref(&name).map_err(|e| e.to_string())?;
+    if local.as_deref() == Some(incoming) {
+        return Ok(Accepted::UpToDate);
+    }
+    let theirs = crate::git::log::history_of(git, id, incoming)
+        .and_then(|h| crate::git::log::check_summary(git, incoming, &h).map(|()| h))
+        .map_err(|e| format!("its history does not read ({e}); nothing was changed"))?;
+    if theirs.root_record.experiment.id != *id {
+        return Err(format!(
+            "its commits are those of experiment {}; nothing was changed",
+            theirs.root_record.experiment.id.short()
+        ));
+    }
+    if let Some(local) = &local {
+        let descends = git
+            .descends_from(incoming, local)
+            .map_err(|e| e.to_string())?;
+        if !descends {
+            return Err("it has different checkpoints here and on the remote; nothing was overwritten (push yours under a new experiment, or `git keepsake rm` it here to take the remote's)".to_string());
+        }
+        let ours = crate::git::log::history(git, local).map_err(|e| e.to_string())?;
+        let kept: HashSet<&Id> = theirs.checkpoints.iter().map(|c| &c.id).collect();
+        let dropped: Vec<&str> = ours
+            .checkpoints
+            .iter()
+            .filter(|c| !kept.contains(&c.id))
+            .map(|c| c.id.short())
+            .collect();
+        if !dropped.is_empty() || ours.root != theirs.root {
+            return Err(if dropped.is_empty() {
+                "the remote's version has another first commit than this clone's; nothing was overwritten".to_string()
+            } else {
+                format!(
+                    "the remote's version drops checkpoint(s) {} that this clone has; nothing was overwritten",
+                    dropped.join(", ")
+                )
+            });
+        }
+    }
+    match git.update_ref(&name, incoming, local.as_deref(), "git-keepsake: pull") {
+        Ok(true) => Ok(Accepted::Moved),
+        Ok(false) => {
+            Err("it changed here while pulling; nothing was overwritten, pull again".into())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -1,0 +1,417 @@
+//! `push`: uploads what the remote's store lacks, verified, then pushes the experiment refs and
+//! the notes in one atomic fast-forward-only push, refusing to publish commits of the user's that
+//! the remote does not have.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::error::{Error, Result};
+use crate::experiments::Project;
+use crate::git::log::experiment_ref;
+use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
+use crate::id::Id;
+use crate::model::{Experiment, FileRecord};
+use crate::sharing::copy_object;
+use crate::sharing::pull::notes_tracking_ref;
+use crate::sharing::remote_store;
+use crate::sharing::remote_tracking_prefix;
+use crate::storage::{self, Store};
+
+#[derive(Debug, Default)]
+pub struct PushReport {
+    pub pushed: Vec<Id>,
+    pub up_to_date: Vec<Id>,
+    /// Objects uploaded, and objects the remote's store already had.
+    pub uploaded: usize,
+    pub already_there: usize,
+    pub bytes: u64,
+    /// Commits of the user's the remote did not have, published with `include_commits`.
+    pub commits_published: usize,
+    /// Experiments that could not be read, so were not pushed.
+    pub problems: Vec<Error>,
+}
+
+#[derive(Debug, Default)]
+pub struct PushOptions {
+    /// Every local experiment, instead of the ones named.
+    pub all: bool,
+    /// Publish the commits the experiments ran on even when the remote does not have them.
+    pub include_commits: bool,
+}
+
+/// An experiment to push: its ID, its ref's tip, and the commit it ran on.
+struct Outgoing {
+    id: Id,
+    tip: String,
+    baseline: Option<String>,
+}
+
+#[derive(Default)]
+struct Copied {
+    uploaded: usize,
+    already_there: usize,
+    bytes: u64,
+}
+
+/// Uploads at once to the remote's store (and local refs moved at once by `pull`).
+pub(crate) const UPLOAD_THREADS: usize = 16;
+
+/// Objects above this size are copied one at a time.
+const LARGE_OBJECT: u64 = 16 << 20;
+
+/// The experiments to push, as `(id, tip, baseline)`: `--all` reads one commit per
+/// experiment (its summary), not every experiment's history.
+fn outgoing(
+    project: &Project,
+    git: &GitRepo,
+    prefixes: &[String],
+    all: bool,
+    problems: &mut Vec<Error>,
+) -> Result<Vec<Outgoing>> {
+    let mut out = Vec::new();
+    if all {
+        let refs = git.refs(EXPERIMENT_REFS)?;
+        let tips: HashMap<String, String> = refs
+            .iter()
+            .map(|(name, tip)| {
+                (
+                    name.trim_start_matches(EXPERIMENT_REFS).to_string(),
+                    tip.clone(),
+                )
+            })
+            .collect();
+        let (summaries, bad) = crate::git::log::summaries(git, refs, &Default::default())?;
+        problems.extend(bad);
+        for s in summaries {
+            let e = s.experiment;
+            match tips.get(e.id.as_str()) {
+                Some(tip) => out.push(Outgoing {
+                    tip: tip.clone(),
+                    baseline: e.git_commit,
+                    id: e.id,
+                }),
+                None => problems.push(Error::CorruptMetadata {
+                    key: format!("experiment {}", e.id.short()),
+                    message: "its record names no experiment ref of this repository".into(),
+                }),
+            }
+        }
+    } else {
+        let mut seen = HashSet::new();
+        for p in prefixes {
+            let e = crate::experiments::read::get_experiment(project, p)?;
+            let Some(tip) = e.git_tip else { continue };
+            if seen.insert(e.id.clone()) {
+                out.push(Outgoing {
+                    id: e.id,
+                    tip,
+                    baseline: e.git_commit,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Pushes experiments (their data first, then their refs and the notes) to a git remote.
+/// Commits of the user's that the remote does not have (an experiment's baseline, and what
+/// leads to it) are refused unless `include_commits`: they would be published silently.
+pub fn push(
+    project: &Project,
+    remote: &str,
+    prefixes: &[String],
+    opts: &PushOptions,
+    progress: &mut dyn FnMut(String),
+) -> Result<PushReport> {
+    let git = project.require_git("push")?;
+    let dir = git.command_dir();
+    let target = remote_store(project, remote)?;
+    let mut report = PushReport::default();
+    let experiments = outgoing(project, git, prefixes, opts.all, &mut report.problems)?;
+    if experiments.is_empty() {
+        return Ok(report);
+    }
+    // Everything the remote has, in one call: its experiments, its notes, and the tips that
+    // say which commits are already published.
+    let advertised = transport::ls_remote(&dir, remote, &[])?;
+    let remote_notes = advertised
+        .iter()
+        .find(|(n, _)| n == NOTES_REF)
+        .map(|(_, sha)| sha.clone());
+    let remote_refs: HashMap<&str, &str> = advertised
+        .iter()
+        .filter(|(n, _)| n.starts_with(EXPERIMENT_REFS))
+        .map(|(n, sha)| (n.as_str(), sha.as_str()))
+        .collect();
+    // Only the remote experiments that moved and that this clone lacks are fetched (to check
+    // ancestry), not every experiment the team ever pushed.
+    let tracking = remote_tracking_prefix(remote);
+    let mut to_fetch = Vec::new();
+    for exp in &experiments {
+        let name = experiment_ref(&exp.id);
+        if let Some(r) = remote_refs.get(name.as_str()) {
+            if *r != exp.tip && !git.has_object(r) {
+                to_fetch.push(format!("+{name}:{tracking}{}", exp.id));
+            }
+        }
+    }
+    transport::fetch(&dir, remote, &to_fetch)?;
+    let mut updates = Vec::new();
+    let mut diverged = Vec::new();
+    let mut to_upload = Vec::new();
+    for exp in &experiments {
+        match remote_refs.get(experiment_ref(&exp.id).as_str()) {
+            Some(r) if *r == exp.tip => report.up_to_date.push(exp.id.clone()),
+            Some(r) if !git.descends_from(&exp.tip, r)? => {
+                diverged.push(exp.id.short().to_string())
+            }
+            _ => {
+                updates.push((exp.tip.clone(), exp.id.to_string()));
+                to_upload.push(exp);
+            }
+        }
+    }
+    if !diverged.is_empty() {
+        return Err(Error::invalid(
+            "push",
+            diverged.join(", "),
+            format!("the remote has other checkpoints for these experiments (someone else recorded into them); `git keepsake pull {remote}` first, or push under a new experiment"),
+        ));
+    }
+    if updates.is_empty() {
+        return Ok(report);
+    }
+    // Privacy: the baselines, and what leads to them, that no ref of the remote reaches.
+    let baselines: Vec<String> = to_upload
+        .iter()
+        .filter_map(|e| e.baseline.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let published: Vec<String> = advertised
+        .iter()
+        .map(|(_, sha)| sha.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let private = transport::commits_between(&dir, &baselines, &published)?;
+    if !private.is_empty() && !opts.include_commits {
+        return Err(Error::UnpublishedCommits {
+            remote: remote.to_string(),
+            commits: private
+                .iter()
+                .map(|(_, short, subject)| format!("{short} {subject}"))
+                .collect(),
+        });
+    }
+    report.commits_published = private.len();
+    // Data first: a ref never reaches the remote before everything it names is in its store.
+    if target.url() != project.store.url() {
+        target.get(storage::REPOSITORY_JSON)?.map_or_else(
+            || target.put(storage::REPOSITORY_JSON, storage::REPOSITORY_SPEC),
+            |_| Ok(()),
+        )?;
+        progress(format!(
+            "Uploading {} experiment(s) to {}",
+            to_upload.len(),
+            target.url()
+        ));
+        let ids: Vec<(&Id, &str)> = to_upload.iter().map(|e| (&e.id, e.tip.as_str())).collect();
+        let copied = upload_experiments(project, git, &target, &ids)?;
+        report.uploaded += copied.uploaded;
+        report.already_there += copied.already_there;
+        report.bytes += copied.bytes;
+    }
+    // Then the refs and the notes, in one atomic push. The notes pushed are the remote's plus
+    // the lines of the experiments pushed, so experiments not pushed stay private; if someone
+    // pushed notes meanwhile the push is refused (not a fast-forward) and it is tried again
+    // on top of theirs.
+    let lines: Vec<(String, String)> = to_upload
+        .iter()
+        .filter_map(|e| {
+            e.baseline
+                .clone()
+                .map(|base| (base.clone(), crate::git::log::note_line(&e.id, &base)))
+        })
+        .collect();
+    let mut pushed_notes = None;
+    let mut last_error = None;
+    let mut remote_notes = remote_notes;
+    for attempt in 0..5 {
+        let mut extra = Vec::new();
+        if attempt > 0 {
+            remote_notes = transport::ls_remote(&dir, remote, &[NOTES_REF])?
+                .into_iter()
+                .next()
+                .map(|(_, sha)| sha);
+        }
+        if remote_notes.as_deref().is_some_and(|n| !git.has_object(n)) {
+            transport::fetch(
+                &dir,
+                remote,
+                &[format!("+{NOTES_REF}:{}", notes_tracking_ref(remote))],
+            )?;
+        }
+        let notes = git.notes_commit_adding(remote_notes.as_deref(), &lines)?;
+        if let Some(n) = notes.as_ref().filter(|n| Some(*n) != remote_notes.as_ref()) {
+            extra.push((n.clone(), NOTES_REF.to_string()));
+        }
+        match transport::push_atomic(&dir, remote, EXPERIMENT_REFS, &updates, &extra) {
+            Ok(()) => {
+                last_error = None;
+                pushed_notes = notes;
+                break;
+            }
+            Err(e) => last_error = Some(e),
+        }
+        // Only a moved notes ref is worth another try; anything else fails now.
+        let notes_now = transport::ls_remote(&dir, remote, &[NOTES_REF])?
+            .into_iter()
+            .next()
+            .map(|(_, sha)| sha);
+        if notes_now == remote_notes {
+            break;
+        }
+    }
+    if let Some(e) = last_error {
+        return Err(e);
+    }
+    if let Some(n) = pushed_notes {
+        git.merge_notes(&n)?;
+    }
+    // What the remote now has, for `ls --remote` and gc: one transaction for all of them.
+    let tracked: Vec<(String, String)> = to_upload
+        .iter()
+        .map(|e| (format!("{tracking}{}", e.id), e.tip.clone()))
+        .collect();
+    transport::set_refs(&dir, &tracked)?;
+    report.pushed = to_upload.iter().map(|e| e.id.clone()).collect();
+    Ok(report)
+}
+
+/// Copies the data and the storage metadata of experiments into `target`, on a few threads
+/// (a store's latency, not its bandwidth, bounds copying many small objects one at a time).
+fn upload_experiments(
+    project: &Project,
+    git: &GitRepo,
+    target: &Store,
+    ids: &[(&Id, &str)],
+) -> Result<Copied> {
+    let threads = ids.len().clamp(1, UPLOAD_THREADS);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let large = std::sync::Mutex::new(());
+    let work = |git: &GitRepo| -> Result<Copied> {
+        let mut copied = Copied::default();
+        loop {
+            if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(copied);
+            }
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some((id, tip)) = ids.get(i) else {
+                return Ok(copied);
+            };
+            let result = (|| -> Result<()> {
+                // At the tip being pushed, even if a checkpoint lands here meanwhile.
+                let h = crate::git::history_cache::history_cached(git, id, tip)?;
+                let mut exp = h.root_record.into_experiment();
+                exp.checkpoints = h.checkpoints;
+                exp.checkpoints.reverse();
+                for record in data_records(&exp) {
+                    // One large object at a time (each is uploaded in parallel parts
+                    // already): threads are for many small ones, and memory stays bounded.
+                    let _one = (record.size > LARGE_OBJECT)
+                        .then(|| large.lock().unwrap_or_else(|e| e.into_inner()));
+                    if copy_object(project, target, &record)? {
+                        copied.uploaded += 1;
+                        copied.bytes += record.size;
+                    } else {
+                        copied.already_there += 1;
+                    }
+                }
+                target.put(
+                    &storage::experiment_metadata_key(&exp.id),
+                    exp.to_keepsake_json().into_bytes(),
+                )
+            })();
+            if let Err(e) = result {
+                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+    };
+    let handles: Vec<GitRepo> = (1..threads).map(|_| git.reopen()).collect::<Result<_>>()?;
+    let results: Vec<Result<Copied>> = std::thread::scope(|s| {
+        let spawned: Vec<_> = handles.iter().map(|g| s.spawn(|| work(g))).collect();
+        let mut results = vec![work(git)];
+        for h in spawned {
+            results.push(h.join().unwrap_or_else(|_| {
+                Err(Error::Git {
+                    what: "push".into(),
+                    message: "an upload thread panicked".into(),
+                })
+            }));
+        }
+        results
+    });
+    let mut total = Copied::default();
+    for r in results {
+        let c = r?;
+        total.uploaded += c.uploaded;
+        total.already_there += c.already_there;
+        total.bytes += c.bytes;
+    }
+    Ok(total)
+}
+
+/// The pre-push check: for every keepsake ref being pushed (git's pre-push stdin lines), the
+/// keys of its data that the remote's store lacks. Deleted refs need nothing.
+pub fn missing_for_push(project: &Project, remote: &str, lines: &str) -> Result<Vec<String>> {
+    let git = project.require_git("hook pre-push")?;
+    // `git keepsake push` verified the data itself just before pushing.
+    if std::env::var_os(transport::DATA_VERIFIED_ENV).is_some() {
+        return Ok(Vec::new());
+    }
+    let mut missing = Vec::new();
+    let mut target = None;
+    for line in lines.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [_, local_sha, remote_ref, _] = fields[..] else {
+            continue;
+        };
+        // What lands on the remote counts, whatever the local ref was called.
+        if !remote_ref.starts_with(EXPERIMENT_REFS) || local_sha == ZERO {
+            continue;
+        }
+        let store = match &target {
+            Some(s) => s,
+            None => target.insert(remote_store(project, remote)?),
+        };
+        for record in chain_records(git, local_sha)? {
+            if store.size(&record.key)? != Some(record.size) {
+                missing.push(record.key);
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// Every tarball an experiment's records name.
+fn data_records(exp: &Experiment) -> Vec<FileRecord> {
+    exp.files
+        .iter()
+        .cloned()
+        .chain(exp.checkpoints.iter().filter_map(|c| c.files.clone()))
+        .collect()
+}
+
+/// The tarball records along an experiment's commits, from `tip` down to its first commit.
+fn chain_records(git: &GitRepo, tip: &str) -> Result<Vec<FileRecord>> {
+    let h = crate::git::log::history(git, tip)?;
+    Ok(h.checkpoints
+        .into_iter()
+        .filter_map(|c| c.files)
+        .chain(h.root_record.experiment_files)
+        .collect())
+}
+
+pub(crate) const ZERO: &str = "0000000000000000000000000000000000000000";
