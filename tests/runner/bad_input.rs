@@ -1,11 +1,9 @@
 //! Each bad input gets a one-line error naming the value, a hint where useful, a non-zero exit,
 //! no panic, and leaves storage and refs as they were.
 
-mod common;
-
 use std::io::Write;
 
-use common::*;
+use crate::support::*;
 use keepsake_core::Error;
 
 #[test]

@@ -1,9 +1,7 @@
 //! The same workflow against S3, through the S3-compatible server scripts/test-all.sh starts on
 //! 127.0.0.1 (bucket `keepsake-test`; each test uses its own prefix).
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use keepsake_core::{storage, Id, Project, StorageUrl};
 use serde_json::json;
 
