@@ -14,6 +14,8 @@ mod code_snapshot;
 mod hostile;
 #[path = "runner/keepsake_compat.rs"]
 mod keepsake_compat;
+#[path = "runner/output.rs"]
+mod output;
 #[path = "runner/s3.rs"]
 mod s3;
 #[path = "runner/shared_store/mod.rs"]

@@ -60,25 +60,7 @@ fn ls_show_and_json() {
     let t = TestProject::new(true);
     let a = record_run(&t, 0.01, &[0.9, 0.5, 0.7]);
     let b = record_run(&t, 0.1, &[0.8, 0.6]);
-    let table = t.ks(&["ls"]).ok().stdout;
-    let expected = format!(
-        "EXPERIMENT  STARTED          STATUS   PARAMS    BEST CHECKPOINT   LATEST CHECKPOINT
-{}     2 minutes ago    stopped  lr=0.01   {} (step 1)  {} (step 2)
-                                           loss=0.5          loss=0.7
-
-{}     2 minutes ago    stopped  lr=0.1    {} (step 1)  {} (step 1)
-                                           loss=0.6          loss=0.6
-
-",
-        a.id.short(),
-        a.checkpoints[1].id.short(),
-        a.checkpoints[2].id.short(),
-        b.id.short(),
-        b.checkpoints[1].id.short(),
-        b.checkpoints[1].id.short()
-    );
-    assert_eq!(normalize_spaces(&table), normalize_spaces(&expected));
-
+    // The table, `show` and the filter error are whole-output snapshots in output.rs.
     let json = t.ks(&["ls", "--json"]).ok().json();
     assert_eq!(json.as_array().unwrap().len(), 2);
     let first = &json[0];
@@ -101,28 +83,12 @@ fn ls_show_and_json() {
         .ok()
         .stdout;
     assert_eq!(filtered, format!("{}\n", a.id));
-    let err = t.ks(&["ls", "-f", "lr == 1"]).fails();
-    assert!(err.error_line().contains("lr == 1"), "{}", err.stderr);
-
-    let show = t.ks(&["show", &a.id.as_str()[..6]]).ok().stdout;
-    assert!(
-        show.starts_with(&format!("Experiment: {}\n", a.id)),
-        "{show}"
-    );
-    assert!(show.contains("0.5 (best)"), "{show}");
     let show_ckpt = t
         .ks(&["show", "--json", a.checkpoints[2].id.as_str()])
         .ok()
         .json();
     assert_eq!(show_ckpt["step"], json!(2));
     assert!(t.ks(&["ps"]).ok().stdout.is_empty());
-}
-
-fn normalize_spaces(s: &str) -> String {
-    s.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[test]
@@ -134,12 +100,7 @@ fn diff_shows_params_metrics_and_code() {
         "def build(hidden):\n    return {\"hidden\": hidden * 2}\n",
     );
     let b = record_run(&t, 0.1, &[0.8]);
-    let text = t.ks(&["diff", a.id.as_str(), b.id.as_str()]).ok().stdout;
-    assert!(text.contains("lr:"), "{text}");
-    assert!(
-        text.contains("+    return {\"hidden\": hidden * 2}"),
-        "{text}"
-    );
+    // The text form is the `diff` snapshot in output.rs.
     let json = t
         .ks(&["diff", "--json", a.id.as_str(), b.id.as_str()])
         .ok()
