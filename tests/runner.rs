@@ -22,5 +22,7 @@ mod s3;
 mod shared_store;
 #[path = "runner/sharing/mod.rs"]
 mod sharing;
+#[path = "runner/storage.rs"]
+mod storage;
 #[path = "runner/workflow/mod.rs"]
 mod workflow;
