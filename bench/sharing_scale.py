@@ -4,7 +4,7 @@ into fresh bare remotes on this machine. Writes bench/SHARING-RESULTS.md. See be
 
     python3 bench/sharing_scale.py [--sizes 2000x10,3000x1,10000x1] [--runs 3] [--bin PATH]
 
-The experiments are written by the ignored test `generate_for_bench` in tests/sharing.rs (one
+The experiments are written by the ignored test `generate_for_bench` in tests/runner/sharing/scale.rs (one
 template recorded through the core, copied with fresh IDs by `git fast-import`).
 """
 
@@ -50,7 +50,7 @@ def timed(*args, cwd):
 def generate(dir, n, m):
     env = dict(ENV, KEEPSAKE_BENCH_DIR=str(dir), KEEPSAKE_BENCH_EXPERIMENTS=str(n),
                KEEPSAKE_BENCH_CHECKPOINTS=str(m))
-    sh("cargo", "test", "-q", "--test", "sharing", "generate_for_bench", "--", "--ignored",
+    sh("cargo", "test", "-q", "--test", "runner", "sharing::scale::generate_for_bench", "--", "--ignored",
        "--exact", cwd=ROOT, env=env)
 
 

@@ -28,6 +28,9 @@ PY
 # Lints first: a warning fails the run, as it would in review.
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# A snapshot (tests/runner/snapshots/) that differs fails the run and nothing is written: review
+# and accept changes locally with `cargo insta review` (or INSTA_UPDATE=always), then commit them.
+export INSTA_UPDATE=no
 cargo test --workspace --locked --no-fail-fast --exclude keepsake-py
 
 # The Python package: built into the tools environment, then its pytest suite.

@@ -1,6 +1,5 @@
 //! Shared helpers for the end-to-end tests: hermetic git repositories built by the scripts in
 //! fixtures/, the binary run with no user config and a fixed clock, and recording through the core.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,13 +3,11 @@
 //! out stays in the store's tarball, is listed in the record, shown, diffed, and restored by
 //! checkout. Real repositories, a real bare remote, a file:// team store.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::support::*;
 use keepsake_core::Experiment;
 use serde_json::json;
 

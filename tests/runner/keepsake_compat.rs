@@ -2,11 +2,9 @@
 //! scripts/setup-test-env.sh): its repositories import and read the same through git-keepsake, and
 //! what the core writes reads the same through Keepsake's own CLI.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::*;
 use serde_json::{json, Value};
 
 fn venv() -> Option<String> {
