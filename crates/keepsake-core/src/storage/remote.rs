@@ -1,0 +1,389 @@
+//! The remote backend: S3, GCS (and an in-memory store for tests) through `object_store`, the
+//! only user of that crate. Calls run on one shared runtime, bounded by a deadline when the
+//! caller must not wait on a store that is down; failures are sorted into kinds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::buffered::BufWriter;
+use object_store::path::Path as ObjectPath;
+use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
+
+use super::stream::{Chunk, ObjectReader, ObjectWriter};
+use super::{one_line, ObjectMeta};
+
+use crate::config::StorageUrl;
+use crate::error::{Error, Result, StorageErrorKind};
+
+/// A remote store, with the deadline its calls must meet when one is set.
+#[derive(Clone)]
+pub(super) struct RemoteStore {
+    inner: Arc<dyn ObjectStore>,
+    url: String,
+    /// When set, calls give up at this instant, set this long after it was taken.
+    deadline: Option<(std::time::Instant, Duration)>,
+}
+
+impl RemoteStore {
+    pub(super) fn open(url: &StorageUrl, display: &str) -> Result<RemoteStore> {
+        let fail = |e: object_store::Error| Error::Storage {
+            url: display.to_string(),
+            key: String::new(),
+            message: one_line(&e.to_string()),
+            kind: kind_of(&e),
+        };
+        let inner: Arc<dyn ObjectStore> = match url {
+            StorageUrl::S3 { bucket, prefix } => {
+                let mut builder = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry_config())
+                    .with_client_options(client_options());
+                let endpoint =
+                    std::env::var("AWS_ENDPOINT").or_else(|_| std::env::var("AWS_ENDPOINT_URL"));
+                if let Ok(endpoint) = endpoint {
+                    builder = builder
+                        .with_allow_http(endpoint.starts_with("http://"))
+                        .with_endpoint(endpoint);
+                }
+                if std::env::var("AWS_DEFAULT_REGION").is_err()
+                    && std::env::var("AWS_REGION").is_err()
+                {
+                    builder = builder.with_region("us-east-1");
+                }
+                with_prefix(Arc::new(builder.build().map_err(fail)?), prefix)
+            }
+            StorageUrl::Gcs { bucket, prefix } => {
+                if !gcs_credentials_configured() {
+                    return Err(Error::Storage {
+                        url: display.to_string(),
+                        key: String::new(),
+                        message: "no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT) to a service account key file".into(),
+                        kind: StorageErrorKind::Unauthenticated,
+                    });
+                }
+                let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry_config())
+                    .with_client_options(client_options());
+                with_prefix(Arc::new(builder.build().map_err(fail)?), prefix)
+            }
+            StorageUrl::Memory(name) => memory_store(name),
+            StorageUrl::File(_) => unreachable!("a local store is not a remote one"),
+        };
+        Ok(RemoteStore::new(inner, display))
+    }
+
+    pub(super) fn new(inner: Arc<dyn ObjectStore>, url: &str) -> RemoteStore {
+        RemoteStore {
+            inner,
+            url: url.to_string(),
+            deadline: None,
+        }
+    }
+
+    pub(super) fn with_timeout(&self, timeout: Duration) -> RemoteStore {
+        RemoteStore {
+            deadline: Some((std::time::Instant::now() + timeout, timeout)),
+            ..self.clone()
+        }
+    }
+
+    /// Runs a call to completion, or until the deadline.
+    fn block<T>(
+        &self,
+        call: impl std::future::Future<Output = object_store::Result<T>>,
+    ) -> object_store::Result<T> {
+        let Some((deadline, timeout)) = self.deadline else {
+            return runtime().block_on(call);
+        };
+        runtime().block_on(async {
+            match tokio::time::timeout_at(deadline.into(), call).await {
+                Ok(result) => result,
+                Err(_) => Err(object_store::Error::Generic {
+                    store: "remote store",
+                    source: format!("no answer within {} s", timeout.as_secs()).into(),
+                }),
+            }
+        })
+    }
+
+    fn err(&self, key: &str, e: object_store::Error) -> Error {
+        Error::Storage {
+            url: self.url.clone(),
+            key: key.to_string(),
+            message: one_line(&e.to_string()),
+            kind: kind_of(&e),
+        }
+    }
+
+    pub(super) fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        let path = ObjectPath::from(key);
+        self.block(async {
+            match self.inner.get(&path).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(|e| self.err(key, e))
+    }
+
+    pub(super) fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        let path = ObjectPath::from(key);
+        self.block(self.inner.put(&path, PutPayload::from(bytes)))
+            .map(|_| ())
+            .map_err(|e| self.err(key, e))
+    }
+
+    pub(super) fn delete(&self, key: &str) -> Result<()> {
+        let path = ObjectPath::from(key);
+        match self.block(self.inner.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(key, e)),
+        }
+    }
+
+    pub(super) fn size(&self, key: &str) -> Result<Option<u64>> {
+        let path = ObjectPath::from(key);
+        match self.block(self.inner.head(&path)) {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(key, e)),
+        }
+    }
+
+    pub(super) fn list_meta(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let path = ObjectPath::from(prefix.trim_end_matches('/'));
+        let metas: Vec<_> = self
+            .block(async {
+                self.inner
+                    .list(Some(&path))
+                    .collect::<Vec<_>>()
+                    .await
+                    .into_iter()
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
+            .map_err(|e| self.err(prefix, e))?;
+        let mut out: Vec<_> = metas
+            .into_iter()
+            .map(|m| (m.location.to_string(), m.size, m.last_modified))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// A multipart upload driven by a task on the runtime: chunks go to it through a bounded
+    /// channel, and dropping the writer aborts the upload, so nothing partial ever appears.
+    pub(super) fn writer(&self, key: &str) -> ObjectWriter {
+        let (tx, mut rx) = mpsc::channel::<Chunk>(4);
+        let (done_tx, done_rx) = oneshot::channel();
+        let mut upload = BufWriter::new(self.inner.clone(), ObjectPath::from(key));
+        runtime().spawn(async move {
+            let result = async {
+                loop {
+                    match rx.recv().await {
+                        Some(Chunk::Data(b)) => {
+                            if let Err(e) = upload.write_all(&b).await {
+                                return Some(Err(e));
+                            }
+                        }
+                        Some(Chunk::Finish) => return Some(upload.shutdown().await),
+                        None => {
+                            // Abandoned: nothing to report, nobody is waiting for it.
+                            let _ = upload.abort().await;
+                            return None;
+                        }
+                    }
+                }
+            }
+            .await;
+            if let Some(result) = result {
+                let _ = done_tx.send(result);
+            }
+        });
+        ObjectWriter::remote(tx, done_rx, key, &self.url)
+    }
+
+    pub(super) fn reader(&self, key: &str) -> Result<Option<ObjectReader>> {
+        let path = ObjectPath::from(key);
+        let got = match self.block(self.inner.get(&path)) {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err(key, e)),
+        };
+        let (tx, rx) = mpsc::channel(4);
+        runtime().spawn(async move {
+            let mut stream = got.into_stream();
+            while let Some(item) = stream.next().await {
+                let item = item.map_err(|e| std::io::Error::other(one_line(&e.to_string())));
+                if tx.send(item).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Some(ObjectReader::Remote {
+            rx,
+            current: Bytes::new(),
+        }))
+    }
+}
+
+/// The I/O runtime of this process. A child made by `fork()` gets a runtime of its own: the
+/// parent's worker threads do not exist in the child, and blocking on them would hang forever.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut slot = RT.lock().unwrap_or_else(|e| e.into_inner());
+    match *slot {
+        Some((owner, rt)) if owner == pid => rt,
+        _ => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("keepsake-io")
+                .enable_all()
+                .build()
+                .expect("the I/O runtime starts"); // fails only when no thread can be spawned
+                                                   // Leaked on purpose: it lives as long as the process, and a parent's runtime inherited
+                                                   // through fork must never be dropped (its threads are gone).
+            let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(rt));
+            *slot = Some((pid, rt));
+            rt
+        }
+    }
+}
+
+/// In-memory stores by name, so that two `Store`s opened on `memory://x` share their objects.
+fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
+    static STORES: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
+    let mut map = STORES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    map.entry(name.to_string())
+        .or_insert_with(|| Arc::new(object_store::memory::InMemory::new()))
+        .clone()
+}
+
+/// Whether GCS credentials are configured explicitly. Without them object_store would ask the
+/// cloud metadata server, which outside Google Cloud only hangs or fails obscurely.
+pub(super) fn gcs_credentials_configured() -> bool {
+    let vars = [
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_SERVICE_ACCOUNT",
+        "GOOGLE_SERVICE_ACCOUNT_PATH",
+        "GOOGLE_SERVICE_ACCOUNT_KEY",
+    ];
+    let adc = std::env::var_os("HOME")
+        .map(|h| {
+            std::path::Path::new(&h)
+                .join(".config/gcloud/application_default_credentials.json")
+                .is_file()
+        })
+        .unwrap_or(false);
+    adc || vars
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
+    if prefix.is_empty() {
+        store
+    } else {
+        Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+    }
+}
+
+/// A few quick retries: a command fails in seconds when storage is down rather than hanging.
+fn retry_config() -> RetryConfig {
+    RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(20),
+        ..Default::default()
+    }
+}
+
+fn client_options() -> ClientOptions {
+    ClientOptions::new().with_connect_timeout(Duration::from_secs(5))
+}
+
+/// The kind of an object_store failure. object_store turns 404/403/401/412 into variants of
+/// their own; S3 tells a missing bucket and bad credentials apart only in the response body
+/// (`<Code>NoSuchBucket</Code>`, `InvalidAccessKeyId`), which its message quotes.
+pub(crate) fn kind_of(e: &object_store::Error) -> StorageErrorKind {
+    use object_store::Error as E;
+    let text = e.to_string();
+    let says = |code: &str| text.contains(code);
+    match e {
+        _ if says("NoSuchBucket") => StorageErrorKind::NoSuchBucket,
+        _ if [
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "ExpiredToken",
+            "InvalidToken",
+        ]
+        .iter()
+        .any(|c| says(c)) =>
+        {
+            StorageErrorKind::Unauthenticated
+        }
+        E::NotFound { .. } => StorageErrorKind::NotFound,
+        E::Precondition { .. } | E::AlreadyExists { .. } | E::NotModified { .. } => {
+            StorageErrorKind::Precondition
+        }
+        E::PermissionDenied { .. } => StorageErrorKind::PermissionDenied,
+        E::Unauthenticated { .. } => StorageErrorKind::Unauthenticated,
+        E::InvalidPath { .. }
+        | E::NotSupported { .. }
+        | E::NotImplemented
+        | E::UnknownConfigurationKey { .. } => StorageErrorKind::Other,
+        E::Generic { source, .. } => kind_of_generic(source.as_ref(), &text),
+        _ => StorageErrorKind::Transient,
+    }
+}
+
+/// A `Generic` failure: the transport failing, or a status that object_store has no variant
+/// for (its retry error is private: the status is read from its message).
+fn kind_of_generic(source: &(dyn std::error::Error + 'static), text: &str) -> StorageErrorKind {
+    let mut cause = Some(source);
+    while let Some(c) = cause {
+        if c.downcast_ref::<object_store::client::HttpError>()
+            .is_some()
+        {
+            return StorageErrorKind::Transient;
+        }
+        cause = c.source();
+    }
+    let status = text
+        .split("status code: ")
+        .nth(1)
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse::<u16>().ok());
+    match status {
+        // Timeout, throttling: the server says to come back.
+        Some(408 | 429) => StorageErrorKind::Transient,
+        Some(400..=499) => StorageErrorKind::Other,
+        _ => StorageErrorKind::Transient,
+    }
+}
+
+/// The kind of an I/O failure while writing: object_store's own error when it is inside,
+/// else read-only or forbidden files are permanent and the rest (a full disk, say) may pass.
+pub(crate) fn kind_of_io(e: &std::io::Error) -> StorageErrorKind {
+    if let Some(inner) = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<object_store::Error>())
+    {
+        return kind_of(inner);
+    }
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            StorageErrorKind::PermissionDenied
+        }
+        _ => StorageErrorKind::Transient,
+    }
+}
