@@ -1,6 +1,7 @@
 //! Recording from a training process without slowing it down: `checkpoint()` validates and
-//! captures the files (a copy in a staging directory), then returns; a worker thread uploads and
-//! records in order, retrying transient storage faults. A heartbeat thread marks the experiment
+//! captures the files (into memory within a budget, else packed into a tarball on disk), then
+//! returns; a worker thread (`worker`) uploads and records in order, retrying transient storage
+//! faults. A heartbeat thread marks the experiment
 //! running. Nothing here prints: what happens is reported through the `on_event` callback.
 
 use std::collections::VecDeque;
@@ -11,9 +12,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod worker;
+
 use crate::error::{Error, Result, StorageErrorKind};
 use crate::experiments::capture::MemoryBudget;
-use crate::experiments::checkpoint::{CaptureTo, Metadata, NewCheckpoint, PreparedCheckpoint};
+use crate::experiments::checkpoint::{CaptureTo, NewCheckpoint, PreparedCheckpoint};
 use crate::experiments::create::NewExperiment;
 use crate::experiments::Project;
 use crate::id::Id;
@@ -180,7 +183,7 @@ impl Recorder {
                 let shared = worker_shared;
                 // A panic anywhere in here (an event callback, say) must not leave `wait()`
                 // and `stop()` waiting for checkpoints that nobody will ever save.
-                let run = std::panic::catch_unwind(AssertUnwindSafe(|| work(&shared, &rx)));
+                let run = std::panic::catch_unwind(AssertUnwindSafe(|| worker::work(&shared, &rx)));
                 let why = match run {
                     Ok(()) => "the recorder is stopped".to_string(),
                     Err(payload) => {
@@ -442,255 +445,5 @@ impl Drop for Recorder {
     }
 }
 
-/// The worker: saves the queued checkpoints in order until the queue is closed.
-fn work(shared: &Shared, rx: &mpsc::Receiver<Job>) {
-    // Keepsake's metadata file holds every checkpoint, so writing it is O(n): it is written
-    // once per burst of saves, when the queue runs dry (with git; without, each save writes
-    // it, as it is the record).
-    let mut behind = false;
-    let mut next = rx.recv().ok();
-    while let Some(job) = next.take() {
-        next = rx.try_recv().ok();
-        behind |= save_with_retries(shared, &job.prepared);
-        let short = job.prepared.checkpoint.id.short().to_string();
-        drop(job);
-        if next.is_none() && behind {
-            write_metadata(shared, &short);
-            behind = false;
-        }
-        // Counted done only now, so that `wait()` returns with the metadata written.
-        shared.progress().pending.pop_front();
-        shared.drained.notify_all();
-        if next.is_none() {
-            next = rx.recv().ok();
-        }
-    }
-}
-
-/// Saves one checkpoint, retrying transient storage faults; whether it was saved.
-fn save_with_retries(shared: &Shared, prepared: &PreparedCheckpoint) -> bool {
-    let short = prepared.checkpoint.id.short().to_string();
-    let saved = with_retries(shared, &short, || {
-        // Saved into the shared experiment under its lock (a copy would cost O(n) per save);
-        // the lock is let go before any wait.
-        let mut exp = shared.experiment.lock().unwrap_or_else(|e| e.into_inner());
-        crate::experiments::checkpoint::save_checkpoint_with(
-            &shared.project,
-            &mut exp,
-            prepared,
-            Metadata::Later,
-        )
-    });
-    match saved {
-        Ok(c) => {
-            (shared.options.on_event)(Event::Saved(Box::new(c)));
-            true
-        }
-        Err(e) => {
-            let permanent = match &e {
-                Error::Storage { kind, .. } if !kind.is_transient() => Some(*kind),
-                _ => None,
-            };
-            let message = e.to_string();
-            let warn = {
-                let mut progress = shared.progress();
-                progress.fail([short.clone()], &message);
-                // A store that refuses the credentials refuses every save: one warning.
-                let repeated = permanent.is_some() && progress.warned == permanent;
-                progress.warned = permanent.or(progress.warned);
-                !repeated
-            };
-            if warn {
-                (shared.options.on_event)(Event::Dropped {
-                    checkpoint: short,
-                    error: message,
-                    refused: permanent.is_some(),
-                });
-            }
-            false
-        }
-    }
-}
-
-/// Runs `attempt` until it succeeds, retrying transient storage faults with backoff for up to
-/// the options' `retry_for` and reporting each retry (as about checkpoint `short`). Permanent
-/// ones (bad credentials, no such bucket) fail at once.
-fn with_retries<T>(
-    shared: &Shared,
-    short: &str,
-    mut attempt: impl FnMut() -> Result<T>,
-) -> Result<T> {
-    let started = Instant::now();
-    let mut wait = Duration::from_millis(500);
-    loop {
-        match attempt() {
-            Err(e @ Error::Storage { kind, .. })
-                if kind.is_transient() && started.elapsed() + wait < shared.options.retry_for =>
-            {
-                (shared.options.on_event)(Event::Retrying {
-                    checkpoint: short.to_string(),
-                    error: e.to_string(),
-                    wait,
-                });
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_secs(15));
-            }
-            done => return done,
-        }
-    }
-}
-
-/// Writes Keepsake's metadata file for the experiment as saved so far (up to checkpoint
-/// `short`), retrying storage faults as saves do.
-fn write_metadata(shared: &Shared, short: &str) {
-    if !shared.project.has_git() {
-        return; // each save wrote it
-    }
-    let written = with_retries(shared, short, || {
-        let exp = shared.experiment.lock().unwrap_or_else(|e| e.into_inner());
-        crate::experiments::create::write_storage_metadata(&shared.project, &exp)
-    });
-    if let Err(e) = written {
-        (shared.options.on_event)(Event::MetadataFailed(e.to_string()));
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::experiments::OpenOptions;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    fn project(dir: &std::path::Path, store: &str) -> Arc<Project> {
-        let opts = OpenOptions {
-            cwd: dir.to_path_buf(),
-            repository: Some(format!("memory://{store}")),
-            directory: Some(dir.to_path_buf()),
-        };
-        Arc::new(Project::open(&opts).unwrap())
-    }
-
-    fn options(on_event: EventSink) -> RecorderOptions {
-        RecorderOptions {
-            heartbeat: false,
-            retry_for: Duration::from_secs(30),
-            on_event,
-            ..RecorderOptions::default()
-        }
-    }
-
-    fn step(n: i64) -> NewCheckpoint {
-        NewCheckpoint {
-            step: n,
-            ..NewCheckpoint::default()
-        }
-    }
-
-    #[test]
-    fn a_panicking_worker_ends_wait_and_stop_with_the_checkpoints_not_saved() {
-        let dir = tempfile::tempdir().unwrap();
-        // A real way for the worker to die: the event callback runs on the worker thread.
-        let sink: EventSink = Arc::new(|event| {
-            if let Event::Saved(_) = event {
-                panic!("callback exploded");
-            }
-        });
-        let recorder = Recorder::start(
-            project(dir.path(), "recorder-panic"),
-            NewExperiment::default(),
-            options(sink),
-        )
-        .unwrap();
-        let first = recorder.checkpoint(step(1)).unwrap();
-        let err = recorder.wait(&mut |_| {}).unwrap_err();
-        let message = err.to_string();
-        assert!(matches!(err, Error::NotSaved { .. }), "{message}");
-        assert!(message.contains(first.id.short()), "{message}");
-        assert!(message.contains("callback exploded"), "{message}");
-        // The worker is gone: a later checkpoint is refused, not queued to nobody.
-        let refused = recorder.checkpoint(step(2)).unwrap_err().to_string();
-        assert!(refused.contains("upload worker crashed"), "{refused}");
-        // stop() returns (the failure was reported by wait()) and marks the experiment stopped.
-        recorder.stop(&mut |_| {}).unwrap();
-        let after = recorder.checkpoint(step(3)).unwrap_err().to_string();
-        assert!(after.contains("it is stopped"), "{after}");
-    }
-
-    #[test]
-    fn stop_reports_checkpoints_lost_by_a_worker_crash_that_wait_did_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let sink: EventSink = Arc::new(|event| {
-            if let Event::Saved(_) = event {
-                panic!("boom");
-            }
-        });
-        let recorder = Recorder::start(
-            project(dir.path(), "recorder-panic-stop"),
-            NewExperiment::default(),
-            options(sink),
-        )
-        .unwrap();
-        let c = recorder.checkpoint(step(0)).unwrap();
-        let message = recorder.stop(&mut |_| {}).unwrap_err().to_string();
-        assert!(
-            message.contains(c.id.short()) && message.contains("NOT saved"),
-            "{message}"
-        );
-        // Only the first stop() does anything.
-        recorder.stop(&mut |_| {}).unwrap();
-    }
-
-    fn storage_error(kind: StorageErrorKind) -> Error {
-        Error::Storage {
-            url: "s3://bucket".into(),
-            key: "k".into(),
-            message: "refused".into(),
-            kind,
-        }
-    }
-
-    #[test]
-    fn only_transient_storage_errors_are_retried() {
-        let dir = tempfile::tempdir().unwrap();
-        let retries = Arc::new(AtomicUsize::new(0));
-        let counted = retries.clone();
-        let sink: EventSink = Arc::new(move |event| {
-            if let Event::Retrying { .. } = event {
-                counted.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        let recorder = Recorder::start(
-            project(dir.path(), "recorder-retries"),
-            NewExperiment::default(),
-            options(sink),
-        )
-        .unwrap();
-        let shared = &recorder.shared;
-        for kind in [
-            StorageErrorKind::Unauthenticated,
-            StorageErrorKind::PermissionDenied,
-            StorageErrorKind::NoSuchBucket,
-            StorageErrorKind::Other,
-        ] {
-            let mut calls = 0;
-            let r: Result<()> = with_retries(shared, "c", || {
-                calls += 1;
-                Err(storage_error(kind))
-            });
-            assert!(r.is_err());
-            assert_eq!(calls, 1, "{kind:?} was retried");
-        }
-        assert_eq!(retries.load(Ordering::SeqCst), 0);
-        let mut calls = 0;
-        let r = with_retries(shared, "c", || {
-            calls += 1;
-            if calls < 2 {
-                Err(storage_error(StorageErrorKind::Transient))
-            } else {
-                Ok(calls)
-            }
-        });
-        assert_eq!(r.unwrap(), 2);
-        assert_eq!(retries.load(Ordering::SeqCst), 1);
-    }
-}
+mod tests;
