@@ -1,6 +1,7 @@
 //! `apply`: an experiment's code and params into the working tree, without committing.
 
 use clap::Args;
+use keepsake_core::{experiments, sharing};
 
 use super::{open_project, Global};
 use crate::error::CliResult;
@@ -14,8 +15,8 @@ pub struct ApplyArgs {
 
 pub fn cmd_apply(g: &Global, args: ApplyArgs) -> CliResult {
     let project = open_project(g)?;
-    let target = keepsake_core::experiments::resolve::resolve(&project, &args.id)?;
-    let report = keepsake_core::sharing::promote::apply(&project, target.experiment())?;
+    let target = experiments::resolve::resolve(&project, &args.id)?;
+    let report = sharing::promote::apply(&project, target.experiment())?;
     ui::progress(&format!(
         "Applied experiment {}: {} file(s) written to {} (params in {}); nothing was committed",
         target.experiment().id.short(),

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use keepsake_core::{experiments, sharing};
 use keepsake_core::{CheckoutOptions, Target};
 
 use super::{open_project, Global};
@@ -32,8 +33,7 @@ pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
             .output
             .clone()
             .unwrap_or_else(|| project.dir().to_path_buf());
-        let (pointer, report) =
-            keepsake_core::sharing::promote::checkout_pointer(&project, &dest, args.force)?;
+        let (pointer, report) = sharing::promote::checkout_pointer(&project, &dest, args.force)?;
         ui::progress(&format!(
             "Fetched checkpoint {} of experiment {}: {} file(s), size and hash verified",
             pointer.checkpoint.short(),
@@ -42,7 +42,7 @@ pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
         ));
         return Ok(());
     };
-    let target = keepsake_core::experiments::resolve::resolve(&project, id)?;
+    let target = experiments::resolve::resolve(&project, id)?;
     let dest = args
         .output
         .clone()
@@ -73,13 +73,9 @@ pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
         force: args.force,
         path: args.path.clone(),
     };
-    let report = keepsake_core::experiments::checkout::checkout(
-        &project,
-        &target,
-        &dest,
-        &opts,
-        &mut |m| ui::progress(&m),
-    )?;
+    let report = experiments::checkout::checkout(&project, &target, &dest, &opts, &mut |m| {
+        ui::progress(&m)
+    })?;
     ui::progress(&format!(
         "Wrote {} file(s) to {}",
         report.files.len(),

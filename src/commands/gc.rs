@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use clap::Args;
-use keepsake_core::sharing::gc::GcOptions;
+use keepsake_core::sharing::gc::{self, GcOptions, GcReport, StoreOnly};
+use keepsake_core::Project;
 
 use super::{open_project, Global};
 use crate::error::{CliError, CliResult};
@@ -33,8 +34,7 @@ pub fn cmd_gc(g: &Global, args: GcArgs) -> CliResult {
         grace: Duration::from_secs(args.grace),
         prune_store_only: args.prune_store_only,
     };
-    let plan = keepsake_core::sharing::gc::plan(&project, options)?;
-    let mut asked = false;
+    let plan = gc::plan(&project, options)?;
     let prunable: Vec<_> = plan.store_only.iter().filter(|s| s.prunable).collect();
     // Store-only experiments that stay: all of them, or with pruning those still recording.
     let kept = if args.prune_store_only {
@@ -42,45 +42,50 @@ pub fn cmd_gc(g: &Global, args: GcArgs) -> CliResult {
     } else {
         plan.store_only.len()
     };
-    if args.prune_store_only && !prunable.is_empty() {
-        let lines: Vec<String> = prunable
-            .iter()
-            .map(|s| {
-                format!(
-                    "experiment {} ({} checkpoints, created {}, by {}@{})",
-                    keepsake_core::text::prefix_chars(&s.id, 7),
-                    s.checkpoints,
-                    s.created,
-                    s.user,
-                    s.host
-                )
-            })
-            .collect();
-        ui::progress(&format!(
-            "Experiments only {} knows (no ref here), to delete with their data:",
-            project.store_url()
-        ));
-        for line in &lines {
-            ui::progress(&format!("  {line}"));
-        }
-        if !args.dry_run && !args.yes {
-            if !ui::confirm("Delete these?") {
-                return Err(CliError::user(
-                    "Nothing deleted",
-                    Some("Pass --yes to delete without a prompt"),
-                ));
-            }
-            asked = true;
-        }
-    }
+    let asked =
+        args.prune_store_only && !prunable.is_empty() && confirm_prune(&project, &prunable, &args)?;
     let report = if args.dry_run {
         plan
     } else if asked {
         // Time went by while the user read the list: delete only what is still unreferenced.
-        keepsake_core::sharing::gc::apply(&project, &plan, options)?
+        gc::apply(&project, &plan, options)?
     } else {
-        keepsake_core::sharing::gc::execute(&project, plan)?
+        gc::execute(&project, plan)?
     };
+    print_report(&project, &report, &args, kept)
+}
+
+/// Lists the store-only experiments `--prune-store-only` would delete, and asks (unless
+/// `--yes` or `--dry-run`); whether the user was asked and said yes.
+fn confirm_prune(project: &Project, prunable: &[&StoreOnly], args: &GcArgs) -> CliResult<bool> {
+    ui::progress(&format!(
+        "Experiments only {} knows (no ref here), to delete with their data:",
+        project.store_url()
+    ));
+    for s in prunable {
+        ui::progress(&format!(
+            "  experiment {} ({} checkpoints, created {}, by {}@{})",
+            keepsake_core::text::prefix_chars(&s.id, 7),
+            s.checkpoints,
+            s.created,
+            s.user,
+            s.host
+        ));
+    }
+    if args.dry_run || args.yes {
+        return Ok(false);
+    }
+    if !ui::confirm("Delete these?") {
+        return Err(CliError::user(
+            "Nothing deleted",
+            Some("Pass --yes to delete without a prompt"),
+        ));
+    }
+    Ok(true)
+}
+
+/// The deleted keys on stdout, the totals on stderr.
+fn print_report(project: &Project, report: &GcReport, args: &GcArgs, kept: usize) -> CliResult {
     let listing: String = report
         .unreferenced
         .iter()

@@ -3,6 +3,7 @@
 use std::io::Read;
 
 use clap::{Args, Subcommand};
+use keepsake_core::sharing;
 
 use super::{open_project, Global};
 use crate::error::{CliError, CliResult};
@@ -28,7 +29,7 @@ pub fn cmd_hook(g: &Global, args: HookArgs) -> CliResult {
         return Ok(());
     }
     let project = open_project(g)?;
-    let missing = keepsake_core::sharing::push::missing_for_push(&project, &remote, &input)?;
+    let missing = sharing::push::missing_for_push(&project, &remote, &input)?;
     if missing.is_empty() {
         return Ok(());
     }

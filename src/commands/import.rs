@@ -1,6 +1,7 @@
 //! `import`: experiments of a Keepsake-layout store become git refs.
 
 use clap::Args;
+use keepsake_core::experiments;
 
 use super::{open_project, Global};
 use crate::error::CliResult;
@@ -14,7 +15,7 @@ pub struct ImportArgs {
 
 pub fn cmd_import(g: &Global, args: ImportArgs) -> CliResult {
     let project = open_project(g)?;
-    let report = keepsake_core::experiments::import::import(&project, args.url.as_deref())?;
+    let report = experiments::import::import(&project, args.url.as_deref())?;
     for e in &report.imported {
         ui::out(&format!(
             "imported {} ({} checkpoints)\n",

@@ -1,6 +1,7 @@
 //! `init`: make the store ready (and write keepsake.yaml when a repository URL is given).
 
 use clap::Args;
+use keepsake_core::experiments;
 
 use super::{open_project, Global};
 use crate::error::{CliError, CliResult};
@@ -29,7 +30,7 @@ pub fn cmd_init(g: &Global, args: InitArgs) -> CliResult {
         ui::progress(&format!("Wrote {}", path.display()));
     }
     let project = open_project(g)?;
-    keepsake_core::experiments::create::check_repository_spec(&project)?;
+    experiments::create::check_repository_spec(&project)?;
     ui::progress(&format!(
         "Experiments will be stored in {}",
         project.store_url()

@@ -1,6 +1,7 @@
 //! `install` and `uninstall`: git-keepsake's git hooks.
 
 use clap::Args;
+use keepsake_core::sharing;
 
 use super::{open_project, Global};
 use crate::error::CliResult;
@@ -14,7 +15,7 @@ pub struct InstallArgs {}
 
 pub fn cmd_install(g: &Global, _args: InstallArgs) -> CliResult {
     let project = open_project(g)?;
-    let report = keepsake_core::sharing::hooks::install(&project, &HOOKS)?;
+    let report = sharing::hooks::install(&project, &HOOKS)?;
     for name in &report.chained {
         ui::progress(&format!(
             "Your existing {name} hook still runs first (kept as {name}.keepsake-chained)"
@@ -30,7 +31,7 @@ pub fn cmd_install(g: &Global, _args: InstallArgs) -> CliResult {
 pub fn cmd_uninstall(g: &Global, _args: InstallArgs) -> CliResult {
     let project = open_project(g)?;
     let names: Vec<&str> = HOOKS.iter().map(|(n, _)| *n).collect();
-    let dir = keepsake_core::sharing::hooks::uninstall(&project, &names)?;
+    let dir = sharing::hooks::uninstall(&project, &names)?;
     ui::progress(&format!(
         "Removed git-keepsake hooks from {}",
         dir.display()

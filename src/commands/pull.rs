@@ -1,6 +1,7 @@
 //! `pull`: fetch experiments from a git remote; their weights come on checkout.
 
 use clap::Args;
+use keepsake_core::sharing;
 
 use super::{open_project, Global};
 use crate::error::{CliError, CliResult};
@@ -16,7 +17,7 @@ pub struct PullArgs {
 
 pub fn cmd_pull(g: &Global, args: PullArgs) -> CliResult {
     let project = open_project(g)?;
-    let report = keepsake_core::sharing::pull::pull(&project, &args.remote, &args.experiments)?;
+    let report = sharing::pull::pull(&project, &args.remote, &args.experiments)?;
     for id in &report.fetched {
         ui::out(&format!("{id}\n"))?;
     }

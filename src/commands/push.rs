@@ -1,6 +1,7 @@
 //! `push`: share experiments through a git remote, their data through the remote's store.
 
 use clap::Args;
+use keepsake_core::sharing;
 
 use super::{open_project, Global};
 use crate::error::{CliError, CliResult};
@@ -33,13 +34,9 @@ pub fn cmd_push(g: &Global, args: PushArgs) -> CliResult {
         all: args.all,
         include_commits: args.include_commits,
     };
-    let report = keepsake_core::sharing::push::push(
-        &project,
-        &args.remote,
-        &args.experiments,
-        &opts,
-        &mut |m| ui::progress(&m),
-    )?;
+    let report = sharing::push::push(&project, &args.remote, &args.experiments, &opts, &mut |m| {
+        ui::progress(&m)
+    })?;
     for problem in &report.problems {
         ui::warn(&format!("Not pushed: {problem}"));
     }

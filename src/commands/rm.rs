@@ -1,6 +1,7 @@
 //! `rm`: delete experiments or checkpoints, with their refs, notes lines and storage.
 
 use clap::Args;
+use keepsake_core::experiments;
 use keepsake_core::Target;
 
 use super::{open_project, Global};
@@ -24,7 +25,7 @@ pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
     let mut targets: Vec<Target> = Vec::new();
     let mut unreadable: Vec<&str> = Vec::new();
     for p in &args.ids {
-        match keepsake_core::experiments::resolve::resolve(&project, p) {
+        match experiments::resolve::resolve(&project, p) {
             Ok(t) => targets.push(t),
             Err(keepsake_core::Error::BadRecord { .. }) => unreadable.push(p),
             Err(e) => return Err(e.into()),
@@ -56,21 +57,18 @@ pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
         }
     }
     for p in &unreadable {
-        let name = keepsake_core::experiments::resolve::remove_unreadable(&project, p)?;
+        let name = experiments::resolve::remove_unreadable(&project, p)?;
         ui::progress(&format!("Deleted the unreadable ref {name}"));
     }
     for t in &targets {
         ui::progress(&format!("Deleting {}", describe(t)));
         match t {
-            Target::Experiment(e) => {
-                keepsake_core::experiments::delete::delete_experiment(&project, e)?
-            }
+            Target::Experiment(e) => experiments::delete::delete_experiment(&project, e)?,
             Target::Checkpoint(e, c) => {
                 // Re-read: an earlier argument may have changed the same experiment.
-                let fresh =
-                    keepsake_core::experiments::read::get_experiment(&project, e.id.as_str())
-                        .unwrap_or_else(|_| e.clone());
-                keepsake_core::experiments::delete::delete_checkpoint(&project, &fresh, c)?
+                let fresh = experiments::read::get_experiment(&project, e.id.as_str())
+                    .unwrap_or_else(|_| e.clone());
+                experiments::delete::delete_checkpoint(&project, &fresh, c)?
             }
         }
     }

@@ -1,6 +1,7 @@
 //! `show`: one experiment (all fields and its checkpoints) or one checkpoint.
 
 use clap::Args;
+use keepsake_core::experiments;
 use keepsake_core::text::human_size;
 use keepsake_core::{model::value, Checkpoint, Experiment, Project, Target};
 use serde_json::Value;
@@ -63,9 +64,9 @@ pub fn render(lines: &[Line]) -> String {
 
 pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
     let project = open_project(g)?;
-    let target = keepsake_core::experiments::resolve::resolve(&project, &args.id)?;
+    let target = experiments::resolve::resolve(&project, &args.id)?;
     // Git has all the rest: a store that does not answer only leaves the status unknown.
-    let status = keepsake_core::experiments::running::running_status(&project);
+    let status = experiments::running::running_status(&project);
     if let Some(e) = &status.unknown {
         ui::warn(&format!("status unknown: store unreachable ({e})"));
     }

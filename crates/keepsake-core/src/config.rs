@@ -1,6 +1,7 @@
 //! Project configuration: finding `keepsake.yaml`, reading it, and turning its repository URL into
 //! a storage location. Reads files only; never touches git or storage.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use serde_yaml_ng::Value as Yaml;
@@ -219,7 +220,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
     };
     let (mut repository, mut storage, mut compression) = (None, None, Codec::Gzip);
     let mut git_max_file_size = DEFAULT_GIT_MAX_FILE_SIZE;
-    let mut remotes = std::collections::BTreeMap::new();
+    let mut remotes = BTreeMap::new();
     for (k, v) in map {
         let key = k.as_str().unwrap_or_default().to_string();
         let string = || {
@@ -236,38 +237,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
                     bad(format!("unknown compression `{s}` (use `gzip` or `zstd`)"))
                 })?;
             }
-            "remotes" => {
-                let Yaml::Mapping(m) = &v else {
-                    return Err(bad(
-                        "`remotes` must map git remote names to store URLs".into()
-                    ));
-                };
-                for (name, url) in m {
-                    match (name.as_str(), url.as_str()) {
-                        (Some(n), Some(u)) => remotes.insert(n.to_string(), u.to_string()),
-                        _ => {
-                            return Err(bad(
-                                "`remotes` must map git remote names to store URLs".into()
-                            ))
-                        }
-                    };
-                }
-            }
-            "git_max_file_size" => {
-                let text = match &v {
-                    Yaml::Number(n) => n.to_string(),
-                    Yaml::String(s) => s.clone(),
-                    other => serde_yaml_ng::to_string(other)
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string(),
-                };
-                git_max_file_size = parse_byte_size(&text).ok_or_else(|| {
-                    bad(format!(
-                        "`git_max_file_size` is `{text}`: expected a byte count such as `10485760`, `10MiB` or `100MB`"
-                    ))
-                })?;
-            }
+            "remotes" => remotes = parse_remotes(&v).map_err(bad)?,
+            "git_max_file_size" => git_max_file_size = parse_git_max_file_size(&v).map_err(bad)?,
             _ => {
                 return Err(bad(format!(
                 "unknown key `{key}` (known: repository, compression, remotes, git_max_file_size)"
@@ -276,22 +247,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
         }
     }
     let mut warnings = Vec::new();
-    let repository = match (repository, storage) {
-        (Some(_), Some(_)) => {
-            return Err(bad(
-                "`repository` and the deprecated `storage` cannot both be set".into(),
-            ))
-        }
-        (Some(r), None) => r,
-        (None, Some(s)) => {
-            warnings.push(
-                "The `storage` key in keepsake.yaml is deprecated: rename it to `repository`"
-                    .into(),
-            );
-            s
-        }
-        (None, None) => return Err(bad("missing required key `repository`".into())),
-    };
+    let repository = choose_repository(repository, storage, &mut warnings).map_err(bad)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(Config {
         dir,
@@ -302,6 +258,59 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
         warnings,
         git_max_file_size,
     })
+}
+
+/// `remotes:` maps git remote names to store URLs.
+fn parse_remotes(v: &Yaml) -> std::result::Result<BTreeMap<String, String>, String> {
+    let wrong = || "`remotes` must map git remote names to store URLs".to_string();
+    let Yaml::Mapping(m) = v else {
+        return Err(wrong());
+    };
+    m.iter()
+        .map(|(name, url)| match (name.as_str(), url.as_str()) {
+            (Some(n), Some(u)) => Ok((n.to_string(), u.to_string())),
+            _ => Err(wrong()),
+        })
+        .collect()
+}
+
+/// `git_max_file_size:` a byte count, as a number or with a unit.
+fn parse_git_max_file_size(v: &Yaml) -> std::result::Result<u64, String> {
+    let text = match v {
+        Yaml::Number(n) => n.to_string(),
+        Yaml::String(s) => s.clone(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    };
+    parse_byte_size(&text).ok_or_else(|| {
+        format!(
+            "`git_max_file_size` is `{text}`: expected a byte count such as `10485760`, `10MiB` or `100MB`"
+        )
+    })
+}
+
+/// The store URL: `repository`, or Keepsake's deprecated `storage` (with a warning), not both.
+fn choose_repository(
+    repository: Option<String>,
+    storage: Option<String>,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<String, String> {
+    match (repository, storage) {
+        (Some(_), Some(_)) => {
+            Err("`repository` and the deprecated `storage` cannot both be set".into())
+        }
+        (Some(r), None) => Ok(r),
+        (None, Some(s)) => {
+            warnings.push(
+                "The `storage` key in keepsake.yaml is deprecated: rename it to `repository`"
+                    .into(),
+            );
+            Ok(s)
+        }
+        (None, None) => Err("missing required key `repository`".into()),
+    }
 }
 
 #[cfg(test)]
