@@ -133,77 +133,11 @@ pub fn push(
     // Everything the remote has, in one call: its experiments, its notes, and the tips that
     // say which commits are already published.
     let advertised = transport::ls_remote(&dir, remote, &[])?;
-    let remote_notes = advertised
-        .iter()
-        .find(|(n, _)| n == NOTES_REF)
-        .map(|(_, sha)| sha.clone());
-    let remote_refs: HashMap<&str, &str> = advertised
-        .iter()
-        .filter(|(n, _)| n.starts_with(EXPERIMENT_REFS))
-        .map(|(n, sha)| (n.as_str(), sha.as_str()))
-        .collect();
-    // Only the remote experiments that moved and that this clone lacks are fetched (to check
-    // ancestry), not every experiment the team ever pushed.
-    let tracking = remote_tracking_prefix(remote);
-    let mut to_fetch = Vec::new();
-    for exp in &experiments {
-        let name = experiment_ref(&exp.id);
-        if let Some(r) = remote_refs.get(name.as_str()) {
-            if *r != exp.tip && !git.has_object(r) {
-                to_fetch.push(format!("+{name}:{tracking}{}", exp.id));
-            }
-        }
-    }
-    transport::fetch(&dir, remote, &to_fetch)?;
-    let mut updates = Vec::new();
-    let mut diverged = Vec::new();
-    let mut to_upload = Vec::new();
-    for exp in &experiments {
-        match remote_refs.get(experiment_ref(&exp.id).as_str()) {
-            Some(r) if *r == exp.tip => report.up_to_date.push(exp.id.clone()),
-            Some(r) if !git.descends_from(&exp.tip, r)? => {
-                diverged.push(exp.id.short().to_string())
-            }
-            _ => {
-                updates.push((exp.tip.clone(), exp.id.to_string()));
-                to_upload.push(exp);
-            }
-        }
-    }
-    if !diverged.is_empty() {
-        return Err(Error::invalid(
-            "push",
-            diverged.join(", "),
-            format!("the remote has other checkpoints for these experiments (someone else recorded into them); `git keepsake pull {remote}` first, or push under a new experiment"),
-        ));
-    }
-    if updates.is_empty() {
+    let to_upload = moving(git, remote, &advertised, &experiments, &mut report)?;
+    if to_upload.is_empty() {
         return Ok(report);
     }
-    // Privacy: the baselines, and what leads to them, that no ref of the remote reaches.
-    let baselines: Vec<String> = to_upload
-        .iter()
-        .filter_map(|e| e.baseline.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let published: Vec<String> = advertised
-        .iter()
-        .map(|(_, sha)| sha.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let private = transport::commits_between(&dir, &baselines, &published)?;
-    if !private.is_empty() && !opts.include_commits {
-        return Err(Error::UnpublishedCommits {
-            remote: remote.to_string(),
-            commits: private
-                .iter()
-                .map(|(_, short, subject)| format!("{short} {subject}"))
-                .collect(),
-        });
-    }
-    report.commits_published = private.len();
+    report.commits_published = check_privacy(&dir, remote, &advertised, &to_upload, opts)?;
     // Data first: a ref never reaches the remote before everything it names is in its store.
     if target.url() != project.store.url() {
         target.get(storage::REPOSITORY_JSON)?.map_or_else(
@@ -221,10 +155,120 @@ pub fn push(
         report.already_there += copied.already_there;
         report.bytes += copied.bytes;
     }
-    // Then the refs and the notes, in one atomic push. The notes pushed are the remote's plus
-    // the lines of the experiments pushed, so experiments not pushed stay private; if someone
-    // pushed notes meanwhile the push is refused (not a fast-forward) and it is tried again
-    // on top of theirs.
+    let remote_notes = advertised
+        .iter()
+        .find(|(n, _)| n == NOTES_REF)
+        .map(|(_, sha)| sha.clone());
+    push_refs_and_notes(git, remote, &to_upload, remote_notes)?;
+    // What the remote now has, for `ls --remote` and gc: one transaction for all of them.
+    let tracking = remote_tracking_prefix(remote);
+    let tracked: Vec<(String, String)> = to_upload
+        .iter()
+        .map(|e| (format!("{tracking}{}", e.id), e.tip.clone()))
+        .collect();
+    transport::set_refs(&dir, &tracked)?;
+    report.pushed = to_upload.iter().map(|e| e.id.clone()).collect();
+    Ok(report)
+}
+
+/// The experiments whose remote ref must move (the others are up to date, in `report`); an
+/// error when the remote has moved one of them where this clone's is not a fast-forward.
+fn moving<'a>(
+    git: &GitRepo,
+    remote: &str,
+    advertised: &[(String, String)],
+    experiments: &'a [Outgoing],
+    report: &mut PushReport,
+) -> Result<Vec<&'a Outgoing>> {
+    let dir = git.command_dir();
+    let remote_refs: HashMap<&str, &str> = advertised
+        .iter()
+        .filter(|(n, _)| n.starts_with(EXPERIMENT_REFS))
+        .map(|(n, sha)| (n.as_str(), sha.as_str()))
+        .collect();
+    // Only the remote experiments that moved and that this clone lacks are fetched (to check
+    // ancestry), not every experiment the team ever pushed.
+    let tracking = remote_tracking_prefix(remote);
+    let mut to_fetch = Vec::new();
+    for exp in experiments {
+        let name = experiment_ref(&exp.id);
+        if let Some(r) = remote_refs.get(name.as_str()) {
+            if *r != exp.tip && !git.has_object(r) {
+                to_fetch.push(format!("+{name}:{tracking}{}", exp.id));
+            }
+        }
+    }
+    transport::fetch(&dir, remote, &to_fetch)?;
+    let mut diverged = Vec::new();
+    let mut to_upload = Vec::new();
+    for exp in experiments {
+        match remote_refs.get(experiment_ref(&exp.id).as_str()) {
+            Some(r) if *r == exp.tip => report.up_to_date.push(exp.id.clone()),
+            Some(r) if !git.descends_from(&exp.tip, r)? => {
+                diverged.push(exp.id.short().to_string())
+            }
+            _ => to_upload.push(exp),
+        }
+    }
+    if !diverged.is_empty() {
+        return Err(Error::invalid(
+            "push",
+            diverged.join(", "),
+            format!("the remote has other checkpoints for these experiments (someone else recorded into them); `git keepsake pull {remote}` first, or push under a new experiment"),
+        ));
+    }
+    Ok(to_upload)
+}
+
+/// Privacy: the baselines, and what leads to them, that no ref of the remote reaches, are
+/// refused unless the user asked to publish them; how many will be published.
+fn check_privacy(
+    dir: &std::path::Path,
+    remote: &str,
+    advertised: &[(String, String)],
+    to_upload: &[&Outgoing],
+    opts: &PushOptions,
+) -> Result<usize> {
+    let baselines: Vec<String> = to_upload
+        .iter()
+        .filter_map(|e| e.baseline.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let published: Vec<String> = advertised
+        .iter()
+        .map(|(_, sha)| sha.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let private = transport::commits_between(dir, &baselines, &published)?;
+    if !private.is_empty() && !opts.include_commits {
+        return Err(Error::UnpublishedCommits {
+            remote: remote.to_string(),
+            commits: private
+                .iter()
+                .map(|(_, short, subject)| format!("{short} {subject}"))
+                .collect(),
+        });
+    }
+    Ok(private.len())
+}
+
+/// The refs and the notes, in one atomic push. The notes pushed are the remote's plus the
+/// lines of the experiments pushed, so experiments not pushed stay private; if someone pushed
+/// notes meanwhile the push is refused (not a fast-forward) and it is tried again on top of
+/// theirs.
+fn push_refs_and_notes(
+    git: &GitRepo,
+    remote: &str,
+    to_upload: &[&Outgoing],
+    mut remote_notes: Option<String>,
+) -> Result<()> {
+    let dir = git.command_dir();
+    let updates: Vec<(String, String)> = to_upload
+        .iter()
+        .map(|e| (e.tip.clone(), e.id.to_string()))
+        .collect();
     let lines: Vec<(String, String)> = to_upload
         .iter()
         .filter_map(|e| {
@@ -233,17 +277,14 @@ pub fn push(
                 .map(|base| (base.clone(), crate::git::log::note_line(&e.id, &base)))
         })
         .collect();
-    let mut pushed_notes = None;
-    let mut last_error = None;
-    let mut remote_notes = remote_notes;
-    for attempt in 0..5 {
-        let mut extra = Vec::new();
-        if attempt > 0 {
-            remote_notes = transport::ls_remote(&dir, remote, &[NOTES_REF])?
-                .into_iter()
-                .next()
-                .map(|(_, sha)| sha);
-        }
+    let remote_notes_now = || -> Result<Option<String>> {
+        Ok(transport::ls_remote(&dir, remote, &[NOTES_REF])?
+            .into_iter()
+            .next()
+            .map(|(_, sha)| sha))
+    };
+    let mut attempt = 0;
+    loop {
         if remote_notes.as_deref().is_some_and(|n| !git.has_object(n)) {
             transport::fetch(
                 &dir,
@@ -252,40 +293,24 @@ pub fn push(
             )?;
         }
         let notes = git.notes_commit_adding(remote_notes.as_deref(), &lines)?;
+        let mut extra = Vec::new();
         if let Some(n) = notes.as_ref().filter(|n| Some(*n) != remote_notes.as_ref()) {
             extra.push((n.clone(), NOTES_REF.to_string()));
         }
-        match transport::push_atomic(&dir, remote, EXPERIMENT_REFS, &updates, &extra) {
-            Ok(()) => {
-                last_error = None;
-                pushed_notes = notes;
-                break;
+        let Err(e) = transport::push_atomic(&dir, remote, EXPERIMENT_REFS, &updates, &extra) else {
+            if let Some(n) = notes {
+                git.merge_notes(&n)?;
             }
-            Err(e) => last_error = Some(e),
+            return Ok(());
+        };
+        // Only a moved notes ref is worth another try (five in all); anything else fails now.
+        attempt += 1;
+        let now = remote_notes_now()?;
+        if attempt == 5 || now == remote_notes {
+            return Err(e);
         }
-        // Only a moved notes ref is worth another try; anything else fails now.
-        let notes_now = transport::ls_remote(&dir, remote, &[NOTES_REF])?
-            .into_iter()
-            .next()
-            .map(|(_, sha)| sha);
-        if notes_now == remote_notes {
-            break;
-        }
+        remote_notes = now;
     }
-    if let Some(e) = last_error {
-        return Err(e);
-    }
-    if let Some(n) = pushed_notes {
-        git.merge_notes(&n)?;
-    }
-    // What the remote now has, for `ls --remote` and gc: one transaction for all of them.
-    let tracked: Vec<(String, String)> = to_upload
-        .iter()
-        .map(|e| (format!("{tracking}{}", e.id), e.tip.clone()))
-        .collect();
-    transport::set_refs(&dir, &tracked)?;
-    report.pushed = to_upload.iter().map(|e| e.id.clone()).collect();
-    Ok(report)
 }
 
 /// Copies the data and the storage metadata of experiments into `target`, on a few threads
