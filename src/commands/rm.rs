@@ -66,7 +66,7 @@ pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
             Target::Experiment(e) => experiments::delete::delete_experiment(&project, e)?,
             Target::Checkpoint(e, c) => {
                 // Re-read: an earlier argument may have changed the same experiment.
-                let fresh = experiments::read::get_experiment(&project, e.id.as_str())
+                let fresh = experiments::resolve::get_experiment(&project, e.id.as_str())
                     .unwrap_or_else(|_| e.clone());
                 experiments::delete::delete_checkpoint(&project, &fresh, c)?
             }

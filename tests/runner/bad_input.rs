@@ -1,6 +1,7 @@
 //! Each bad input gets a one-line error naming the value, a hint where useful, a non-zero exit,
 //! no panic, and leaves storage and refs as they were.
 
+use keepsake_core::experiments;
 use std::io::Write;
 
 use crate::support::*;
@@ -102,7 +103,7 @@ fn repository_version_above_one_refuses_writes() {
     let store = t.dir.join(".git/keepsake/storage");
     std::fs::write(store.join("repository.json"), r#"{"version":2}"#).unwrap();
     let before = snapshot(&t.dir);
-    let err = keepsake_core::experiments::create::create_experiment(
+    let err = experiments::create::create_experiment(
         &t.project(),
         new_experiment(Some("."), serde_json::json!({"lr": 1})),
     )
@@ -116,7 +117,7 @@ fn repository_version_above_one_refuses_writes() {
     // Reading still works.
     assert_eq!(t.ks(&["ls", "-q"]).ok().stdout, format!("{}\n", exp.id));
     std::fs::write(store.join("repository.json"), r#"{"version":"x"}"#).unwrap();
-    let err = keepsake_core::experiments::create::create_experiment(
+    let err = experiments::create::create_experiment(
         &t.project(),
         new_experiment(None, serde_json::json!({})),
     )
@@ -156,14 +157,7 @@ fn unknown_and_ambiguous_prefixes() {
     let mut ids = Vec::new();
     // 17 IDs over 16 hex digits: at least two share their first character.
     for i in 0..17 {
-        ids.push(
-            keepsake_core::experiments::create::create_experiment(
-                &project,
-                new_experiment(None, serde_json::json!({"i": i})),
-            )
-            .unwrap()
-            .id,
-        );
+        ids.push(create(&project, None, serde_json::json!({"i": i})).id);
     }
     let first = ids
         .iter()
@@ -218,18 +212,9 @@ fn hostile_tarball(name: &str, kind: tar::EntryType, link: Option<&str>) -> Vec<
 fn hostile_tarball_entries_are_refused() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(None, serde_json::json!({})),
-    )
-    .unwrap();
+    let mut exp = create(&project, None, serde_json::json!({}));
     t.write("model.pth", "weights");
-    let c = keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut exp,
-        new_checkpoint(Some("model.pth"), 0, 0.5),
-    )
-    .unwrap();
+    let c = checkpoint(&project, &mut exp, Some("model.pth"), 0, 0.5);
     let key = t
         .dir
         .join(format!(".git/keepsake/storage/checkpoints/{}.tar.gz", c.id));
@@ -305,43 +290,34 @@ fn git_only_command_outside_git() {
 fn bad_checkpoint_arguments() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(None, serde_json::json!({})),
-    )
-    .unwrap();
+    let mut exp = create(&project, None, serde_json::json!({}));
     let mut c = new_checkpoint(None, -1, 0.5);
-    assert!(keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut exp,
-        c.clone()
-    )
-    .unwrap_err()
-    .to_string()
-    .contains("Invalid step `-1`"));
+    assert!(
+        experiments::checkpoint::create_checkpoint(&project, &mut exp, c.clone())
+            .unwrap_err()
+            .to_string()
+            .contains("Invalid step `-1`")
+    );
     c.step = 0;
     c.primary_metric.as_mut().unwrap().name = "val_loss".into();
-    let err =
-        keepsake_core::experiments::checkpoint::create_checkpoint(&project, &mut exp, c.clone())
-            .unwrap_err()
-            .to_string();
+    let err = experiments::checkpoint::create_checkpoint(&project, &mut exp, c.clone())
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("`val_loss`") && err.contains("accuracy, loss"),
         "{err}"
     );
     c.primary_metric = None;
     c.path = Some("../outside".into());
-    assert!(keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut exp,
-        c.clone()
-    )
-    .unwrap_err()
-    .to_string()
-    .contains("`../outside`"));
+    assert!(
+        experiments::checkpoint::create_checkpoint(&project, &mut exp, c.clone())
+            .unwrap_err()
+            .to_string()
+            .contains("`../outside`")
+    );
     c.path = Some("missing.pth".into());
     assert!(
-        keepsake_core::experiments::checkpoint::create_checkpoint(&project, &mut exp, c)
+        experiments::checkpoint::create_checkpoint(&project, &mut exp, c)
             .unwrap_err()
             .to_string()
             .contains("No files matched `missing.pth`")

@@ -91,18 +91,9 @@ const STORE_ONLY: [(&str, &str); 6] = [
 
 fn record(t: &TestProject) -> Experiment {
     let project = t.project();
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("."), json!({"lr": 0.1})),
-    )
-    .unwrap();
+    let mut exp = create(&project, Some("."), json!({"lr": 0.1}));
     t.write("model.pth", "weights step 0\n");
-    keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut exp,
-        new_checkpoint(Some("model.pth"), 0, 0.5),
-    )
-    .unwrap();
+    checkpoint(&project, &mut exp, Some("model.pth"), 0, 0.5);
     exp
 }
 
@@ -393,11 +384,7 @@ fn a_project_below_the_work_tree_root_is_matched_against_the_root_rules() {
         ..Default::default()
     })
     .unwrap();
-    let exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("."), json!({})),
-    )
-    .unwrap();
+    let exp = create(&project, Some("."), json!({}));
     let paths: Vec<&str> = exp.store_only.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["cache/c.bin", "secret.txt"]);
     assert_eq!(
@@ -438,11 +425,7 @@ fn import_of_a_keepsake_store_leaves_the_same_files_out_of_git() {
     t.write(".env", SECRET);
     let big = noise(5000, 5);
     std::fs::write(t.dir.join("data/big.bin"), &big).unwrap();
-    let exp = keepsake_core::experiments::create::create_experiment(
-        &t.project(),
-        new_experiment(Some("."), json!({})),
-    )
-    .unwrap();
+    let exp = create(&t.project(), Some("."), json!({}));
     assert!(exp.store_only.is_empty(), "no git, nothing left out");
     git_in(&t.dir, &["init", "-q", "-b", "main"]);
     t.write(".gitignore", ".env\n.keepsake/\n");

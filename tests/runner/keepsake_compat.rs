@@ -2,6 +2,7 @@
 //! scripts/setup-test-env.sh): its repositories import and read the same through git-keepsake, and
 //! what the core writes reads the same through Keepsake's own CLI.
 
+use keepsake_core::experiments;
 use std::path::Path;
 
 use crate::support::*;
@@ -147,11 +148,7 @@ fn repository_written_by_the_core_reads_in_keepsake() {
         "lr": 0.001, "epochs": 5, "use_bn": true, "optimizer": "adam <fast> & \"quoted\"",
         "model": {"hidden": [64, 32], "dropout": 0.0, "activation": "relu"}, "note": "héllo ✓", "seed": null,
     });
-    let mut a = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("."), params),
-    )
-    .unwrap();
+    let mut a = create(&project, Some("."), params);
     for step in 0..3 {
         t.write("checkpoints/weights.bin", &format!("weights {step}\n"));
         t.write("checkpoints/opt.json", &format!("{{\"step\": {step}}}\n"));
@@ -163,31 +160,13 @@ fn repository_written_by_the_core_reads_in_keepsake() {
             "grad".into(),
             keepsake_core::model::value::from_f64(f64::NAN),
         );
-        keepsake_core::experiments::checkpoint::create_checkpoint(&project, &mut a, c).unwrap();
+        experiments::checkpoint::create_checkpoint(&project, &mut a, c).unwrap();
     }
-    let mut b = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("train.py"), json!({"lr": 0.01, "epochs": 5})),
-    )
-    .unwrap();
+    let mut b = create(&project, Some("train.py"), json!({"lr": 0.01, "epochs": 5}));
     t.write("model.pth", "model b\n");
-    keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut b,
-        new_checkpoint(Some("model.pth"), 0, 0.4),
-    )
-    .unwrap();
-    keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut b,
-        new_checkpoint(None, 1, 0.3),
-    )
-    .unwrap();
-    let _c = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(None, json!({})),
-    )
-    .unwrap();
+    checkpoint(&project, &mut b, Some("model.pth"), 0, 0.4);
+    checkpoint(&project, &mut b, None, 1, 0.3);
+    let _c = create(&project, None, json!({}));
     assert_agree(&venv, &t.dir, t.tmp.path());
     let theirs = keepsake(&venv, &t.dir, &["ls", "--json"]).ok().json();
     assert_eq!(theirs.as_array().unwrap().len(), 3);

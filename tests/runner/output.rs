@@ -150,12 +150,7 @@ fn error_of_an_ambiguous_prefix() {
     // Experiments until one shares its first character with another: exactly two then match.
     let mut ids: Vec<Id> = Vec::new();
     let first = loop {
-        let id = keepsake_core::experiments::create::create_experiment(
-            &project,
-            new_experiment(None, serde_json::json!({"i": ids.len()})),
-        )
-        .unwrap()
-        .id;
+        let id = create(&project, None, serde_json::json!({"i": ids.len()})).id;
         let c = id.as_str()[..1].to_string();
         let twin = ids.iter().position(|other| other.as_str().starts_with(&c));
         ids.push(id);
@@ -195,14 +190,7 @@ fn error_of_a_sort_key_naming_a_group_of_params() {
     let mut ids = Vec::new();
     for dropout in [0.1, 0.2] {
         let params = serde_json::json!({"model": {"dropout": dropout}});
-        ids.push(
-            keepsake_core::experiments::create::create_experiment(
-                &project,
-                new_experiment(None, params),
-            )
-            .unwrap()
-            .id,
-        );
+        ids.push(create(&project, None, params).id);
     }
     let run = t.ks(&["ls", "--sort", "model"]);
     let labelled = [(&ids[0], "<exp-A>".into()), (&ids[1], "<exp-B>".into())];

@@ -27,20 +27,11 @@ fn records_lists_and_checks_out_through_s3() {
         return;
     };
     let project: Project = t.project();
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("."), json!({"lr": 0.1})),
-    )
-    .unwrap();
+    let mut exp = create(&project, Some("."), json!({"lr": 0.1}));
     // Big enough to go up as a multipart upload, and incompressible like real weights.
     let weights = noise(24 << 20, 0x9E3779B97F4A7C15);
     std::fs::write(t.dir.join("model.pth"), &weights).unwrap();
-    let c = keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut exp,
-        new_checkpoint(Some("model.pth"), 0, 0.3),
-    )
-    .unwrap();
+    let c = checkpoint(&project, &mut exp, Some("model.pth"), 0, 0.3);
     assert!(c.files.as_ref().unwrap().size > 24 << 20);
 
     let s = store(&url);

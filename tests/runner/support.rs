@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use keepsake_core::{NewCheckpoint, NewExperiment, OpenOptions, Params, PrimaryMetric, Project};
+use keepsake_core::{
+    experiments, Checkpoint, Experiment, NewCheckpoint, NewExperiment, OpenOptions, Params,
+    PrimaryMetric, Project,
+};
 use serde_json::{json, Value};
 
 /// The time every test process records at (advancing by a millisecond per reading).
@@ -205,22 +208,30 @@ pub fn new_checkpoint(path: Option<&str>, step: i64, loss: f64) -> NewCheckpoint
     }
 }
 
+/// Creates an experiment through the core (as the Python package does), snapshotting `path`.
+pub fn create(project: &Project, path: Option<&str>, p: Value) -> Experiment {
+    experiments::create::create_experiment(project, new_experiment(path, p)).unwrap()
+}
+
+/// Records a checkpoint of `path` at `step` with `loss` (the primary metric, minimized).
+pub fn checkpoint(
+    project: &Project,
+    exp: &mut Experiment,
+    path: Option<&str>,
+    step: i64,
+    loss: f64,
+) -> Checkpoint {
+    experiments::checkpoint::create_checkpoint(project, exp, new_checkpoint(path, step, loss))
+        .unwrap()
+}
+
 /// Records one experiment with three checkpoints of a weights file; returns it.
-pub fn record_run(t: &TestProject, lr: f64, losses: &[f64]) -> keepsake_core::Experiment {
+pub fn record_run(t: &TestProject, lr: f64, losses: &[f64]) -> Experiment {
     let project = t.project();
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("."), json!({"lr": lr, "layers": 2})),
-    )
-    .unwrap();
+    let mut exp = create(&project, Some("."), json!({"lr": lr, "layers": 2}));
     for (step, loss) in losses.iter().enumerate() {
         t.write("model.pth", &format!("weights lr={lr} step={step}\n"));
-        keepsake_core::experiments::checkpoint::create_checkpoint(
-            &project,
-            &mut exp,
-            new_checkpoint(Some("model.pth"), step as i64, *loss),
-        )
-        .unwrap();
+        checkpoint(&project, &mut exp, Some("model.pth"), step as i64, *loss);
     }
     exp
 }

@@ -254,7 +254,7 @@ impl PyProject {
         let project = self.inner.clone();
         let exp = py_result(
             py,
-            py.allow_threads(|| keepsake_core::experiments::read::get_experiment(&project, id)),
+            py.allow_threads(|| keepsake_core::experiments::resolve::get_experiment(&project, id)),
         )?;
         let options = py_result(py, recorder_options(false))?;
         let recorder = Arc::new(Recorder::resume(self.inner.clone(), exp, options));
@@ -297,7 +297,7 @@ impl PyProject {
             py,
             py.allow_threads(|| {
                 settle(Some(prefix));
-                let exp = keepsake_core::experiments::read::get_experiment(&project, prefix)?;
+                let exp = keepsake_core::experiments::resolve::get_experiment(&project, prefix)?;
                 let running = keepsake_core::experiments::running::is_running(&project, &exp.id)?;
                 Ok((exp, running))
             }),
@@ -319,7 +319,7 @@ impl PyProject {
         py_result(
             py,
             py.allow_threads(|| {
-                let exp = keepsake_core::experiments::read::get_experiment(&project, id)?;
+                let exp = keepsake_core::experiments::resolve::get_experiment(&project, id)?;
                 keepsake_core::experiments::delete::delete_experiment(&project, &exp)
             }),
         )
@@ -342,7 +342,7 @@ impl PyProject {
             py.allow_threads(|| {
                 settle(Some(experiment_id));
                 let exp =
-                    keepsake_core::experiments::read::get_experiment(&project, experiment_id)?;
+                    keepsake_core::experiments::resolve::get_experiment(&project, experiment_id)?;
                 let target = match checkpoint_id {
                     Some(c) => Target::Checkpoint(exp, Id::parse(&c)?),
                     None => Target::Experiment(exp),
@@ -378,7 +378,7 @@ impl PyProject {
             py,
             py.allow_threads(|| {
                 settle(Some(experiment_id));
-                keepsake_core::experiments::read::get_experiment(&project, experiment_id)
+                keepsake_core::experiments::resolve::get_experiment(&project, experiment_id)
             }),
         )?;
         let checkpoint = match checkpoint_id {

@@ -34,18 +34,9 @@ fn wrong_caches_never_change_an_answer() {
     }
 
     // A long history (cached from 256 checkpoints), then its cache edited.
-    let mut long = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(None, json!({"lr": 0.2})),
-    )
-    .unwrap();
+    let mut long = create(&project, None, json!({"lr": 0.2}));
     for step in 0..300 {
-        keepsake_core::experiments::checkpoint::create_checkpoint(
-            &project,
-            &mut long,
-            new_checkpoint(None, step, 1.0 / (step + 1) as f64),
-        )
-        .unwrap();
+        checkpoint(&project, &mut long, None, step, 1.0 / (step + 1) as f64);
     }
     let step_of = |id: &str| -> Value {
         let v = t.ks(&["show", id, "--json"]).ok().json();
@@ -108,19 +99,16 @@ fn an_index_that_leaves_an_id_out_never_changes_an_answer() {
 fn a_history_cache_naming_another_key_is_not_followed() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut long = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("."), json!({"lr": 0.2})),
-    )
-    .unwrap();
+    let mut long = create(&project, Some("."), json!({"lr": 0.2}));
     for step in 0..260 {
         t.write("model.pth", &format!("step {step}\n"));
-        keepsake_core::experiments::checkpoint::create_checkpoint(
+        checkpoint(
             &project,
             &mut long,
-            new_checkpoint(Some("model.pth"), step, 1.0 / (step + 1) as f64),
-        )
-        .unwrap();
+            Some("model.pth"),
+            step,
+            1.0 / (step + 1) as f64,
+        );
     }
     let target = long.checkpoints[100].id.to_string();
     let other = long.checkpoints[200].id.to_string();

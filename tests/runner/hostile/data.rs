@@ -1,5 +1,7 @@
 //! Hostile data: stored tarballs that are corrupt, truncated, oversized or hold a file twice.
 
+use keepsake_core::experiments;
+
 use super::*;
 
 /// The end of the first gzip member of a stream (a boundary the writer makes between runs of
@@ -18,20 +20,11 @@ fn first_member_end(bytes: &[u8]) -> usize {
 fn corrupted_or_truncated_weights_are_never_checked_out() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("."), json!({"lr": 0.1})),
-    )
-    .unwrap();
+    let mut exp = create(&project, Some("."), json!({"lr": 0.1}));
     // Text and noise: two gzip members (compressed, then stored blocks).
     t.write("w/notes.txt", &"epoch log line\n".repeat(1000));
     std::fs::write(t.dir.join("w/weights.bin"), noise(3 << 20, 7)).unwrap();
-    let c = keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut exp,
-        new_checkpoint(Some("w"), 0, 0.5),
-    )
-    .unwrap();
+    let c = checkpoint(&project, &mut exp, Some("w"), 0, 0.5);
     let key = store(&t).join(format!("checkpoints/{}.tar.gz", c.id));
     let good = std::fs::read(&key).unwrap();
     let boundary = first_member_end(&good);
@@ -51,14 +44,9 @@ fn corrupted_or_truncated_weights_are_never_checked_out() {
         assert!(written.is_empty(), "{name}: {written:?}");
         // Streaming one file out fails at the end of the stream too.
         let mut sink = Vec::new();
-        let err = keepsake_core::experiments::checkout::read_file(
-            &project,
-            &exp,
-            Some(&c.id),
-            "w/notes.txt",
-            &mut sink,
-        )
-        .unwrap_err();
+        let err =
+            experiments::checkout::read_file(&project, &exp, Some(&c.id), "w/notes.txt", &mut sink)
+                .unwrap_err();
         assert!(
             err.to_string().contains("is not what was recorded"),
             "{err}"
@@ -133,9 +121,9 @@ fn a_file_twice_in_a_tarball_is_refused_by_checkout_and_open_alike() {
     error_names(&run, "appears twice");
     assert!(files_under(&out).is_empty());
     let project = t.project();
-    let target = keepsake_core::experiments::resolve::resolve(&project, &id).unwrap();
+    let target = experiments::resolve::resolve(&project, &id).unwrap();
     let mut sink = Vec::new();
-    let err = keepsake_core::experiments::checkout::read_file(
+    let err = experiments::checkout::read_file(
         &project,
         target.experiment(),
         Some(&Id::parse(&id).unwrap()),

@@ -97,17 +97,8 @@ fn checkout_and_apply_never_write_through_a_symlink() {
     let t = TestProject::new(true);
     let project = t.project();
     t.write("models/w.pth", "good weights\n");
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("."), json!({"lr": 0.1})),
-    )
-    .unwrap();
-    keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut exp,
-        new_checkpoint(Some("models"), 0, 0.5),
-    )
-    .unwrap();
+    let mut exp = create(&project, Some("."), json!({"lr": 0.1}));
+    checkpoint(&project, &mut exp, Some("models"), 0, 0.5);
     let outside = marker(&t);
     let out = t.tmp.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -169,17 +160,8 @@ fn checkout_never_writes_into_the_git_directory() {
     let project = t.project();
     t.write("hooks/post-checkout", "#!/bin/sh\necho planted\n");
     t.write("config", "[core]\n\tfsmonitor = echo planted\n");
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("."), json!({"lr": 0.1})),
-    )
-    .unwrap();
-    keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut exp,
-        new_checkpoint(Some("hooks"), 0, 0.5),
-    )
-    .unwrap();
+    let mut exp = create(&project, Some("."), json!({"lr": 0.1}));
+    checkpoint(&project, &mut exp, Some("hooks"), 0, 0.5);
     let config = std::fs::read(t.dir.join(".git/config")).unwrap();
     for out in [".git", "src/../.git", ".git/keepsake", ".git/hooks"] {
         let run = t
@@ -204,11 +186,7 @@ fn apply_never_clobbers_an_ignored_file() {
     let t = TestProject::new(true);
     let project = t.project();
     t.write("secret.env", "TOKEN=attacker\n");
-    let exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("."), json!({"lr": 0.1})),
-    )
-    .unwrap();
+    let exp = create(&project, Some("."), json!({"lr": 0.1}));
     t.write(
         ".gitignore",
         &format!("{}secret.env\n", t.read(".gitignore")),

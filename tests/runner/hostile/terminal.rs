@@ -1,5 +1,7 @@
 //! What reaches the terminal: no escape sequences from records, code or a store, no credentials.
 
+use keepsake_core::experiments;
+
 use super::*;
 
 /// Row 8: escape sequences in params, user, host and command.
@@ -12,14 +14,9 @@ fn escape_sequences_in_records_never_reach_the_terminal() {
     spec.user = format!("ada{evil}");
     spec.host = format!("host{evil}");
     spec.command = format!("train.py {evil}");
-    let mut exp = keepsake_core::experiments::create::create_experiment(&project, spec).unwrap();
+    let mut exp = experiments::create::create_experiment(&project, spec).unwrap();
     t.write("model.pth", "w\n");
-    keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut exp,
-        new_checkpoint(Some("model.pth"), 0, 0.5),
-    )
-    .unwrap();
+    checkpoint(&project, &mut exp, Some("model.pth"), 0, 0.5);
     let out = t.tmp.path().join("out");
     for args in [
         vec!["ls"],
@@ -111,18 +108,9 @@ fn diff_of_hostile_code_never_prints_control_characters() {
     for n in 0..2 {
         t.write(&format!("x{evil}.py"), &format!("print({n}) # {evil}\n"));
         t.write("train.py", &format!("lr = {n} {evil}\n"));
-        let mut exp = keepsake_core::experiments::create::create_experiment(
-            &project,
-            new_experiment(Some("."), json!({"lr": n})),
-        )
-        .unwrap();
+        let mut exp = create(&project, Some("."), json!({"lr": n}));
         t.write("model.pth", &format!("w{n}\n"));
-        keepsake_core::experiments::checkpoint::create_checkpoint(
-            &project,
-            &mut exp,
-            new_checkpoint(Some("model.pth"), 0, 0.5),
-        )
-        .unwrap();
+        checkpoint(&project, &mut exp, Some("model.pth"), 0, 0.5);
         ids.push(exp.id.to_string());
     }
     let run = t.ks(&["diff", &ids[0], &ids[1]]).ok();

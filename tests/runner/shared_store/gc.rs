@@ -1,5 +1,7 @@
 //! gc on a store several clones share: what it keeps, what it refuses, what it deletes.
 
+use keepsake_core::sharing;
+
 use super::*;
 
 /// The CLI's clock at the real time plus `hours`, so that file times and the grace period meet.
@@ -298,11 +300,11 @@ fn gc_after_a_prompt_deletes_only_what_is_still_unreferenced() {
         std::fs::write(store.join(format!("checkpoints/{id}.tar.gz")), "data").unwrap();
     }
     let project = t.project();
-    let options = keepsake_core::sharing::gc::GcOptions {
+    let options = sharing::gc::GcOptions {
         grace: std::time::Duration::ZERO,
         prune_store_only: false,
     };
-    let plan = keepsake_core::sharing::gc::plan(&project, options).unwrap();
+    let plan = sharing::gc::plan(&project, options).unwrap();
     assert_eq!(plan.unreferenced.len(), 2, "{:?}", plan.unreferenced);
     // Meanwhile a teammate's experiment comes to name one of them.
     let teammate = Id::generate();
@@ -311,7 +313,7 @@ fn gc_after_a_prompt_deletes_only_what_is_still_unreferenced() {
         format!(r#"{{"id":"{teammate}","checkpoints":[{{"id":"{claimed}"}}]}}"#),
     )
     .unwrap();
-    let done = keepsake_core::sharing::gc::apply(&project, &plan, options).unwrap();
+    let done = sharing::gc::apply(&project, &plan, options).unwrap();
     assert_eq!(
         done.unreferenced,
         [(format!("checkpoints/{orphan}.tar.gz"), 4)]

@@ -1,5 +1,7 @@
 //! rm never deletes what another experiment names; local keys outside the store are refused.
 
+use keepsake_core::experiments;
+
 use super::*;
 
 /// Rewrites experiment `hostile`'s tip so that its checkpoint claims `victim`'s checkpoint ID
@@ -74,10 +76,9 @@ fn rm_of_one_checkpoint_keeps_a_tarball_another_experiment_names() {
     let run = t.ks(&["rm", "--yes", shared.as_str()]).fails();
     assert!(run.error_line().contains("ambiguous"), "{}", run.stderr);
     let project = t.project();
-    let forged =
-        keepsake_core::experiments::read::get_experiment(&project, hostile.id.as_str()).unwrap();
+    let forged = experiments::resolve::get_experiment(&project, hostile.id.as_str()).unwrap();
     assert_eq!(forged.checkpoints[0].id, shared);
-    keepsake_core::experiments::delete::delete_checkpoint(&project, &forged, &shared).unwrap();
+    experiments::delete::delete_checkpoint(&project, &forged, &shared).unwrap();
     assert!(store.join(format!("checkpoints/{shared}.tar.gz")).exists());
     let out = t.tmp.path().join("victim");
     assert_eq!(
@@ -157,15 +158,11 @@ fn local_keys_outside_the_store_and_links_inside_it_are_refused() {
 
     // The project's own store with a linked directory: writes refuse, nothing lands outside.
     let project = t.project();
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(Some("."), serde_json::json!({"lr": 0.1})),
-    )
-    .unwrap();
+    let mut exp = create(&project, Some("."), serde_json::json!({"lr": 0.1}));
     std::fs::remove_dir_all(store.join("checkpoints")).ok();
     std::os::unix::fs::symlink(&marker, store.join("checkpoints")).unwrap();
     t.write("model.pth", "weights");
-    let err = keepsake_core::experiments::checkpoint::create_checkpoint(
+    let err = experiments::checkpoint::create_checkpoint(
         &project,
         &mut exp,
         new_checkpoint(Some("model.pth"), 0, 0.5),

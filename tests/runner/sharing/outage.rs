@@ -105,20 +105,11 @@ fn push_through_a_store_outage_fails_cleanly_then_resumes() {
     let via_proxy = [("AWS_ENDPOINT", format!("http://127.0.0.1:{}", proxy.port))];
     let via_proxy: Vec<(&str, &str)> = via_proxy.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let project = t.alice.project();
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(None, json!({"lr": 0.1})),
-    )
-    .unwrap();
+    let mut exp = create(&project, None, json!({"lr": 0.1}));
     for step in 0..4 {
         let weights = noise(1 << 20, 7 + step as u64);
         std::fs::write(t.alice.dir.join("model.pth"), weights).unwrap();
-        keepsake_core::experiments::checkpoint::create_checkpoint(
-            &project,
-            &mut exp,
-            new_checkpoint(Some("model.pth"), step, 0.1),
-        )
-        .unwrap();
+        checkpoint(&project, &mut exp, Some("model.pth"), step, 0.1);
     }
     // The store goes down after about two of the four weight files.
     proxy.set_budget(2_500_000);

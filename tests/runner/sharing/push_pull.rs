@@ -1,5 +1,7 @@
 //! Push and pull between teammates through a bare remote: notes, baselines, diverged and odd refs.
 
+use keepsake_core::experiments;
+
 use super::*;
 
 #[test]
@@ -107,25 +109,13 @@ fn bad_remotes_ids_and_diverged_experiments() {
         ..Default::default()
     })
     .unwrap();
-    let mut theirs =
-        keepsake_core::experiments::read::get_experiment(&bob, exp.id.as_str()).unwrap();
-    keepsake_core::experiments::checkpoint::create_checkpoint(
-        &bob,
-        &mut theirs,
-        new_checkpoint(None, 7, 0.2),
-    )
-    .unwrap();
+    let mut theirs = experiments::resolve::get_experiment(&bob, exp.id.as_str()).unwrap();
+    checkpoint(&bob, &mut theirs, None, 7, 0.2);
     ks_in(&t.bob, &["push", "origin", exp.id.as_str()]).ok();
     let bobs = remote_refs(&t.remote);
     let alice = t.alice.project();
-    let mut mine =
-        keepsake_core::experiments::read::get_experiment(&alice, exp.id.as_str()).unwrap();
-    keepsake_core::experiments::checkpoint::create_checkpoint(
-        &alice,
-        &mut mine,
-        new_checkpoint(None, 8, 0.3),
-    )
-    .unwrap();
+    let mut mine = experiments::resolve::get_experiment(&alice, exp.id.as_str()).unwrap();
+    checkpoint(&alice, &mut mine, None, 8, 0.3);
     let run = t.alice.ks(&["push", "origin", exp.id.as_str()]).fails();
     assert!(
         run.error_line().contains(exp.id.short()) && run.error_line().contains("pull"),
@@ -155,19 +145,11 @@ fn push_refuses_to_publish_unpushed_commits_unless_asked() {
     let (alice, remote) = local_team();
     let project = alice.project();
     // Work on main that is pushed: an experiment on it goes, and nothing private with it.
-    let on_pushed = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(None, json!({"lr": 0.1})),
-    )
-    .unwrap();
+    let on_pushed = create(&project, None, json!({"lr": 0.1}));
     alice.write("train.py", "print('private idea')\n");
     alice.git(&["commit", "-q", "-am", "Private idea, not for the team yet"]);
     let private = alice.git(&["rev-parse", "HEAD"]).trim().to_string();
-    let later = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(None, json!({"lr": 0.2})),
-    )
-    .unwrap();
+    let later = create(&project, None, json!({"lr": 0.2}));
     alice.ks(&["push", "origin", on_pushed.id.as_str()]).ok();
     assert!(
         !has_object(&remote, &private),
@@ -209,11 +191,7 @@ fn notes_name_the_baseline_and_stay_true_after_an_amend() {
     let t = TestProject::new(true);
     t.git(&["config", "notes.rewriteRef", NOTES_REF]);
     let head = t.git(&["rev-parse", "HEAD"]).trim().to_string();
-    let exp = keepsake_core::experiments::create::create_experiment(
-        &t.project(),
-        new_experiment(None, json!({"lr": 0.1})),
-    )
-    .unwrap();
+    let exp = create(&t.project(), None, json!({"lr": 0.1}));
     let line = format!("experiment {} {head}\n", exp.id);
     assert_eq!(t.git(&["notes", "--ref", NOTES_REF, "show", &head]), line);
 
@@ -233,11 +211,7 @@ fn notes_name_the_baseline_and_stay_true_after_an_amend() {
     );
 
     // rm takes its line off the baseline, in the old `experiment <id>` form too.
-    let old = keepsake_core::experiments::create::create_experiment(
-        &t.project(),
-        new_experiment(None, json!({"lr": 0.2})),
-    )
-    .unwrap();
+    let old = create(&t.project(), None, json!({"lr": 0.2}));
     let base = old.git_commit.clone().unwrap();
     t.git(&[
         "notes",
@@ -260,18 +234,9 @@ fn notes_name_the_baseline_and_stay_true_after_an_amend() {
 
 fn metadata_only_run(t: &TestProject, steps: i64) -> keepsake_core::Experiment {
     let project = t.project();
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(None, json!({"lr": 0.1})),
-    )
-    .unwrap();
+    let mut exp = create(&project, None, json!({"lr": 0.1}));
     for step in 0..steps {
-        keepsake_core::experiments::checkpoint::create_checkpoint(
-            &project,
-            &mut exp,
-            new_checkpoint(None, step, 0.5 / (step + 1) as f64),
-        )
-        .unwrap();
+        checkpoint(&project, &mut exp, None, step, 0.5 / (step + 1) as f64);
     }
     exp
 }

@@ -7,18 +7,9 @@ use super::*;
 /// their notes lines. Returns their IDs.
 fn generate_experiments(t: &TestProject, n: usize, checkpoints: usize) -> Vec<String> {
     let project = t.project();
-    let mut template = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(None, json!({"lr": 0.1})),
-    )
-    .unwrap();
+    let mut template = create(&project, None, json!({"lr": 0.1}));
     for step in 0..checkpoints {
-        keepsake_core::experiments::checkpoint::create_checkpoint(
-            &project,
-            &mut template,
-            new_checkpoint(None, step as i64, 0.5),
-        )
-        .unwrap();
+        checkpoint(&project, &mut template, None, step as i64, 0.5);
     }
     let tip = template.git_tip.clone().unwrap();
     // The template's commits, root first: (committer line, message).

@@ -1,5 +1,7 @@
 //! Concurrent recorders, storage-only projects and import, codecs, rm and gc.
 
+use keepsake_core::experiments;
+
 use super::*;
 
 #[test]
@@ -60,18 +62,9 @@ fn concurrent_recorders_lose_nothing() {
                     ..Default::default()
                 })
                 .unwrap();
-                let mut exp = keepsake_core::experiments::create::create_experiment(
-                    &project,
-                    new_experiment(None, json!({"worker": i})),
-                )
-                .unwrap();
+                let mut exp = create(&project, None, json!({"worker": i}));
                 for step in 0..5 {
-                    keepsake_core::experiments::checkpoint::create_checkpoint(
-                        &project,
-                        &mut exp,
-                        new_checkpoint(None, step, 1.0 / (step + 1) as f64),
-                    )
-                    .unwrap();
+                    checkpoint(&project, &mut exp, None, step, 1.0 / (step + 1) as f64);
                 }
                 exp.id
             })
@@ -96,21 +89,10 @@ fn concurrent_recorders_lose_nothing() {
 
     // Two recorders appending to the same experiment: both checkpoints survive.
     let project = t.project();
-    let mut one =
-        keepsake_core::experiments::read::get_experiment(&project, ids[0].as_str()).unwrap();
+    let mut one = experiments::resolve::get_experiment(&project, ids[0].as_str()).unwrap();
     let mut two = one.clone();
-    keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut one,
-        new_checkpoint(None, 10, 0.1),
-    )
-    .unwrap();
-    keepsake_core::experiments::checkpoint::create_checkpoint(
-        &project,
-        &mut two,
-        new_checkpoint(None, 11, 0.2),
-    )
-    .unwrap();
+    checkpoint(&project, &mut one, None, 10, 0.1);
+    checkpoint(&project, &mut two, None, 11, 0.2);
     let shown = t.ks(&["show", "--json", ids[0].as_str()]).ok().json();
     assert_eq!(shown["checkpoints"].as_array().unwrap().len(), 7);
 }

@@ -122,22 +122,17 @@ fn config_names_the_default_store() {
 fn filters_on_nested_params_metrics_status_user_and_created() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut small = keepsake_core::experiments::create::create_experiment(
+    let mut small = create(
         &project,
-        new_experiment(None, json!({"model": {"dropout": 0.1, "name": "mlp"}})),
-    )
-    .unwrap();
-    keepsake_core::experiments::checkpoint::create_checkpoint(
+        None,
+        json!({"model": {"dropout": 0.1, "name": "mlp"}}),
+    );
+    checkpoint(&project, &mut small, None, 0, 0.4);
+    let big = create(
         &project,
-        &mut small,
-        new_checkpoint(None, 0, 0.4),
-    )
-    .unwrap();
-    let big = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(None, json!({"model": {"dropout": 0.6, "name": "cnn"}})),
-    )
-    .unwrap();
+        None,
+        json!({"model": {"dropout": 0.6, "name": "cnn"}}),
+    );
     let q = |f: &str| t.ks(&["ls", "-q", "-f", f]).ok().stdout;
     assert_eq!(q("model.dropout < 0.5"), format!("{}\n", small.id));
     assert_eq!(q("model.name = cnn"), format!("{}\n", big.id));
@@ -166,18 +161,9 @@ fn filters_on_nested_params_metrics_status_user_and_created() {
 fn long_histories_are_cached_and_the_cache_never_changes_the_answer() {
     let t = TestProject::new(true);
     let project = t.project();
-    let mut exp = keepsake_core::experiments::create::create_experiment(
-        &project,
-        new_experiment(None, json!({"lr": 0.1})),
-    )
-    .unwrap();
+    let mut exp = create(&project, None, json!({"lr": 0.1}));
     for step in 0..300 {
-        keepsake_core::experiments::checkpoint::create_checkpoint(
-            &project,
-            &mut exp,
-            new_checkpoint(None, step, 1.0 / (step + 1) as f64),
-        )
-        .unwrap();
+        checkpoint(&project, &mut exp, None, step, 1.0 / (step + 1) as f64);
     }
     let show = |id: &str| ks_in(&t.dir, &["show", "--json", id]).ok().stdout;
     let walked = show(exp.id.as_str());
@@ -187,12 +173,7 @@ fn long_histories_are_cached_and_the_cache_never_changes_the_answer() {
     assert_eq!(show(exp.id.as_str()), walked);
     // New checkpoints: the walk stops at the cached tip and the rest comes from the cache.
     for step in 300..302 {
-        keepsake_core::experiments::checkpoint::create_checkpoint(
-            &project,
-            &mut exp,
-            new_checkpoint(None, step, 0.5),
-        )
-        .unwrap();
+        checkpoint(&project, &mut exp, None, step, 0.5);
     }
     let grown: Value = serde_json::from_str(&show(exp.id.as_str())).unwrap();
     let steps: Vec<i64> = grown["checkpoints"]

@@ -1,20 +1,18 @@
 //! Recording a checkpoint: validated and its files captured at once (so training may go on and
 //! overwrite them), then its tarball uploaded and its commit added to the experiment's ref.
 
-use crate::clock;
 use crate::error::{Error, Result};
 use crate::experiments::capture::{InMemory, MemoryBudget};
-use crate::experiments::create::non_empty;
-use crate::experiments::create::upload_snapshot;
-use crate::experiments::create::upload_tarball;
-use crate::experiments::create::write_storage_metadata;
+use crate::experiments::create::{
+    non_empty, upload_snapshot, upload_tarball, write_storage_metadata,
+};
 use crate::experiments::Project;
 use crate::git::log::{commit_checkpoint, experiment_ref};
 use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{Checkpoint, Experiment, Params, PrimaryMetric};
-use crate::pack::{self};
-use crate::storage;
+use crate::pack;
+use crate::{clock, storage};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewCheckpoint {

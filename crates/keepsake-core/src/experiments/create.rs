@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::clock;
 use crate::error::{Error, Result};
 use crate::experiments::Project;
 use crate::git::log::{experiment_ref, note_line, root_message, root_record};
@@ -12,8 +11,8 @@ use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{Experiment, FileRecord, LeftOut, Params, StorageConfig, StoreOnlyFile};
 use crate::pack::{self, Codec};
-use crate::storage;
 use crate::text::human_size;
+use crate::{clock, storage};
 
 /// The `keepsake_version` written into metadata: this implementation's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,15 +1,13 @@
 //! Deleting experiments and checkpoints (`rm`): the other way round from writing, the ref and
 //! the metadata first, the data last, so nothing ever names data that is gone.
 
-use crate::clock;
 use crate::error::{Error, Result};
-use crate::experiments::create::tarball_keys;
-use crate::experiments::create::write_storage_metadata;
+use crate::experiments::create::{tarball_keys, write_storage_metadata};
 use crate::experiments::Project;
 use crate::git::log::{commit_checkpoint, experiment_ref, is_note_line_of, root_commit};
 use crate::id::Id;
 use crate::model::Experiment;
-use crate::storage;
+use crate::{clock, storage};
 
 /// Deletes an experiment: its ref and note line first, then its metadata and files, except
 /// what another experiment or a promoted branch still names.

@@ -17,8 +17,8 @@ pub mod running;
 
 pub use checkpoint::NewCheckpoint;
 pub use create::NewExperiment;
-pub use read::{code_diff, experiments, get_experiment, list};
-pub use resolve::{remove_unreadable, resolve, Target};
+pub use read::{code_diff, experiments, list};
+pub use resolve::{get_experiment, remove_unreadable, resolve, Target};
 pub use running::{heartbeat, is_running, running_ids, running_status, stop, RunningStatus};
 
 use std::path::{Path, PathBuf};

@@ -1,22 +1,14 @@
 //! The read side: listing a project's experiments, reading one whole, and diffing their code.
 
 use crate::error::{Error, Result};
-use crate::experiments::resolve::resolve;
-use crate::experiments::resolve::Target;
-use crate::experiments::running::running_ids;
-use crate::experiments::running::running_status;
+use crate::experiments::running::{running_ids, running_status};
 use crate::experiments::{Listing, Project};
 use crate::git::history_cache::history_cached;
-use crate::git::log::experiment_ref;
-use crate::git::log::in_ref;
-use crate::git::log::ref_id;
-use crate::git::log::summaries;
-use crate::git::log::History;
-use crate::git::GitRepo;
-use crate::git::EXPERIMENT_REFS;
+use crate::git::log::{experiment_ref, in_ref, ref_id, summaries, History};
+use crate::git::{GitRepo, EXPERIMENT_REFS};
 use crate::id::Id;
 use crate::model::{Experiment, Summary};
-use crate::storage::{self};
+use crate::storage;
 
 /// Every experiment, newest last, with the experiments that could not be read reported apart.
 pub fn list(project: &Project) -> Result<Listing> {
@@ -133,17 +125,6 @@ pub(crate) fn load_from_git(
         Ok(exp)
     };
     read().map(Some).map_err(in_ref(&name))
-}
-
-/// The experiment whose ID starts with `prefix` (experiments only, as `experiments.get`).
-pub fn get_experiment(project: &Project, prefix: &str) -> Result<Experiment> {
-    match resolve(project, prefix) {
-        Ok(Target::Experiment(e)) => Ok(e),
-        Ok(Target::Checkpoint(..)) => Err(Error::NotFound {
-            prefix: prefix.to_string(),
-        }),
-        Err(e) => Err(e),
-    }
 }
 
 /// A unified diff of the code snapshots of two experiments (git only).

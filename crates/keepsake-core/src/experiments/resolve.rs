@@ -2,8 +2,7 @@
 //! the store, outside git), ambiguity and unreadable refs reported by name.
 
 use crate::error::{Error, Result};
-use crate::experiments::read::experiments;
-use crate::experiments::read::load_from_git;
+use crate::experiments::read::{experiments, load_from_git};
 use crate::experiments::Project;
 use crate::git::log::experiment_ref;
 use crate::git::GitRepo;
@@ -163,5 +162,16 @@ fn one_match(prefix: &Prefix, found: &[(Id, Option<Id>)]) -> Result<()> {
                 })
                 .collect(),
         }),
+    }
+}
+
+/// The experiment whose ID starts with `prefix` (experiments only, as `experiments.get`).
+pub fn get_experiment(project: &Project, prefix: &str) -> Result<Experiment> {
+    match resolve(project, prefix) {
+        Ok(Target::Experiment(e)) => Ok(e),
+        Ok(Target::Checkpoint(..)) => Err(Error::NotFound {
+            prefix: prefix.to_string(),
+        }),
+        Err(e) => Err(e),
     }
 }

@@ -6,8 +6,7 @@ use crate::error::{Error, Result};
 use crate::experiments::Project;
 use crate::id::Id;
 use crate::storage::{self, Store};
-use chrono::DateTime;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 /// An experiment counts as running while its heartbeat is younger than this.

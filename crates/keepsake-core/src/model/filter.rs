@@ -7,8 +7,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::model::value;
-use crate::model::Summary;
+use crate::model::{value, Summary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

@@ -6,8 +6,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use super::select::FileEntry;
-use super::stored;
-use super::Codec;
+use super::{stored, Codec};
 use crate::error::{Error, Result};
 
 /// Writes `entries` as a tarball under the top directory `top`, compressed with `codec`.

@@ -189,3 +189,10 @@ pub fn list_remote(project: &Project, remote: &str) -> Result<Listing> {
     });
     Ok(listing)
 }
+
+/// Uploads at once to the remote's store (and local refs moved at once by `pull`).
+pub(crate) const UPLOAD_THREADS: usize = 16;
+
+pub(crate) fn notes_tracking_ref(remote: &str) -> String {
+    format!("refs/notes/remotes/{remote}/keepsake")
+}

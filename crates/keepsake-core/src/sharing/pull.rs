@@ -8,8 +8,7 @@ use crate::experiments::Project;
 use crate::git::log::experiment_ref;
 use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
 use crate::id::Id;
-use crate::sharing::push::UPLOAD_THREADS;
-use crate::sharing::remote_tracking_prefix;
+use crate::sharing::{notes_tracking_ref, remote_tracking_prefix, UPLOAD_THREADS};
 
 #[derive(Debug, Default)]
 pub struct PullReport {
@@ -32,10 +31,6 @@ pub struct Refusal {
 enum Accepted {
     Moved,
     UpToDate,
-}
-
-pub(crate) fn notes_tracking_ref(remote: &str) -> String {
-    format!("refs/notes/remotes/{remote}/keepsake")
 }
 
 /// Fetches experiments from a remote (all, or those matching the prefixes) and merges its

@@ -10,10 +10,9 @@ use crate::git::log::experiment_ref;
 use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
 use crate::id::Id;
 use crate::model::{Experiment, FileRecord};
-use crate::sharing::copy_object;
-use crate::sharing::pull::notes_tracking_ref;
-use crate::sharing::remote_store;
-use crate::sharing::remote_tracking_prefix;
+use crate::sharing::{
+    copy_object, notes_tracking_ref, remote_store, remote_tracking_prefix, UPLOAD_THREADS,
+};
 use crate::storage::{self, Store};
 
 #[derive(Debug, Default)]
@@ -51,9 +50,6 @@ struct Copied {
     already_there: usize,
     bytes: u64,
 }
-
-/// Uploads at once to the remote's store (and local refs moved at once by `pull`).
-pub(crate) const UPLOAD_THREADS: usize = 16;
 
 /// Objects above this size are copied one at a time.
 const LARGE_OBJECT: u64 = 16 << 20;
@@ -98,7 +94,7 @@ fn outgoing(
     } else {
         let mut seen = HashSet::new();
         for p in prefixes {
-            let e = crate::experiments::read::get_experiment(project, p)?;
+            let e = crate::experiments::resolve::get_experiment(project, p)?;
             let Some(tip) = e.git_tip else { continue };
             if seen.insert(e.id.clone()) {
                 out.push(Outgoing {

@@ -13,6 +13,7 @@ use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::model::FileRecord;
 
+mod kind;
 mod layout;
 mod local;
 mod local_file;
@@ -20,12 +21,12 @@ mod remote;
 mod stream;
 pub mod verify;
 
+pub(crate) use kind::kind_of_io;
 pub use layout::{
     checkpoint_tarball_key, experiment_metadata_key, experiment_tarball_key, heartbeat_key,
     EXPERIMENTS_METADATA, HEARTBEATS, REPOSITORY_JSON, REPOSITORY_SPEC,
 };
 use local::LocalStore;
-pub(crate) use remote::kind_of_io;
 use remote::RemoteStore;
 pub use stream::{ObjectReader, ObjectWriter};
 

@@ -7,10 +7,10 @@ use std::io::{BufReader, Read, Write};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use super::kind::kind_of_io;
 use super::local::{self, LocalStore};
 use super::local_file::LocalFile;
 use super::one_line;
-use super::remote::kind_of_io;
 use crate::digest::Hasher;
 use crate::error::{Error, Result, StorageErrorKind};
 use crate::model::FileRecord;
