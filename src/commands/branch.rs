@@ -23,7 +23,7 @@ pub fn cmd_branch(g: &Global, args: BranchArgs) -> CliResult {
     ui::progress(&format!(
         "Created branch {} with the experiment's code and {}; merge it to move the model, `git keepsake checkout` there to fetch the weights",
         args.branch,
-        keepsake_core::sharing::promote::POINTER_FILE
+        keepsake_core::experiments::references::POINTER_FILE
     ));
     Ok(())
 }

@@ -77,7 +77,7 @@ pub(crate) fn open_tarball(
     let keys = tarball_keys(files, key);
     for k in &keys {
         // This clone's store first, then the stores of its git remotes (pulled experiments).
-        if let Some((url, r)) = crate::sharing::locate(project, k)? {
+        if let Some((url, r)) = crate::experiments::stores::locate(project, k)? {
             return Ok(Opened {
                 key: k.clone(),
                 reader: Verified::of(r, k, files, what, &url),

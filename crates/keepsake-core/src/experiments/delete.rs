@@ -13,7 +13,7 @@ use crate::{clock, storage};
 /// what another experiment or a promoted branch still names.
 pub fn delete_experiment(project: &Project, exp: &Experiment) -> Result<()> {
     // Worked out before anything goes: a doubt stops `rm` with nothing changed.
-    let in_use = crate::sharing::gc::keys_in_use_except(project, &exp.id)?;
+    let in_use = crate::experiments::references::keys_in_use_except(project, &exp.id)?;
     if let Some(git) = &project.git {
         let name = experiment_ref(&exp.id);
         if let Some(tip) = git.resolve_ref(&name)? {
@@ -64,7 +64,7 @@ pub fn delete_checkpoint(project: &Project, exp: &Experiment, id: &Id) -> Result
     let mut kept = exp.clone();
     kept.checkpoints.retain(|c| &c.id != id);
     // What must stay: what others name, and what the experiment's other checkpoints do.
-    let mut in_use = crate::sharing::gc::keys_in_use_except(project, &exp.id)?;
+    let mut in_use = crate::experiments::references::keys_in_use_except(project, &exp.id)?;
     for c in &kept.checkpoints {
         in_use.extend(tarball_keys(c.files.as_ref(), |codec| {
             storage::checkpoint_tarball_key(&c.id, codec)

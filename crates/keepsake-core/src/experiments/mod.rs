@@ -12,8 +12,10 @@ pub mod delete;
 pub mod import;
 pub mod read;
 pub mod recorder;
+pub mod references;
 pub mod resolve;
 pub mod running;
+pub mod stores;
 
 pub use checkpoint::NewCheckpoint;
 pub use create::NewExperiment;

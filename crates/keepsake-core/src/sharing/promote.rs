@@ -9,14 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::experiments::checkout::{place, staged_files, staging_in, CheckoutReport};
+use crate::experiments::references::POINTER_FILE;
 use crate::experiments::{Project, Target};
 use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{Experiment, FileRecord};
 use crate::pack::Codec;
 
-/// The pointer file a promoted branch carries at its root.
-pub const POINTER_FILE: &str = "keepsake-checkpoint.json";
 /// Where `apply` writes an experiment's params.
 pub const PARAMS_FILE: &str = "keepsake-params.json";
 

@@ -5,14 +5,13 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
+use crate::experiments::stores::remote_store;
 use crate::experiments::Project;
 use crate::git::log::experiment_ref;
 use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
 use crate::id::Id;
 use crate::model::{Experiment, FileRecord};
-use crate::sharing::{
-    copy_object, notes_tracking_ref, remote_store, remote_tracking_prefix, UPLOAD_THREADS,
-};
+use crate::sharing::{copy_object, notes_tracking_ref, remote_tracking_prefix, UPLOAD_THREADS};
 use crate::storage::{self, Store};
 
 #[derive(Debug, Default)]
