@@ -19,9 +19,8 @@ pub mod stores;
 
 pub use checkpoint::NewCheckpoint;
 pub use create::NewExperiment;
-pub use read::{code_diff, experiments, list};
-pub use resolve::{get_experiment, remove_unreadable, resolve, Target};
-pub use running::{heartbeat, is_running, running_ids, running_status, stop, RunningStatus};
+pub use resolve::Target;
+pub use running::RunningStatus;
 
 use std::path::{Path, PathBuf};
 
