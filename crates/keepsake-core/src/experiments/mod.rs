@@ -1,8 +1,9 @@
 //! A project: its configuration, its store and (when there is one) its git repository; and what
 //! is done to its experiments, one module per operation, each a function taking the project:
-//! creating them and recording checkpoints (directly or through the background recorder),
+//! creating them and recording checkpoints (directly or through the background `recorder`),
 //! reading, resolving ID prefixes, heartbeats, checking out, importing a Keepsake store,
-//! deleting. Sharing them with others is `sharing`'s.
+//! deleting. It talks to git and stores only through `git` and `storage`, and never prints:
+//! progress goes to callbacks. Sharing experiments with others is `sharing`'s, above it.
 
 pub mod capture;
 pub mod checkout;

@@ -1,7 +1,8 @@
-//! The one module that touches git: local work through libgit2 (experiment refs, the commits on them,
-//! code-snapshot trees, notes, diffs), the network through the `git` binary (`transport`). Object
-//! IDs cross this boundary as hex strings, so no
+//! The only user of git: local work through libgit2 (the repository handle and refs here; the
+//! commit record in `log`, notes in `notes`, trees in `tree`, caches beside them), the network
+//! through the `git` binary (`transport`). Object IDs cross this boundary as hex strings, so no
 //! git2 type leaks into the rest of the core. Every ref and notes update is a compare-and-swap.
+//! It reads no store: weights are `storage`'s, and only their keys are checked here.
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,7 @@
 //! Experiments and checkpoints: the records Keepsake 0.4.2 keeps in
-//! `metadata/experiments/<id>.json`, with its field order, and the derived best and latest checkpoint.
+//! `metadata/experiments/<id>.json`, with its field order; the one best-checkpoint rule; values in
+//! Keepsake's JSON; the `--filter`/`--sort` grammar. Plain data: nothing here reads a file, git or
+//! a store, so everything above can share these types.
 
 mod best;
 mod files;

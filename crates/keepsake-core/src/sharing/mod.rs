@@ -1,7 +1,7 @@
-//! Sharing experiments through git remotes and shared stores: each remote has a store
-//! (configured, or the project's own when that is shared), weights come lazily from it on
-//! checkout; the hooks that keep refs and data consistent; promoting a checkpoint to a branch;
-//! and `gc`, which must never delete what a teammate's experiment names.
+//! Sharing experiments through git remotes and shared stores: copying objects between stores,
+//! listing a remote, `push` and `pull`, the hooks that keep refs and data consistent, promoting a
+//! checkpoint to a branch, and `gc`, which must never delete what a teammate's experiment names.
+//! Built on `experiments`; nothing below it imports from here.
 
 pub mod gc;
 pub mod hooks;

@@ -1,7 +1,8 @@
 //! The stores experiments' data lives in, in Keepsake 0.4.2's layout. [`Store`] is the one face
 //! every caller uses; behind it are two backends of their own: a local directory read and
-//! written directly (`local`), and remote object storage through `object_store` (`remote`).
-//! Every write is all-or-nothing: nothing is visible under a key until it is complete.
+//! written directly (`local`), and remote object storage through `object_store` (`remote`, the
+//! only user of that crate). Every write is all-or-nothing: nothing is visible under a key until
+//! it is complete. Bytes and keys only: nothing here knows git or what an experiment is.
 
 use std::sync::Arc;
 use std::time::Duration;
