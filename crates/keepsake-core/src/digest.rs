@@ -86,7 +86,7 @@ impl Write for Hasher {
 /// The hash (for new records) of the file at `path`, read once.
 pub fn hash_file(path: &std::path::Path) -> crate::error::Result<String> {
     let mut hasher = Hasher::new();
-    let mut f = std::fs::File::open(path).map_err(|e| crate::error::Error::io(path, e))?;
+    let mut f = crate::fs::open(path)?;
     std::io::copy(&mut f, &mut hasher).map_err(|e| crate::error::Error::io(path, e))?;
     Ok(hasher.finish())
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod experiments;
+pub mod fs;
 mod git;
 pub mod id;
 pub mod model;

@@ -85,7 +85,7 @@ impl MemoryBudget {
         }
         for (e, buf) in entries.iter().zip(held.data.iter_mut()) {
             buf.reserve_exact(e.size as usize);
-            let mut file = std::fs::File::open(&e.abs).map_err(|err| Error::io(&e.abs, err))?;
+            let mut file = crate::fs::open(&e.abs)?;
             file.read_to_end(buf)
                 .map_err(|err| Error::io(&e.abs, err))?;
         }

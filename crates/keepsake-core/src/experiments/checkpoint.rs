@@ -136,7 +136,7 @@ fn pack_on_disk(
     id: &Id,
     dir: &std::path::Path,
 ) -> Result<tempfile::TempPath> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::fs::create_dir_all(dir)?;
     let tmp = tempfile::Builder::new()
         .prefix(".keepsake-capture-")
         .tempfile_in(dir)

@@ -289,7 +289,7 @@ fn append_one<W: Write>(
     top: &str,
     hasher: Option<&mut crate::digest::Hasher>,
 ) -> Result<()> {
-    let file = std::fs::File::open(&e.abs).map_err(|err| Error::io(&e.abs, err))?;
+    let file = crate::fs::open(&e.abs)?;
     let mut header = file_header(e);
     // The buffer on the outside: `io::copy` (inside tar) then moves whole 1 MiB chunks.
     let mut reader = std::io::BufReader::with_capacity(
