@@ -299,7 +299,7 @@ fn upload_experiments(
     let threads = ids.len().clamp(1, UPLOAD_THREADS);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let failed = std::sync::atomic::AtomicBool::new(false);
-    let large = std::sync::Mutex::new(());
+    let large = parking_lot::Mutex::new(());
     let work = |git: &GitRepo| -> Result<Copied> {
         let mut copied = Copied::default();
         loop {
@@ -319,8 +319,7 @@ fn upload_experiments(
                 for record in data_records(&exp) {
                     // One large object at a time (each is uploaded in parallel parts
                     // already): threads are for many small ones, and memory stays bounded.
-                    let _one = (record.size > LARGE_OBJECT)
-                        .then(|| large.lock().unwrap_or_else(|e| e.into_inner()));
+                    let _one = (record.size > LARGE_OBJECT).then(|| large.lock());
                     if copy_object(project, target, &record)? {
                         copied.uploaded += 1;
                         copied.bytes += record.size;

@@ -3,7 +3,7 @@
 //! caller must not wait on a store that is down; failures are sorted into kinds.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,6 +11,7 @@ use futures::StreamExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use parking_lot::Mutex;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
@@ -238,7 +239,7 @@ impl RemoteStore {
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
     let pid = std::process::id();
-    let mut slot = RT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut slot = RT.lock();
     match *slot {
         Some((owner, rt)) if owner == pid => rt,
         _ => {
@@ -260,10 +261,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// In-memory stores by name, so that two `Store`s opened on `memory://x` share their objects.
 fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
     static STORES: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
-    let mut map = STORES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let mut map = STORES.get_or_init(Default::default).lock();
     map.entry(name.to_string())
         .or_insert_with(|| Arc::new(object_store::memory::InMemory::new()))
         .clone()
