@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod config;
 pub mod digest;
+pub mod env;
 pub mod error;
 pub mod experiments;
 pub mod fs;

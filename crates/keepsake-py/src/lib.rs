@@ -9,6 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use keepsake_core::env::EnvVars;
 use keepsake_core::experiments::recorder::{Event, Recorder, RecorderOptions};
 use keepsake_core::text::escape_controls;
 use keepsake_core::{
@@ -133,9 +134,9 @@ fn env_number(name: &str, unit: &str, default: u64) -> keepsake_core::Result<u64
 }
 
 fn recorder_options(heartbeat: bool) -> keepsake_core::Result<RecorderOptions> {
-    let retry_for = env_number("KEEPSAKE_UPLOAD_RETRY_SECONDS", "seconds", 600)?;
+    let retry_for = env_number(EnvVars::KEEPSAKE_UPLOAD_RETRY_SECONDS, "seconds", 600)?;
     let capture_mb = env_number(
-        "KEEPSAKE_CAPTURE_MEMORY_MB",
+        EnvVars::KEEPSAKE_CAPTURE_MEMORY_MB,
         "megabytes",
         keepsake_core::experiments::capture::DEFAULT_MEMORY_BUDGET >> 20,
     )?;

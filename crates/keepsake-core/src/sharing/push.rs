@@ -367,7 +367,7 @@ fn upload_experiments(
 pub fn missing_for_push(project: &Project, remote: &str, lines: &str) -> Result<Vec<String>> {
     let git = project.require_git("hook pre-push")?;
     // `git keepsake push` verified the data itself just before pushing.
-    if std::env::var_os(transport::DATA_VERIFIED_ENV).is_some() {
+    if std::env::var_os(crate::env::EnvVars::GIT_KEEPSAKE_PUSH_VERIFIED).is_some() {
         return Ok(Vec::new());
     }
     let mut missing = Vec::new();
