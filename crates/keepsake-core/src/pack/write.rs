@@ -8,6 +8,7 @@ use std::path::Path;
 use super::select::FileEntry;
 use super::stored;
 use super::Codec;
+use crate::digest::HashingReader;
 use crate::error::{Error, Result};
 
 /// Writes `entries` as a tarball under the top directory `top`, compressed with `codec`.
@@ -294,12 +295,14 @@ fn append_one<W: Write>(
     // The buffer on the outside: `io::copy` (inside tar) then moves whole 1 MiB chunks.
     let mut reader = std::io::BufReader::with_capacity(
         1 << 20,
-        ExactReader {
-            inner: file.take(e.size),
-            left: e.size,
-            path: &e.abs,
+        HashingReader::of(
+            ExactReader {
+                inner: file.take(e.size),
+                left: e.size,
+                path: &e.abs,
+            },
             hasher,
-        },
+        ),
     );
     builder
         .append_data(&mut header, format!("{top}/{}", e.rel), &mut reader)
@@ -320,8 +323,6 @@ struct ExactReader<'a, R> {
     inner: R,
     left: u64,
     path: &'a Path,
-    /// Sees every byte read, when the entry's hash is wanted.
-    hasher: Option<&'a mut crate::digest::Hasher>,
 }
 
 impl<R: Read> Read for ExactReader<'_, R> {
@@ -334,9 +335,6 @@ impl<R: Read> Read for ExactReader<'_, R> {
             )));
         }
         self.left -= n as u64;
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&buf[..n]);
-        }
         Ok(n)
     }
 }
