@@ -4,10 +4,11 @@
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
+use crate::experiments::resolve::one_match;
 use crate::experiments::Project;
 use crate::git::log::experiment_ref;
 use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
-use crate::id::Id;
+use crate::id::{Id, Prefix};
 use crate::sharing::push::UPLOAD_THREADS;
 use crate::sharing::remote_tracking_prefix;
 
@@ -69,32 +70,22 @@ pub fn pull(project: &Project, remote: &str, prefixes: &[String]) -> Result<Pull
         wanted = remote_refs.clone();
     }
     for p in prefixes {
-        let matches: Vec<&(Id, String)> = remote_refs
-            .iter()
-            .filter(|(id, _)| id.as_str().starts_with(p.as_str()))
-            .collect();
-        match matches.len() {
-            0 => {
-                return Err(Error::invalid(
-                    "experiment",
-                    p,
-                    format!("no experiment on `{remote}` starts with it"),
-                ))
-            }
-            1 => {
-                if !wanted.iter().any(|(id, _)| *id == matches[0].0) {
-                    wanted.push(matches[0].clone());
-                }
-            }
-            _ => {
-                return Err(Error::Ambiguous {
-                    prefix: p.clone(),
-                    candidates: matches
-                        .iter()
-                        .map(|(id, _)| format!("experiment {}", id.short()))
-                        .collect(),
-                });
-            }
+        let no_match = || {
+            Error::invalid(
+                "experiment",
+                p,
+                format!("no experiment on `{remote}` starts with it"),
+            )
+        };
+        // What is not a prefix of any ID matches nothing.
+        let prefix = Prefix::parse(p).map_err(|_| no_match())?;
+        let candidates = remote_refs.iter().map(|r| (&r.0, None, r));
+        let found = match one_match(&prefix, candidates) {
+            Err(Error::NotFound { .. }) => return Err(no_match()),
+            other => other?,
+        };
+        if !wanted.iter().any(|(id, _)| *id == found.0) {
+            wanted.push(found.clone());
         }
     }
     // Into the tracking namespace, forced: it records what the remote has, nothing more.
