@@ -607,6 +607,15 @@ fn now() -> String {
     clock::format(&clock::now())
 }
 
+/// The ID of the best of `checkpoints_json` (a JSON list of checkpoint records in the order
+/// they were recorded) by the core's one rule (`model::best_of`), or None.
+#[pyfunction]
+fn best_checkpoint_id(checkpoints_json: &str) -> PyResult<Option<String>> {
+    let checkpoints: Vec<keepsake_core::Checkpoint> =
+        serde_json::from_str(checkpoints_json).map_err(bad_json)?;
+    Ok(keepsake_core::model::best_of(checkpoints.iter()).map(|c| c.id.as_str().to_string()))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyProject>()?;
@@ -614,6 +623,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyFileStream>()?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(now, m)?)?;
+    m.add_function(wrap_pyfunction!(best_checkpoint_id, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
