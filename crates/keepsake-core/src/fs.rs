@@ -53,6 +53,27 @@ pub fn read_dir(dir: &Path) -> Result<impl Iterator<Item = Result<std::fs::DirEn
     Ok(at(dir, std::fs::read_dir(dir))?.map(move |e| at(dir, e)))
 }
 
+/// A new directory in `dir` named `<prefix>…`, removed with what it holds when dropped.
+pub fn temp_dir_in(dir: &Path, prefix: &str) -> Result<tempfile::TempDir> {
+    at(dir, tempfile::Builder::new().prefix(prefix).tempdir_in(dir))
+}
+
+/// A new file in `dir` named `<prefix>…`, removed when dropped.
+pub fn temp_file_in(dir: &Path, prefix: &str) -> Result<tempfile::NamedTempFile> {
+    at(
+        dir,
+        tempfile::Builder::new().prefix(prefix).tempfile_in(dir),
+    )
+}
+
+/// A new directory in the system's temp directory, removed when dropped.
+pub fn temp_dir() -> Result<tempfile::TempDir> {
+    at(&std::env::temp_dir(), tempfile::tempdir())
+}
+
+/// What the names of a capture's temp tarballs start with (`gc` recognizes them).
+pub const CAPTURE_PREFIX: &str = ".keepsake-capture-";
+
 /// Sets the permission bits of `path` (Unix only; elsewhere nothing to set).
 pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
     #[cfg(unix)]
@@ -206,7 +227,7 @@ pub(crate) fn is_link_error(e: &std::io::Error) -> bool {
 /// a capture's (`.keepsake-capture-*`), or object_store's (`<name>#<n>`).
 pub(crate) fn is_temporary(name: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if name.starts_with(".keepsake-capture-") {
+    if name.starts_with(CAPTURE_PREFIX) {
         return true;
     }
     if let Some((_, n)) = name.rsplit_once('#') {

@@ -323,10 +323,7 @@ pub(crate) fn staging_in(dest: &Path) -> Result<tempfile::TempDir> {
         ));
     }
     crate::fs::create_dir_all(dest)?;
-    tempfile::Builder::new()
-        .prefix(".keepsake-checkout-")
-        .tempdir_in(dest)
-        .map_err(|e| Error::io(dest, e))
+    crate::fs::temp_dir_in(dest, ".keepsake-checkout-")
 }
 
 /// Moves staged `files` into `dest`. Files that exist there with other content are refused

@@ -74,7 +74,7 @@ fn import_one(
     copying: bool,
     mut exp: Experiment,
 ) -> Result<Experiment> {
-    let staging = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let staging = crate::fs::temp_dir()?;
     let mut files = Vec::new();
     if !exp.path.is_empty() {
         let id = exp.id.clone();

@@ -36,7 +36,7 @@ impl Target {
 pub fn resolve(project: &Project, prefix: &str) -> Result<Target> {
     let prefix = Prefix::parse(prefix)?;
     if let Some(git) = &project.git {
-        return resolve_in_git(project, git, &prefix);
+        return resolve_in_git(git, &prefix);
     }
     let (experiments, _) = experiments(project)?;
     let candidates = experiments.iter().flat_map(|e| {
@@ -54,7 +54,7 @@ pub fn resolve(project: &Project, prefix: &str) -> Result<Target> {
 
 /// Prefix lookup through the checkpoint index: only the matching experiment is read. A hit
 /// is checked against git, and looked up again without the index when git disagrees.
-fn resolve_in_git(project: &Project, git: &GitRepo, prefix: &Prefix) -> Result<Target> {
+fn resolve_in_git(git: &GitRepo, prefix: &Prefix) -> Result<Target> {
     for fresh in [false, true] {
         let index = crate::git::checkpoint_index::checkpoint_ids(git, fresh)?;
         let candidates = index.experiments.iter().flat_map(|(exp, checkpoints)| {
@@ -81,7 +81,7 @@ fn resolve_in_git(project: &Project, git: &GitRepo, prefix: &Prefix) -> Result<T
             }
             Err(e) => return Err(e),
         };
-        let Some(exp) = load_from_git(project, git, &exp)? else {
+        let Some(exp) = load_from_git(git, &exp)? else {
             continue; // deleted meanwhile, or the index was wrong: look again
         };
         match checkpoint {

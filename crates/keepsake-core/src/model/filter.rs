@@ -71,7 +71,7 @@ impl Filter {
         })
     }
 
-    pub fn matches(&self, s: &Summary, now: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+    pub fn matches(&self, s: &Summary) -> Result<bool> {
         let actual = lookup(s, &self.name);
         let wanted = if self.name == "created" || self.name == "started" {
             match parse_date(&self.value) {
@@ -87,7 +87,6 @@ impl Filter {
         } else {
             self.value.clone()
         };
-        let _ = now;
         if value::is_none(&wanted) {
             let none = value::is_none(&actual);
             return Ok(if self.op == Op::Eq { none } else { !none });

@@ -109,7 +109,7 @@ pub fn pull(project: &Project, remote: &str, prefixes: &[String]) -> Result<Pull
             git.delete_ref(&tracked, &sha)?;
         }
     }
-    let outcomes = accept_all(project, git, &tracking, &wanted)?;
+    let outcomes = accept_all(git, &tracking, &wanted)?;
     for ((id, _), outcome) in wanted.iter().zip(outcomes) {
         match outcome {
             None => {}
@@ -137,7 +137,6 @@ pub fn pull(project: &Project, remote: &str, prefixes: &[String]) -> Result<Pull
 /// the disk takes several fsyncs at once in about the time of one. None: the remote deleted
 /// it between listing and fetching.
 fn accept_all(
-    project: &Project,
     git: &GitRepo,
     tracking: &str,
     wanted: &[(Id, String)],
@@ -154,7 +153,7 @@ fn accept_all(
             };
             let outcome = git
                 .resolve_ref(&format!("{tracking}{id}"))?
-                .map(|incoming| accept_incoming(project, git, id, &incoming));
+                .map(|incoming| accept_incoming(git, id, &incoming));
             out.push((i, outcome));
         }
     };
@@ -184,7 +183,6 @@ fn accept_all(
 /// Moves the local ref of experiment `id` to `incoming` (a commit of the quarantine) if that
 /// is safe; otherwise the one-line reason it is not.
 fn accept_incoming(
-    _project: &Project,
     git: &GitRepo,
     id: &Id,
     incoming: &str,
