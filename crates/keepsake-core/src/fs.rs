@@ -99,12 +99,23 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.commit()
 }
 
+/// `write_atomic` without the syncs, for caches: readers still never see a part, but a power
+/// cut may lose the write (a cache checks what it reads and rebuilds), and no fsync slows the
+/// command that refreshes it.
+pub fn write_atomic_cache(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = AtomicFile::create(dest)?;
+    file.file().write_all(bytes)?;
+    file.durable = false;
+    file.commit()
+}
+
 /// A file being written in a temp file beside its destination, which it replaces on `commit`
 /// (dropped uncommitted, the temp file is removed).
 pub struct AtomicFile {
     tmp: PathBuf,
     dest: PathBuf,
-    file: Option<File>,
+    file: File,
+    durable: bool,
 }
 
 impl AtomicFile {
@@ -113,14 +124,13 @@ impl AtomicFile {
         Ok(AtomicFile {
             tmp,
             dest: dest.to_path_buf(),
-            file: Some(file),
+            file,
+            durable: true,
         })
     }
 
     pub fn file(&mut self) -> &mut File {
-        self.file
-            .as_mut()
-            .expect("an AtomicFile has its file until commit")
+        &mut self.file
     }
 
     /// Sets the new file's permission bits (before it is visible).
@@ -140,10 +150,12 @@ impl AtomicFile {
 
     /// The data on disk, then the rename, then the rename on disk.
     pub fn commit(mut self) -> std::io::Result<()> {
-        let file = self.file.take().expect("commit is called once");
-        file.sync_data()?;
-        drop(file);
-        commit_temp(&self.tmp, &self.dest)?;
+        if self.durable {
+            self.file.sync_data()?;
+            commit_temp(&self.tmp, &self.dest)?;
+        } else {
+            std::fs::rename(&self.tmp, &self.dest)?;
+        }
         // Renamed: nothing left to clean up.
         self.tmp = PathBuf::new();
         Ok(())
@@ -299,6 +311,9 @@ mod tests {
         f.file().write_all(b"partial").unwrap();
         drop(f);
         assert_eq!(std::fs::read(&dest).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+        write_atomic_cache(&dest, b"cached").unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"cached");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 

@@ -125,7 +125,7 @@ pub(crate) fn checkpoint_ids(git: &GitRepo, fresh: bool) -> Result<Index> {
         // A cache: failing to write it only costs the next lookup a walk.
         if let Some(dir) = file.parent() {
             let _ = std::fs::create_dir_all(dir);
-            let _ = crate::fs::write_atomic(&file, text.as_bytes());
+            let _ = crate::fs::write_atomic_cache(&file, text.as_bytes());
         }
     }
     Ok(index)

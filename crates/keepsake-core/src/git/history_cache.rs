@@ -159,7 +159,7 @@ pub fn store(git: &GitRepo, experiment: &Id, tip: &str, root: &str, checkpoints:
     let file = path(git, experiment);
     if let Some(dir) = file.parent() {
         let _ = std::fs::create_dir_all(dir);
-        let _ = crate::fs::write_atomic(&file, text.as_bytes());
+        let _ = crate::fs::write_atomic_cache(&file, text.as_bytes());
     }
 }
 
