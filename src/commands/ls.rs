@@ -70,7 +70,7 @@ pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
     for s in listing.experiments {
         let mut keep = true;
         for f in &filters {
-            keep &= f.matches(&s, now)?;
+            keep &= f.matches(&s)?;
         }
         if keep {
             rows.push(s);

@@ -3,7 +3,7 @@
 use clap::Args;
 use keepsake_core::experiments;
 use keepsake_core::text::human_size;
-use keepsake_core::{model::value, Checkpoint, Experiment, Project, Target};
+use keepsake_core::{model::value, Checkpoint, Experiment, Target};
 use serde_json::Value;
 
 use super::{open_project, Global};
@@ -97,7 +97,7 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
         Target::Experiment(e) => {
             lines.push(Line::Title(format!("Experiment: {}", e.id)));
             lines.push(Line::Blank);
-            experiment_fields(&project, e, running, args.all, &mut lines);
+            experiment_fields(e, running, args.all, &mut lines);
             checkpoints_table(e, &mut lines);
         }
         Target::Checkpoint(e, id) => {
@@ -123,7 +123,7 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
             lines.push(Line::Blank);
             lines.push(Line::Heading("Experiment"));
             lines.push(Line::Field("ID".into(), e.id.to_string()));
-            experiment_fields(&project, e, running, args.all, &mut lines);
+            experiment_fields(e, running, args.all, &mut lines);
             lines.push(Line::Blank);
             lines.push(Line::Heading("Metrics"));
             for (k, v) in &c.metrics {
@@ -157,14 +157,7 @@ const INTERESTING_PACKAGES: [&str; 10] = [
     "torch",
 ];
 
-fn experiment_fields(
-    project: &Project,
-    e: &Experiment,
-    running: bool,
-    all: bool,
-    lines: &mut Vec<Line>,
-) {
-    let _ = project;
+fn experiment_fields(e: &Experiment, running: bool, all: bool, lines: &mut Vec<Line>) {
     lines.push(Line::Field("Created".into(), ui::long_time(e.created)));
     lines.push(Line::Field(
         "Status".into(),

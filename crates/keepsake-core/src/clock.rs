@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// Fixes the clock, for hermetic tests: an RFC 3339 timestamp.
-pub const NOW_ENV: &str = "GIT_KEEPSAKE_NOW";
+/// The variable that fixes the clock (`EnvVars::GIT_KEEPSAKE_NOW`), under the name tests use.
+pub const NOW_ENV: &str = crate::env::EnvVars::GIT_KEEPSAKE_NOW;
 
 static FIXED: OnceLock<Option<DateTime<Utc>>> = OnceLock::new();
 static TICKS: AtomicI64 = AtomicI64::new(0);
@@ -21,7 +21,11 @@ pub fn fix(t: DateTime<Utc>) {
 /// The current time. A fixed clock still advances by a millisecond per reading, so that records
 /// made one after another keep their order.
 pub fn now() -> DateTime<Utc> {
-    let fixed = FIXED.get_or_init(|| std::env::var(NOW_ENV).ok().and_then(|s| parse(&s)));
+    let fixed = FIXED.get_or_init(|| {
+        std::env::var(crate::env::EnvVars::GIT_KEEPSAKE_NOW)
+            .ok()
+            .and_then(|s| parse(&s))
+    });
     match fixed {
         Some(t) => *t + chrono::Duration::milliseconds(TICKS.fetch_add(1, Ordering::Relaxed)),
         None => Utc::now(),

@@ -193,7 +193,7 @@ pub fn read_dir_config(dir: &Path) -> Result<Option<Config>> {
     for name in CONFIG_NAMES {
         let path = dir.join(name);
         if path.is_file() {
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let text = crate::fs::read_to_string(&path)?;
             let mut config = parse(&path, &text)?;
             if name.starts_with("replicate") {
                 config

@@ -6,8 +6,10 @@
 pub mod clock;
 pub mod config;
 pub mod digest;
+pub mod env;
 pub mod error;
 pub mod experiments;
+pub mod fs;
 mod git;
 pub mod id;
 pub mod model;

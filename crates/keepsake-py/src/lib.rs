@@ -6,15 +6,17 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use keepsake_core::env::EnvVars;
 use keepsake_core::experiments::recorder::{Event, Recorder, RecorderOptions};
 use keepsake_core::text::escape_controls;
 use keepsake_core::{
     clock, CheckoutOptions, Error, Experiment, Goal, Id, NewCheckpoint, NewExperiment, OpenOptions,
     Params, PrimaryMetric, Project, Target,
 };
+use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use serde_json::{json, Value};
@@ -132,9 +134,9 @@ fn env_number(name: &str, unit: &str, default: u64) -> keepsake_core::Result<u64
 }
 
 fn recorder_options(heartbeat: bool) -> keepsake_core::Result<RecorderOptions> {
-    let retry_for = env_number("KEEPSAKE_UPLOAD_RETRY_SECONDS", "seconds", 600)?;
+    let retry_for = env_number(EnvVars::KEEPSAKE_UPLOAD_RETRY_SECONDS, "seconds", 600)?;
     let capture_mb = env_number(
-        "KEEPSAKE_CAPTURE_MEMORY_MB",
+        EnvVars::KEEPSAKE_CAPTURE_MEMORY_MB,
         "megabytes",
         keepsake_core::experiments::capture::DEFAULT_MEMORY_BUDGET >> 20,
     )?;
@@ -152,7 +154,7 @@ fn recorder_options(heartbeat: bool) -> keepsake_core::Result<RecorderOptions> {
 static LIVE: Mutex<Vec<Weak<Recorder>>> = Mutex::new(Vec::new());
 
 fn register(recorder: &Arc<Recorder>) {
-    let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut live = LIVE.lock();
     live.retain(|r| r.strong_count() > 0);
     live.push(Arc::downgrade(recorder));
 }
@@ -162,7 +164,6 @@ fn register(recorder: &Arc<Recorder>) {
 fn settle(prefix: Option<&str>) {
     let matching: Vec<Arc<Recorder>> = LIVE
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
         .iter()
         .filter_map(Weak::upgrade)
         .filter(|r| prefix.is_none_or(|p| r.id().as_str().starts_with(p)))
@@ -477,23 +478,14 @@ impl PyFileStream {
     /// Up to `size` bytes (all the rest when negative); empty at the end.
     #[pyo3(signature = (size=-1))]
     fn read<'py>(&self, py: Python<'py>, size: isize) -> PyResult<Bound<'py, PyBytes>> {
-        let mut pending = self
-            .pending
-            .lock()
-            .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("stream poisoned"))?;
+        let mut pending = self.pending.lock();
         let want = if size < 0 { usize::MAX } else { size as usize };
         while pending.len() < want {
-            let taken = self
-                .rx
-                .lock()
-                .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("stream poisoned"))?
-                .take();
+            let taken = self.rx.lock().take();
             let next = match taken {
                 Some(rx) => {
                     let (next, rx) = py.allow_threads(move || (rx.recv().ok(), rx));
-                    if let Ok(mut slot) = self.rx.lock() {
-                        *slot = Some(rx);
-                    }
+                    *self.rx.lock() = Some(rx);
                     next
                 }
                 None => None,
@@ -503,7 +495,7 @@ impl PyFileStream {
                 // The core's error, as its own exception class (a damaged tarball: CorruptData).
                 Some(Err(e)) => return Err(to_py(py, e)),
                 None => {
-                    self.rx.lock().map(|mut r| r.take()).ok();
+                    self.rx.lock().take();
                     break;
                 }
             }
@@ -514,9 +506,7 @@ impl PyFileStream {
     }
 
     fn close(&self) {
-        if let Ok(mut r) = self.rx.lock() {
-            r.take();
-        }
+        self.rx.lock().take();
     }
 }
 
@@ -617,6 +607,15 @@ fn now() -> String {
     clock::format(&clock::now())
 }
 
+/// The ID of the best of `checkpoints_json` (a JSON list of checkpoint records in the order
+/// they were recorded) by the core's one rule (`model::best_of`), or None.
+#[pyfunction]
+fn best_checkpoint_id(checkpoints_json: &str) -> PyResult<Option<String>> {
+    let checkpoints: Vec<keepsake_core::Checkpoint> =
+        serde_json::from_str(checkpoints_json).map_err(bad_json)?;
+    Ok(keepsake_core::model::best_of(checkpoints.iter()).map(|c| c.id.as_str().to_string()))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyProject>()?;
@@ -624,6 +623,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyFileStream>()?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(now, m)?)?;
+    m.add_function(wrap_pyfunction!(best_checkpoint_id, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

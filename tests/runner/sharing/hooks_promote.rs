@@ -32,7 +32,7 @@ fn hooks_block_pushes_without_data_and_cost_nothing_otherwise() {
     std::fs::create_dir_all(&hooks).unwrap();
     let user_hook = "#!/bin/sh\ncat > /dev/null\necho user-hook-ran >> \"$(git rev-parse --git-dir)/user-hook.log\"\n";
     std::fs::write(hooks.join("pre-push"), user_hook).unwrap();
-    keepsake_core::pack::set_mode(&hooks.join("pre-push"), 0o755).unwrap();
+    keepsake_core::fs::set_mode(&hooks.join("pre-push"), 0o755).unwrap();
     t.alice.git(&["config", "core.hooksPath", ".githooks"]);
     t.alice.ks(&["install"]).ok();
     assert!(std::fs::read_to_string(hooks.join("pre-push"))

@@ -5,7 +5,9 @@
 //! once into a tarball on disk, which costs the caller the whole write but no memory.
 
 use std::io::Read;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -54,17 +56,13 @@ impl MemoryBudget {
         }
         let deadline = Instant::now() + wait;
         let mut buffers = {
-            let mut pool = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pool = self.state.lock();
             while pool.taken + total > self.limit {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Ok(None);
                 }
-                pool = self
-                    .returned
-                    .wait_timeout(pool, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+                self.returned.wait_for(&mut pool, left);
             }
             pool.taken += total;
             // Largest first, for the largest files.
@@ -85,7 +83,7 @@ impl MemoryBudget {
         }
         for (e, buf) in entries.iter().zip(held.data.iter_mut()) {
             buf.reserve_exact(e.size as usize);
-            let mut file = std::fs::File::open(&e.abs).map_err(|err| Error::io(&e.abs, err))?;
+            let mut file = crate::fs::open(&e.abs)?;
             file.read_to_end(buf)
                 .map_err(|err| Error::io(&e.abs, err))?;
         }
@@ -93,7 +91,7 @@ impl MemoryBudget {
     }
 
     fn give_back(&self, data: Vec<Vec<u8>>, accounted: u64) {
-        let mut pool = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pool = self.state.lock();
         pool.taken = pool.taken.saturating_sub(accounted);
         let mut kept: u64 = pool.free.iter().map(|b| b.capacity() as u64).sum();
         for mut buf in data {

@@ -322,11 +322,8 @@ pub(crate) fn staging_in(dest: &Path) -> Result<tempfile::TempDir> {
             "it is not a directory",
         ));
     }
-    std::fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
-    tempfile::Builder::new()
-        .prefix(".keepsake-checkout-")
-        .tempdir_in(dest)
-        .map_err(|e| Error::io(dest, e))
+    crate::fs::create_dir_all(dest)?;
+    crate::fs::temp_dir_in(dest, ".keepsake-checkout-")
 }
 
 /// Moves staged `files` into `dest`. Files that exist there with other content are refused
@@ -366,7 +363,7 @@ pub(crate) fn place(
     }
     for (f, target_path) in files.iter().zip(&targets) {
         // A symlink in the file's own place is replaced, never followed (rename does not).
-        std::fs::rename(staging.join(f), target_path).map_err(|e| Error::io(target_path, e))?;
+        crate::fs::rename(&staging.join(f), target_path)?;
     }
     Ok(())
 }
@@ -374,8 +371,8 @@ pub(crate) fn place(
 /// Relative paths of the regular files under `root`, sorted.
 pub(crate) fn staged_files(root: &Path) -> Result<Vec<String>> {
     fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
-        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            let entry = entry.map_err(|e| Error::io(dir, e))?;
+        for entry in crate::fs::read_dir(dir)? {
+            let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let rel = if prefix.is_empty() {
                 name

@@ -134,11 +134,8 @@ fn pack_on_disk(
     id: &Id,
     dir: &std::path::Path,
 ) -> Result<tempfile::TempPath> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".keepsake-capture-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    crate::fs::create_dir_all(dir)?;
+    let tmp = crate::fs::temp_file_in(dir, crate::fs::CAPTURE_PREFIX)?;
     let (file, path) = tmp.into_parts();
     let out = std::io::BufWriter::with_capacity(1 << 20, file);
     let out = pack::write_tarball(files, id.as_str(), project.codec(), out)?;
@@ -209,7 +206,7 @@ fn append_in_git(
         let tip = git.resolve_ref(&name)?;
         if tip != exp.git_tip {
             // Another process recorded into this experiment: continue from what it wrote.
-            if let Some(fresh) = crate::experiments::read::load_from_git(project, git, &exp.id)? {
+            if let Some(fresh) = crate::experiments::read::load_from_git(git, &exp.id)? {
                 *exp = fresh;
             }
         }

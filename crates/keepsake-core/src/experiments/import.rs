@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 
 use crate::config::StorageUrl;
-use crate::digest::Hasher;
+use crate::digest::{Hasher, HashingReader};
 use crate::error::{Error, Result};
 use crate::experiments::create::{kept_in_git, store_only_records, tarball_keys};
 use crate::experiments::Project;
@@ -74,7 +74,7 @@ fn import_one(
     copying: bool,
     mut exp: Experiment,
 ) -> Result<Experiment> {
-    let staging = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let staging = crate::fs::temp_dir()?;
     let mut files = Vec::new();
     if !exp.path.is_empty() {
         let id = exp.id.clone();
@@ -166,23 +166,23 @@ fn bring(
         // another experiment's data, which is never replaced, and is taken only when it is
         // the same bytes.
         let present = copying && project.store.size(&key)?.is_some();
-        let mut tee = Tee {
+        let copy = Copying {
             inner: reader,
-            hasher: Hasher::new(),
-            size: 0,
             copy: (copying && !present).then(|| project.store.writer(&key)),
             error: None,
         };
+        let mut tee = HashingReader::new(copy, Hasher::new());
         inspect(&mut tee, &key, size)?;
         std::io::copy(&mut tee, &mut std::io::sink()).map_err(|e| Error::io(&key, e))?;
-        if let Some(e) = tee.error.take() {
+        if let Some(e) = tee.get_mut().error.take() {
             return Err(Error::io(&key, e));
         }
-        let record = FileRecord::new(key.clone(), tee.size, std::mem::take(&mut tee.hasher));
+        let size = tee.size();
+        let record = FileRecord::new(key.clone(), size, tee.take_hasher().unwrap_or_default());
         if present {
             same_in_store(project, &record)?;
         }
-        if let Some(w) = tee.copy.take() {
+        if let Some(w) = tee.get_mut().copy.take() {
             w.finish()?;
         }
         return Ok(Some(record));
@@ -208,20 +208,17 @@ fn same_in_store(project: &Project, record: &FileRecord) -> Result<()> {
         })
 }
 
-/// Passes bytes through while hashing them and, optionally, uploading a copy.
-struct Tee<R> {
+/// Passes bytes through while, optionally, uploading a copy (a write failure is kept for after
+/// the read, which goes on).
+struct Copying<R> {
     inner: R,
-    hasher: Hasher,
-    size: u64,
     copy: Option<storage::ObjectWriter>,
     error: Option<std::io::Error>,
 }
 
-impl<R: Read> Read for Tee<R> {
+impl<R: Read> Read for Copying<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
         if let Some(w) = &mut self.copy {
             if let Err(e) = w.write_all(&buf[..n]) {
                 self.error.get_or_insert(e);

@@ -87,7 +87,7 @@ impl Project {
 
     pub fn open(opts: &OpenOptions) -> Result<Project> {
         let start = opts.directory.clone().unwrap_or_else(|| opts.cwd.clone());
-        let start = start.canonicalize().map_err(|e| Error::io(&start, e))?;
+        let start = crate::fs::canonicalize(&start)?;
         let git = GitRepo::discover(&start)?;
         let work_dir = git.as_ref().and_then(|g| g.work_dir());
         let config = if let Some(url) = &opts.repository {

@@ -80,7 +80,7 @@ pub fn experiments(project: &Project) -> Result<(Vec<Experiment>, Vec<Error>)> {
     match &project.git {
         Some(git) => {
             for (name, _) in git.refs(EXPERIMENT_REFS)? {
-                match ref_id(&name).and_then(|id| load_from_git(project, git, &id)) {
+                match ref_id(&name).and_then(|id| load_from_git(git, &id)) {
                     Ok(Some(e)) => out.push(e),
                     Ok(None) => {}
                     Err(e) => problems.push(e),
@@ -102,11 +102,7 @@ pub fn experiments(project: &Project) -> Result<(Vec<Experiment>, Vec<Error>)> {
 
 /// The experiment with all its checkpoints, from its ref's commits; None without a ref.
 /// An experiment that cannot be read is an error naming its ref.
-pub(crate) fn load_from_git(
-    _project: &Project,
-    git: &GitRepo,
-    id: &Id,
-) -> Result<Option<Experiment>> {
+pub(crate) fn load_from_git(git: &GitRepo, id: &Id) -> Result<Option<Experiment>> {
     let name = experiment_ref(id);
     let Some(tip) = git.resolve_ref(&name)? else {
         return Ok(None);

@@ -35,63 +35,52 @@ impl Target {
 pub fn resolve(project: &Project, prefix: &str) -> Result<Target> {
     let prefix = Prefix::parse(prefix)?;
     if let Some(git) = &project.git {
-        return resolve_in_git(project, git, &prefix);
+        return resolve_in_git(git, &prefix);
     }
     let (experiments, _) = experiments(project)?;
-    let mut found: Vec<Target> = Vec::new();
-    for e in &experiments {
-        if e.id.has_prefix(&prefix) {
-            found.push(Target::Experiment(e.clone()));
-        }
-        for c in &e.checkpoints {
-            if c.id.has_prefix(&prefix) {
-                found.push(Target::Checkpoint(e.clone(), c.id.clone()));
-            }
-        }
-    }
-    let candidates: Vec<(Id, Option<Id>)> = found
-        .iter()
-        .map(|t| match t {
-            Target::Experiment(e) => (e.id.clone(), None),
-            Target::Checkpoint(e, c) => (e.id.clone(), Some(c.clone())),
-        })
-        .collect();
-    one_match(&prefix, &candidates)?;
-    Ok(found.remove(0))
+    let candidates = experiments.iter().flat_map(|e| {
+        let checkpoints = e
+            .checkpoints
+            .iter()
+            .map(move |c| (&e.id, Some(&c.id), (e, Some(c))));
+        std::iter::once((&e.id, None, (e, None))).chain(checkpoints)
+    });
+    Ok(match one_match(&prefix, candidates)? {
+        (e, Some(c)) => Target::Checkpoint(e.clone(), c.id.clone()),
+        (e, None) => Target::Experiment(e.clone()),
+    })
 }
 
 /// Prefix lookup through the checkpoint index: only the matching experiment is read. A hit
 /// is checked against git, and looked up again without the index when git disagrees.
-fn resolve_in_git(project: &Project, git: &GitRepo, prefix: &Prefix) -> Result<Target> {
+fn resolve_in_git(git: &GitRepo, prefix: &Prefix) -> Result<Target> {
     for fresh in [false, true] {
         let index = crate::git::checkpoint_index::checkpoint_ids(git, fresh)?;
-        let mut found: Vec<(Id, Option<Id>)> = Vec::new();
-        for (exp, checkpoints) in &index.experiments {
-            if exp.has_prefix(prefix) {
-                found.push((exp.clone(), None));
+        let candidates = index.experiments.iter().flat_map(|(exp, checkpoints)| {
+            let checkpoints = checkpoints
+                .iter()
+                .map(move |c| (exp, Some(c), (exp, Some(c))));
+            std::iter::once((exp, None, (exp, None))).chain(checkpoints)
+        });
+        let (exp, checkpoint) = match one_match(prefix, candidates) {
+            Ok((e, c)) => (e.clone(), c.cloned()),
+            Err(miss @ Error::NotFound { .. }) => {
+                // An experiment that cannot be read is reported, not "not found".
+                if let Some((_, e)) = index
+                    .problems
+                    .into_iter()
+                    .find(|(id, _)| id.has_prefix(prefix))
+                {
+                    return Err(e);
+                }
+                // Index entries are held to their tips (see checkpoint_index.rs): a miss is a
+                // miss, never worth a walk of every history (a typo would cost seconds in a
+                // big repository).
+                return Err(miss);
             }
-            for c in checkpoints.iter().filter(|c| c.has_prefix(prefix)) {
-                found.push((exp.clone(), Some(c.clone())));
-            }
-        }
-        if found.is_empty() {
-            // An experiment that cannot be read is reported, not "not found".
-            if let Some((_, e)) = index
-                .problems
-                .into_iter()
-                .find(|(id, _)| id.has_prefix(prefix))
-            {
-                return Err(e);
-            }
-            // Index entries are held to their tips (see index.rs): a miss is a miss, never
-            // worth a walk of every history (a typo would cost seconds in a big repository).
-            return Err(Error::NotFound {
-                prefix: prefix.to_string(),
-            });
-        }
-        one_match(prefix, &found)?;
-        let (exp, checkpoint) = found.remove(0);
-        let Some(exp) = load_from_git(project, git, &exp)? else {
+            Err(e) => return Err(e),
+        };
+        let Some(exp) = load_from_git(git, &exp)? else {
             continue; // deleted meanwhile, or the index was wrong: look again
         };
         match checkpoint {
@@ -145,18 +134,28 @@ pub fn remove_unreadable(project: &Project, prefix: &str) -> Result<String> {
     Ok(name)
 }
 
-/// Ok when `found` holds exactly one candidate; else not found, or ambiguous listing them.
-fn one_match(prefix: &Prefix, found: &[(Id, Option<Id>)]) -> Result<()> {
+/// The one prefix resolver: of `candidates` (an experiment's ID with None, or with one of its
+/// checkpoints' IDs, and what to return for it), the value of the one whose ID (the
+/// checkpoint's, else the experiment's) starts with `prefix`; else NotFound, or Ambiguous
+/// naming every match.
+pub(crate) fn one_match<'a, T>(
+    prefix: &Prefix,
+    candidates: impl IntoIterator<Item = (&'a Id, Option<&'a Id>, T)>,
+) -> Result<T> {
+    let mut found: Vec<(&Id, Option<&Id>, T)> = candidates
+        .into_iter()
+        .filter(|(e, c, _)| c.unwrap_or(e).has_prefix(prefix))
+        .collect();
     match found.len() {
         0 => Err(Error::NotFound {
             prefix: prefix.to_string(),
         }),
-        1 => Ok(()),
+        1 => Ok(found.remove(0).2),
         _ => Err(Error::Ambiguous {
             prefix: prefix.to_string(),
             candidates: found
                 .iter()
-                .map(|(e, c)| match c {
+                .map(|(e, c, _)| match c {
                     None => format!("experiment {}", e.short()),
                     Some(c) => format!("checkpoint {} of {}", c.short(), e.short()),
                 })
@@ -173,5 +172,40 @@ pub fn get_experiment(project: &Project, prefix: &str) -> Result<Experiment> {
             prefix: prefix.to_string(),
         }),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(c: char) -> Id {
+        let mut s = c.to_string();
+        s.push_str(&"0".repeat(63));
+        Id::parse(&s).unwrap()
+    }
+
+    #[test]
+    fn one_match_takes_the_checkpoint_id_and_names_every_candidate() {
+        let (a, b, c) = (id('a'), id('b'), Id::parse(&"ab".repeat(32)).unwrap());
+        let candidates = || [(&a, None, "a"), (&a, Some(&c), "c of a"), (&b, None, "b")];
+        let p = |s: &str| Prefix::parse(s).unwrap();
+        assert_eq!(one_match(&p("b"), candidates()).unwrap(), "b");
+        // A checkpoint matches by its own ID, not its experiment's.
+        assert_eq!(one_match(&p("abab"), candidates()).unwrap(), "c of a");
+        match one_match(&p("a"), candidates()) {
+            Err(Error::Ambiguous { prefix, candidates }) => {
+                assert_eq!(prefix, "a");
+                assert_eq!(
+                    candidates,
+                    ["experiment a000000", "checkpoint abababa of a000000"]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            one_match(&p("c"), candidates()),
+            Err(Error::NotFound { .. })
+        ));
     }
 }

@@ -125,10 +125,7 @@ pub(crate) fn checkpoint_ids(git: &GitRepo, fresh: bool) -> Result<Index> {
         // A cache: failing to write it only costs the next lookup a walk.
         if let Some(dir) = file.parent() {
             let _ = std::fs::create_dir_all(dir);
-            let tmp = dir.join(format!(".checkpoint-index.{}", std::process::id()));
-            if std::fs::write(&tmp, text).is_ok() {
-                let _ = std::fs::rename(&tmp, &file);
-            }
+            let _ = crate::fs::write_atomic_cache(&file, text.as_bytes());
         }
     }
     Ok(index)

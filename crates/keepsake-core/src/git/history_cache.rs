@@ -159,10 +159,7 @@ pub fn store(git: &GitRepo, experiment: &Id, tip: &str, root: &str, checkpoints:
     let file = path(git, experiment);
     if let Some(dir) = file.parent() {
         let _ = std::fs::create_dir_all(dir);
-        let tmp = dir.join(format!(".{}.{}", experiment.as_str(), std::process::id()));
-        if std::fs::write(&tmp, text).is_ok() {
-            let _ = std::fs::rename(&tmp, &file);
-        }
+        let _ = crate::fs::write_atomic_cache(&file, text.as_bytes());
     }
 }
 

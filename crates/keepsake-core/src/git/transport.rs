@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::env::EnvVars;
 use crate::error::{Error, Result};
 
 fn git(dir: &Path) -> Command {
@@ -120,10 +121,6 @@ pub fn fetch(dir: &Path, remote: &str, refspecs: &[String]) -> Result<()> {
     run_with_input(dir, &args, Some(&input), remote).map(|_| ())
 }
 
-/// Set for the pushes `git keepsake push` makes: it has just verified the data in the remote's
-/// store, so the pre-push hook need not check it again.
-pub const DATA_VERIFIED_ENV: &str = "GIT_KEEPSAKE_PUSH_VERIFIED";
-
 /// Where `push_atomic` stages the refs it pushes, under a name of its own per push.
 pub const OUTGOING_REFS: &str = "refs/keepsake/outgoing/";
 
@@ -156,7 +153,14 @@ pub fn push_atomic(
         .map(|(src, dst)| format!("{src}:{dst}"))
         .collect();
     args.extend(specs.iter().map(String::as_str));
-    let pushed = run_env(dir, &args, None, &[(DATA_VERIFIED_ENV, "1")], remote).map(|_| ());
+    let pushed = run_env(
+        dir,
+        &args,
+        None,
+        &[(EnvVars::GIT_KEEPSAKE_PUSH_VERIFIED, "1")],
+        remote,
+    )
+    .map(|_| ());
     // The staging refs go whatever happened (a crash before this leaves them under
     // OUTGOING_REFS: harmless, and not cleared by the next push, which could be a concurrent one).
     let deletes: Vec<String> = staged

@@ -32,7 +32,7 @@ impl GitRepo {
                 Some(id) => id,
                 None => {
                     let mut writer = repo.blob_writer(None).map_err(gerr(f.rel.clone()))?;
-                    let mut src = std::fs::File::open(&f.abs).map_err(|e| Error::io(&f.abs, e))?;
+                    let mut src = crate::fs::open(&f.abs)?;
                     std::io::copy(&mut src, &mut writer).map_err(|e| Error::io(&f.abs, e))?;
                     writer.commit().map_err(gerr(f.rel.clone()))?
                 }
@@ -150,13 +150,13 @@ impl GitRepo {
                 }
                 let blob = repo.find_blob(entry.id()).map_err(gerr(rel.clone()))?;
                 let path = crate::paths::prepare_beneath(dest, &rel)?;
-                std::fs::write(&path, blob.content()).map_err(|e| Error::io(&path, e))?;
+                crate::fs::write(&path, blob.content())?;
                 let mode = if entry.filemode() == 0o100755 {
                     0o755
                 } else {
                     0o644
                 };
-                crate::pack::set_mode(&path, mode)?;
+                crate::fs::set_mode(&path, mode)?;
                 Ok(true)
             })();
             match result {

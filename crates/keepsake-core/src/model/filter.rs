@@ -70,7 +70,7 @@ impl Filter {
         })
     }
 
-    pub fn matches(&self, s: &Summary, now: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+    pub fn matches(&self, s: &Summary) -> Result<bool> {
         let actual = lookup(s, &self.name);
         let wanted = if self.name == "created" || self.name == "started" {
             match parse_date(&self.value) {
@@ -86,7 +86,6 @@ impl Filter {
         } else {
             self.value.clone()
         };
-        let _ = now;
         if value::is_none(&wanted) {
             let none = value::is_none(&actual);
             return Ok(if self.op == Op::Eq { none } else { !none });

@@ -8,7 +8,7 @@ mod unpack;
 mod write;
 
 pub use select::{collect, files_size, FileEntry};
-pub use unpack::{decoder, read_entry, set_mode, unpack};
+pub use unpack::{decoder, read_entry, unpack};
 pub use write::{write_tarball, write_tarball_from_memory, write_tarball_hashing};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +112,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let r = d.path().join("p");
         write(&r, "run.sh", "#!/bin/sh\n");
-        set_mode(&r.join("run.sh"), 0o755).unwrap();
+        crate::fs::set_mode(&r.join("run.sh"), 0o755).unwrap();
         write(&r, "d/a", "a");
         write(&r, "d/sub/s", "s");
         write(&r, "d2/x", "x");

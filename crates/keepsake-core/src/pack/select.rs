@@ -97,15 +97,14 @@ struct Walker {
 
 impl Walker {
     fn walk_dir(&mut self, dir: &Path, rel: &str, out: &mut Vec<FileEntry>) -> Result<()> {
-        let canonical = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+        let canonical = crate::fs::canonicalize(dir)?;
         if self.exclude.contains(&canonical) || !self.visited.insert(canonical) {
             return Ok(());
         }
         if dir.join("pyvenv.cfg").is_file() {
             return Ok(());
         }
-        let mut names: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
+        let mut names: Vec<_> = crate::fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.file_name()))
             .collect();
         names.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));

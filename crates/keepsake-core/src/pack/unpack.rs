@@ -64,7 +64,7 @@ pub fn unpack<R: BufRead>(
     only: Option<&str>,
     limit: u64,
 ) -> Result<Vec<String>> {
-    std::fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
+    crate::fs::create_dir_all(dest)?;
     let mut tar = tar::Archive::new(decoder(reader, archive)?);
     let mut written = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -104,11 +104,11 @@ pub fn unpack<R: BufRead>(
                 }
                 let target = crate::paths::prepare_beneath(dest, &rel_str)?;
                 let mode = item.header().mode().unwrap_or(0o644) & 0o777;
-                let file = std::fs::File::create(&target).map_err(|e| Error::io(&target, e))?;
+                let file = crate::fs::create(&target)?;
                 let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
                 std::io::copy(&mut item, &mut file).map_err(|e| Error::io(&target, e))?;
                 file.flush().map_err(|e| Error::io(&target, e))?;
-                set_mode(&target, mode)?;
+                crate::fs::set_mode(&target, mode)?;
                 written.push(rel_str);
             }
             other => {
@@ -155,10 +155,4 @@ pub fn read_entry<R: BufRead>(
         }
     }
     Ok(found)
-}
-
-pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io(path, e))
 }

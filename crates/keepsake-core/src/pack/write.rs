@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::select::FileEntry;
 use super::{stored, Codec};
+use crate::digest::HashingReader;
 use crate::error::{Error, Result};
 
 /// Writes `entries` as a tarball under the top directory `top`, compressed with `codec`.
@@ -288,17 +289,19 @@ fn append_one<W: Write>(
     top: &str,
     hasher: Option<&mut crate::digest::Hasher>,
 ) -> Result<()> {
-    let file = std::fs::File::open(&e.abs).map_err(|err| Error::io(&e.abs, err))?;
+    let file = crate::fs::open(&e.abs)?;
     let mut header = file_header(e);
     // The buffer on the outside: `io::copy` (inside tar) then moves whole 1 MiB chunks.
     let mut reader = std::io::BufReader::with_capacity(
         1 << 20,
-        ExactReader {
-            inner: file.take(e.size),
-            left: e.size,
-            path: &e.abs,
+        HashingReader::of(
+            ExactReader {
+                inner: file.take(e.size),
+                left: e.size,
+                path: &e.abs,
+            },
             hasher,
-        },
+        ),
     );
     builder
         .append_data(&mut header, format!("{top}/{}", e.rel), &mut reader)
@@ -319,8 +322,6 @@ struct ExactReader<'a, R> {
     inner: R,
     left: u64,
     path: &'a Path,
-    /// Sees every byte read, when the entry's hash is wanted.
-    hasher: Option<&'a mut crate::digest::Hasher>,
 }
 
 impl<R: Read> Read for ExactReader<'_, R> {
@@ -333,9 +334,6 @@ impl<R: Read> Read for ExactReader<'_, R> {
             )));
         }
         self.left -= n as u64;
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&buf[..n]);
-        }
         Ok(n)
     }
 }

@@ -2,6 +2,7 @@
 //! honoured), chaining the user's own hook (it still runs, its exit status still counts), all
 //! hooks or none, and `notes.rewriteRef` so notes follow amend and rebase.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -30,7 +31,7 @@ pub fn install(project: &Project, hooks: &[(&str, &str)]) -> Result<InstallRepor
     let git = project.require_git("install")?;
     let cmd_dir = git.command_dir();
     let dir = transport::hooks_dir(&cmd_dir)?;
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    crate::fs::create_dir_all(&dir)?;
     let mut report = InstallReport {
         dir: dir.clone(),
         chained: Vec::new(),
@@ -55,13 +56,15 @@ pub fn install(project: &Project, hooks: &[(&str, &str)]) -> Result<InstallRepor
         let result = (|| -> Result<Option<PathBuf>> {
             let mut moved = None;
             if target.exists() && !is_ours(&target) {
-                std::fs::rename(&target, &chained).map_err(|e| Error::io(&target, e))?;
+                crate::fs::rename(&target, &chained)?;
                 moved = Some(chained.clone());
             }
-            let tmp = dir.join(format!(".{name}.keepsake-tmp"));
-            std::fs::write(&tmp, script).map_err(|e| Error::io(&tmp, e))?;
-            crate::pack::set_mode(&tmp, 0o755)?;
-            std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+            let written = crate::fs::AtomicFile::create(&target).and_then(|mut f| {
+                f.file().write_all(script.as_bytes())?;
+                f.set_mode(0o755)?;
+                f.commit()
+            });
+            written.map_err(|e| Error::io(&target, e))?;
             Ok(moved)
         })();
         match result {
@@ -99,9 +102,9 @@ pub fn uninstall(project: &Project, names: &[&str]) -> Result<PathBuf> {
     for name in names {
         let (target, chained) = (dir.join(name), dir.join(format!("{name}{CHAINED_SUFFIX}")));
         if is_ours(&target) {
-            std::fs::remove_file(&target).map_err(|e| Error::io(&target, e))?;
+            crate::fs::remove_file(&target)?;
             if chained.exists() {
-                std::fs::rename(&chained, &target).map_err(|e| Error::io(&chained, e))?;
+                crate::fs::rename(&chained, &target)?;
             }
         }
     }

@@ -151,8 +151,7 @@ pub fn apply(project: &Project, exp: &Experiment) -> Result<CheckoutReport> {
     let staging = staging_in(&dest)?;
     crate::experiments::checkout::unpack_experiment(project, exp, staging.path(), None)?;
     let params = serde_json::to_string_pretty(&exp.params).unwrap_or_default() + "\n";
-    std::fs::write(staging.path().join(PARAMS_FILE), params)
-        .map_err(|e| Error::io(staging.path(), e))?;
+    crate::fs::write(&staging.path().join(PARAMS_FILE), params)?;
     let files = staged_files(staging.path())?;
     place(staging.path(), &dest, &files, |f| !git.is_modified(f))?;
     Ok(CheckoutReport {

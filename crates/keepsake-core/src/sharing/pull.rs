@@ -4,10 +4,11 @@
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
+use crate::experiments::resolve::one_match;
 use crate::experiments::Project;
 use crate::git::log::experiment_ref;
 use crate::git::{transport, GitRepo, EXPERIMENT_REFS, NOTES_REF};
-use crate::id::Id;
+use crate::id::{Id, Prefix};
 use crate::sharing::{notes_tracking_ref, remote_tracking_prefix, UPLOAD_THREADS};
 
 #[derive(Debug, Default)]
@@ -64,32 +65,22 @@ pub fn pull(project: &Project, remote: &str, prefixes: &[String]) -> Result<Pull
         wanted = remote_refs.clone();
     }
     for p in prefixes {
-        let matches: Vec<&(Id, String)> = remote_refs
-            .iter()
-            .filter(|(id, _)| id.as_str().starts_with(p.as_str()))
-            .collect();
-        match matches.len() {
-            0 => {
-                return Err(Error::invalid(
-                    "experiment",
-                    p,
-                    format!("no experiment on `{remote}` starts with it"),
-                ))
-            }
-            1 => {
-                if !wanted.iter().any(|(id, _)| *id == matches[0].0) {
-                    wanted.push(matches[0].clone());
-                }
-            }
-            _ => {
-                return Err(Error::Ambiguous {
-                    prefix: p.clone(),
-                    candidates: matches
-                        .iter()
-                        .map(|(id, _)| format!("experiment {}", id.short()))
-                        .collect(),
-                });
-            }
+        let no_match = || {
+            Error::invalid(
+                "experiment",
+                p,
+                format!("no experiment on `{remote}` starts with it"),
+            )
+        };
+        // What is not a prefix of any ID matches nothing.
+        let prefix = Prefix::parse(p).map_err(|_| no_match())?;
+        let candidates = remote_refs.iter().map(|r| (&r.0, None, r));
+        let found = match one_match(&prefix, candidates) {
+            Err(Error::NotFound { .. }) => return Err(no_match()),
+            other => other?,
+        };
+        if !wanted.iter().any(|(id, _)| *id == found.0) {
+            wanted.push(found.clone());
         }
     }
     // Into the tracking namespace, forced: it records what the remote has, nothing more.
@@ -113,7 +104,7 @@ pub fn pull(project: &Project, remote: &str, prefixes: &[String]) -> Result<Pull
             git.delete_ref(&tracked, &sha)?;
         }
     }
-    let outcomes = accept_all(project, git, &tracking, &wanted)?;
+    let outcomes = accept_all(git, &tracking, &wanted)?;
     for ((id, _), outcome) in wanted.iter().zip(outcomes) {
         match outcome {
             None => {}
@@ -141,7 +132,6 @@ pub fn pull(project: &Project, remote: &str, prefixes: &[String]) -> Result<Pull
 /// the disk takes several fsyncs at once in about the time of one. None: the remote deleted
 /// it between listing and fetching.
 fn accept_all(
-    project: &Project,
     git: &GitRepo,
     tracking: &str,
     wanted: &[(Id, String)],
@@ -158,7 +148,7 @@ fn accept_all(
             };
             let outcome = git
                 .resolve_ref(&format!("{tracking}{id}"))?
-                .map(|incoming| accept_incoming(project, git, id, &incoming));
+                .map(|incoming| accept_incoming(git, id, &incoming));
             out.push((i, outcome));
         }
     };
@@ -188,7 +178,6 @@ fn accept_all(
 /// Moves the local ref of experiment `id` to `incoming` (a commit of the quarantine) if that
 /// is safe; otherwise the one-line reason it is not.
 fn accept_incoming(
-    _project: &Project,
     git: &GitRepo,
     id: &Id,
     incoming: &str,

@@ -319,7 +319,7 @@ fn upload_experiments(
     let threads = ids.len().clamp(1, UPLOAD_THREADS);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let failed = std::sync::atomic::AtomicBool::new(false);
-    let large = std::sync::Mutex::new(());
+    let large = parking_lot::Mutex::new(());
     let work = |git: &GitRepo| -> Result<Copied> {
         let mut copied = Copied::default();
         loop {
@@ -339,8 +339,7 @@ fn upload_experiments(
                 for record in data_records(&exp) {
                     // One large object at a time (each is uploaded in parallel parts
                     // already): threads are for many small ones, and memory stays bounded.
-                    let _one = (record.size > LARGE_OBJECT)
-                        .then(|| large.lock().unwrap_or_else(|e| e.into_inner()));
+                    let _one = (record.size > LARGE_OBJECT).then(|| large.lock());
                     if copy_object(project, target, &record)? {
                         copied.uploaded += 1;
                         copied.bytes += record.size;
@@ -388,7 +387,7 @@ fn upload_experiments(
 pub fn missing_for_push(project: &Project, remote: &str, lines: &str) -> Result<Vec<String>> {
     let git = project.require_git("hook pre-push")?;
     // `git keepsake push` verified the data itself just before pushing.
-    if std::env::var_os(transport::DATA_VERIFIED_ENV).is_some() {
+    if std::env::var_os(crate::env::EnvVars::GIT_KEEPSAKE_PUSH_VERIFIED).is_some() {
         return Ok(Vec::new());
     }
     let mut missing = Vec::new();

@@ -9,13 +9,13 @@
 //! before the first write, so commands that only read leave no directory behind.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
+use crate::fs::{is_link_error, is_temporary, no_follow, sync_dir};
 
 pub(crate) struct LocalStore {
     root: PathBuf,
@@ -200,17 +200,7 @@ impl LocalStore {
     /// Writes the whole object: temp file, data on disk, rename, directory synced.
     pub fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
         let dest = self.path_for_write(key)?;
-        let (tmp, mut file) = create_temp(&dest).map_err(|e| self.io_error(key, e))?;
-        let written = file
-            .write_all(bytes)
-            .and_then(|_| file.sync_data())
-            .and_then(|_| std::fs::rename(&tmp, &dest))
-            .and_then(|_| sync_parent(&dest));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(self.io_error(key, e));
-        }
-        Ok(())
+        crate::fs::write_atomic(&dest, bytes).map_err(|e| self.io_error(key, e))
     }
 
     /// Deletes the object (a symbolic link itself, never its target); missing is not an error.
@@ -299,103 +289,6 @@ impl LocalStore {
     }
 }
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A temp file's name beside `dest`: `.<name>.tmp-<pid>-<n>` (what `gc` recognizes).
-pub(crate) fn temp_path(dest: &Path) -> PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    dest.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
-}
-
-/// Creates a fresh temp file beside `dest`. Never opens an existing file or link: a leftover
-/// of a crashed process with the same pid is removed and the name taken again.
-fn create_temp(dest: &Path) -> std::io::Result<(PathBuf, File)> {
-    let tmp = temp_path(dest);
-    match create_new(&tmp) {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::fs::remove_file(&tmp)?;
-            Ok((tmp.clone(), create_new(&tmp)?))
-        }
-        other => other.map(|f| (tmp, f)),
-    }
-}
-
-/// Creates `path`, which must not exist (not even as a link), for writing.
-pub(crate) fn create_new(path: &Path) -> std::io::Result<File> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
-    no_follow(&mut opts, false);
-    opts.open(path)
-}
-
-#[cfg(unix)]
-fn no_follow(opts: &mut OpenOptions, nonblock: bool) {
-    use std::os::unix::fs::OpenOptionsExt;
-    let extra = if nonblock { libc::O_NONBLOCK } else { 0 };
-    opts.custom_flags(libc::O_NOFOLLOW | extra);
-}
-
-#[cfg(not(unix))]
-fn no_follow(_opts: &mut OpenOptions, _nonblock: bool) {}
-
-fn is_link_error(e: &std::io::Error) -> bool {
-    #[cfg(unix)]
-    {
-        e.raw_os_error() == Some(libc::ELOOP)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = e;
-        false
-    }
-}
-
-/// Whether `name` is a temporary file of an interrupted writer: ours (`.<name>.tmp-<pid>-<n>`),
-/// a capture's (`.keepsake-capture-*`), or object_store's (`<name>#<n>`).
-pub(crate) fn is_temporary(name: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if name.starts_with(".keepsake-capture-") {
-        return true;
-    }
-    if let Some((_, n)) = name.rsplit_once('#') {
-        if digits(n) {
-            return true;
-        }
-    }
-    if let Some(rest) = name.strip_prefix('.') {
-        if let Some((_, tail)) = rest.rsplit_once(".tmp-") {
-            if let Some((pid, n)) = tail.split_once('-') {
-                return digits(pid) && digits(n);
-            }
-        }
-    }
-    false
-}
-
-/// Makes a rename or a new entry in `dir` durable.
-pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
-}
-
-pub(crate) fn sync_parent(path: &Path) -> std::io::Result<()> {
-    match path.parent() {
-        Some(p) => sync_dir(p),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,17 +374,6 @@ mod tests {
 
     #[test]
     fn temporaries_are_listed_apart() {
-        for (name, temp) in [
-            (".a.json.tmp-123-4", true),
-            (".keepsake-capture-Ab12", true),
-            ("a.json#12", true),
-            ("a.json", false),
-            (".a.json.tmp-x-4", false),
-            ("a#b", false),
-            (".hidden", false),
-        ] {
-            assert_eq!(is_temporary(name), temp, "{name}");
-        }
         let d = tempfile::tempdir().unwrap();
         let s = store(d.path());
         s.put("checkpoints/a.tar.gz", b"x").unwrap();

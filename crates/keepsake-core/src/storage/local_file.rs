@@ -37,7 +37,7 @@ impl LocalFile {
         let _ = size_hint;
         Ok(LocalFile::Buffered(BufWriter::with_capacity(
             BUFFERED_CAPACITY,
-            super::local::create_new(path)?,
+            crate::fs::create_new(path)?,
         )))
     }
 

@@ -191,7 +191,7 @@ impl Store {
     /// Stores the file at `path` under `key`, returning its record. A local store takes it by
     /// rename when it is on the same file system (the file is then gone from `path`).
     pub fn put_file(&self, key: &str, path: &std::path::Path) -> Result<FileRecord> {
-        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut file = crate::fs::open(path)?;
         if let Some(local) = self.local() {
             let mut hasher = Hasher::new();
             let size = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
@@ -199,10 +199,10 @@ impl Store {
             file.sync_data().map_err(|e| Error::io(path, e))?;
             let dest = local.path_for_write(key)?;
             if std::fs::rename(path, &dest).is_ok() {
-                local::sync_parent(&dest).map_err(|e| local.io_error(key, e))?;
+                crate::fs::sync_parent(&dest).map_err(|e| local.io_error(key, e))?;
                 return Ok(FileRecord::new(key.to_string(), size, hasher));
             }
-            file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            file = crate::fs::open(path)?;
         }
         let mut writer = self.writer(key);
         std::io::copy(&mut file, &mut writer).map_err(|e| Error::Storage {

@@ -3,7 +3,7 @@
 //! caller must not wait on a store that is down; failures are sorted into kinds.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,6 +11,7 @@ use futures::StreamExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use parking_lot::Mutex;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
@@ -19,6 +20,7 @@ use super::stream::{Chunk, ObjectReader, ObjectWriter};
 use super::{one_line, ObjectMeta};
 
 use crate::config::StorageUrl;
+use crate::env::EnvVars;
 use crate::error::{Error, Result, StorageErrorKind};
 
 /// A remote store, with the deadline its calls must meet when one is set.
@@ -44,15 +46,15 @@ impl RemoteStore {
                     .with_bucket_name(bucket)
                     .with_retry(retry_config())
                     .with_client_options(client_options());
-                let endpoint =
-                    std::env::var("AWS_ENDPOINT").or_else(|_| std::env::var("AWS_ENDPOINT_URL"));
+                let endpoint = std::env::var(EnvVars::AWS_ENDPOINT)
+                    .or_else(|_| std::env::var(EnvVars::AWS_ENDPOINT_URL));
                 if let Ok(endpoint) = endpoint {
                     builder = builder
                         .with_allow_http(endpoint.starts_with("http://"))
                         .with_endpoint(endpoint);
                 }
-                if std::env::var("AWS_DEFAULT_REGION").is_err()
-                    && std::env::var("AWS_REGION").is_err()
+                if std::env::var(EnvVars::AWS_DEFAULT_REGION).is_err()
+                    && std::env::var(EnvVars::AWS_REGION).is_err()
                 {
                     builder = builder.with_region("us-east-1");
                 }
@@ -239,7 +241,7 @@ impl RemoteStore {
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
     let pid = std::process::id();
-    let mut slot = RT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut slot = RT.lock();
     match *slot {
         Some((owner, rt)) if owner == pid => rt,
         _ => {
@@ -261,10 +263,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// In-memory stores by name, so that two `Store`s opened on `memory://x` share their objects.
 fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
     static STORES: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
-    let mut map = STORES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let mut map = STORES.get_or_init(Default::default).lock();
     map.entry(name.to_string())
         .or_insert_with(|| Arc::new(object_store::memory::InMemory::new()))
         .clone()
@@ -273,20 +272,14 @@ fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
 /// Whether GCS credentials are configured explicitly. Without them object_store would ask the
 /// cloud metadata server, which outside Google Cloud only hangs or fails obscurely.
 pub(super) fn gcs_credentials_configured() -> bool {
-    let vars = [
-        "GOOGLE_APPLICATION_CREDENTIALS",
-        "GOOGLE_SERVICE_ACCOUNT",
-        "GOOGLE_SERVICE_ACCOUNT_PATH",
-        "GOOGLE_SERVICE_ACCOUNT_KEY",
-    ];
-    let adc = std::env::var_os("HOME")
+    let adc = std::env::var_os(EnvVars::HOME)
         .map(|h| {
             std::path::Path::new(&h)
                 .join(".config/gcloud/application_default_credentials.json")
                 .is_file()
         })
         .unwrap_or(false);
-    adc || vars
+    adc || crate::env::GCS_CREDENTIALS
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
 }

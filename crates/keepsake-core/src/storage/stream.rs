@@ -8,7 +8,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::kind::kind_of_io;
-use super::local::{self, LocalStore};
+use super::local::LocalStore;
 use super::local_file::LocalFile;
 use super::one_line;
 use crate::digest::Hasher;
@@ -86,7 +86,7 @@ impl ObjectWriter {
             Ok(dest) => (dest, None),
             Err(e) => (std::path::PathBuf::new(), Some(e)),
         };
-        let tmp = local::temp_path(&dest);
+        let tmp = crate::fs::temp_path(&dest);
         let opened = match &refused {
             // What a caller that only sees the write's error reports.
             Some(e) => Err(std::io::Error::other(e.to_string())),
@@ -175,9 +175,7 @@ impl ObjectWriter {
                     if let Some(hasher) = hashed {
                         self.hasher = hasher;
                     }
-                    std::fs::rename(&local.tmp, &local.dest)?;
-                    // The rename itself on disk: the object survives a power cut once named.
-                    local::sync_parent(&local.dest)
+                    crate::fs::commit_temp(&local.tmp, &local.dest)
                 }),
                 (None, None) => Err(std::io::Error::other("upload stopped")),
             };

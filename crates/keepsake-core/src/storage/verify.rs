@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, Read};
 
-use crate::digest::Hasher;
+use crate::digest::HashingReader;
 use crate::error::Error;
 use crate::model::FileRecord;
 
@@ -36,12 +36,11 @@ pub fn ratio_limit(key: &str, size: u64) -> u64 {
 
 /// A reader whose bytes must be the ones `record` names.
 pub struct Verified<R> {
-    inner: R,
+    /// Hashes with the record's algorithm; only counts when there is no record.
+    inner: HashingReader<R>,
     /// None: nothing recorded to check against (the bytes pass as they are).
     record: Option<FileRecord>,
     key: String,
-    hasher: Option<Hasher>,
-    size: u64,
     what: String,
     url: String,
     failure: Option<String>,
@@ -62,11 +61,9 @@ impl<R: BufRead> Verified<R> {
         url: &str,
     ) -> Verified<R> {
         Verified {
-            inner,
-            hasher: record.map(FileRecord::verifier),
+            inner: HashingReader::of(inner, record.map(FileRecord::verifier)),
             record: record.cloned(),
             key: key.to_string(),
-            size: 0,
             what: what.to_string(),
             url: url.to_string(),
             failure: None,
@@ -115,8 +112,8 @@ impl<R: BufRead> Verified<R> {
                 message.clone(),
             ));
         }
-        if let (Some(hasher), Some(record)) = (self.hasher.take(), &self.record) {
-            if let Err(how) = record.check(self.size, hasher) {
+        if let (Some(hasher), Some(record)) = (self.inner.take_hasher(), &self.record) {
+            if let Err(how) = record.check(self.inner.size(), hasher) {
                 return Err(self.fail(how));
             }
         }
@@ -139,19 +136,11 @@ impl<R: BufRead> BufRead for Verified<R> {
     }
 
     fn consume(&mut self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        // The buffer is full (fill_buf was called): this reads nothing, it only looks.
-        if let (Ok(buf), Some(h)) = (self.inner.fill_buf(), self.hasher.as_mut()) {
-            h.update(&buf[..n.min(buf.len())]);
-        }
-        self.size += n as u64;
-        if let Some(record) = self.record.as_ref().filter(|r| self.size > r.size) {
+        self.inner.consume(n);
+        if let Some(record) = self.record.as_ref().filter(|r| self.inner.size() > r.size) {
             let message = format!("it is longer than the recorded {} bytes", record.size);
             self.failure.get_or_insert(message);
         }
-        self.inner.consume(n);
     }
 }
 
@@ -174,6 +163,7 @@ impl<R: BufRead> Read for Verified<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::Hasher;
 
     fn record(data: &[u8]) -> FileRecord {
         let mut h = Hasher::new();

@@ -2,7 +2,6 @@
 
 import datetime
 import io
-import math
 
 from . import _values
 from .exceptions import DoesNotExist
@@ -55,21 +54,14 @@ class Checkpoint:
         self.metrics = _values.decode(data.get("metrics")) or None
         self.primary_metric = data.get("primary_metric")
         self._experiment = experiment
+        # The record as the core wrote it, for rules the core applies (the best checkpoint).
+        self._data = data
 
     def short_id(self):
         return self.id[:7]
 
     def __repr__(self):
         return f"Checkpoint(id={self.short_id()!r}, step={self.step}, metrics={self.metrics!r})"
-
-    def _primary_value(self):
-        pm = self.primary_metric
-        if not pm or not self.metrics:
-            return None
-        v = self.metrics.get(pm["name"])
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
-            return None
-        return v
 
     def _project(self):
         if self._experiment is None:

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from . import _values
+from . import _core, _values
 from .checkpoint import Checkpoint, CheckpointList, parse_time
 from .exceptions import InvalidArgument, KeepsakeError
 
@@ -176,21 +176,10 @@ class Experiment:
         return self.checkpoints[-1] if self.checkpoints else None
 
     def best(self):
-        """The best checkpoint by the primary metric (None and NaN values never win)."""
-        best, rule = None, None
-        for c in self.checkpoints:
-            v = c._primary_value()
-            if v is None:
-                continue
-            if rule is None:
-                rule = c.primary_metric
-            if c.primary_metric["name"] != rule["name"]:
-                continue
-            if best is None:
-                best = (c, v)
-            elif (v > best[1]) if rule["goal"] == "maximize" else (v < best[1]):
-                best = (c, v)
-        return best[0] if best else None
+        """The best checkpoint by the primary metric (None and NaN values never win): the core's
+        one rule, the one ``ls`` and ``show`` apply."""
+        best_id = _core.best_checkpoint_id(json.dumps([c._data for c in self.checkpoints]))
+        return next((c for c in self.checkpoints if c.id == best_id), None)
 
     def primary_metric(self):
         return self.checkpoints.primary_metric()

@@ -7,11 +7,13 @@
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 mod worker;
+
+use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result, StorageErrorKind};
 use crate::experiments::capture::MemoryBudget;
@@ -133,8 +135,8 @@ fn forked_child(owner: u32) -> Error {
 }
 
 impl Shared {
-    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
-        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    fn progress(&self) -> parking_lot::MutexGuard<'_, Progress> {
+        self.progress.lock()
     }
 }
 
@@ -225,10 +227,10 @@ impl Recorder {
             .name("keepsake-heartbeat".into())
             .spawn(move || loop {
                 let (lock, cv) = &*stop2;
-                let stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
-                let (stopped, _) = cv
-                    .wait_timeout(stopped, HEARTBEAT_INTERVAL)
-                    .unwrap_or_else(|e| e.into_inner());
+                let mut stopped = lock.lock();
+                if !*stopped {
+                    cv.wait_for(&mut stopped, HEARTBEAT_INTERVAL);
+                }
                 if *stopped {
                     return;
                 }
@@ -241,8 +243,7 @@ impl Recorder {
                 }
             });
         if let Ok(thread) = thread {
-            *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(Heartbeat { stop, thread });
+            *self.heartbeat.lock() = Some(Heartbeat { stop, thread });
         }
     }
 
@@ -261,11 +262,7 @@ impl Recorder {
 
     /// The experiment as recorded so far (saved checkpoints only).
     pub fn experiment(&self) -> Experiment {
-        self.shared
-            .experiment
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.shared.experiment.lock().clone()
     }
 
     fn stopped(&self) -> Error {
@@ -280,12 +277,7 @@ impl Recorder {
     /// error here, before anything is queued.
     pub fn checkpoint(&self, spec: NewCheckpoint) -> Result<Checkpoint> {
         self.check_owner()?;
-        if self
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none()
-        {
+        if self.queue.lock().is_none() {
             return Err(self.stopped());
         }
         let fallback = self
@@ -311,7 +303,7 @@ impl Recorder {
             },
         )?;
         let checkpoint = prepared.checkpoint.clone();
-        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let queue = self.queue.lock();
         let Some(tx) = queue.as_ref() else {
             return Err(self.stopped());
         };
@@ -354,12 +346,9 @@ impl Recorder {
         let mut progress = self.shared.progress();
         let started = Instant::now();
         while !progress.pending.is_empty() {
-            let (p, _) = self
-                .shared
+            self.shared
                 .drained
-                .wait_timeout(progress, Duration::from_secs(1))
-                .unwrap_or_else(|e| e.into_inner());
-            progress = p;
+                .wait_for(&mut progress, Duration::from_secs(1));
             if !progress.pending.is_empty() && started.elapsed() >= Duration::from_millis(900) {
                 tick(progress.pending.len());
             }
@@ -390,13 +379,8 @@ impl Recorder {
     }
 
     fn stop_heartbeat(&self) {
-        if let Some(hb) = self
-            .heartbeat
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            *hb.stop.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        if let Some(hb) = self.heartbeat.lock().take() {
+            *hb.stop.0.lock() = true;
             hb.stop.1.notify_all();
             let _ = hb.thread.join();
         }
@@ -407,17 +391,11 @@ impl Recorder {
     pub fn stop(&self, tick: &mut dyn FnMut(usize)) -> Result<()> {
         self.check_owner()?;
         // No checkpoint is queued after this; the worker saves the queue and ends.
-        if self
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .is_none()
-        {
+        if self.queue.lock().take().is_none() {
             return Ok(());
         }
         self.settle(tick);
-        if let Some(w) = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(w) = self.worker.lock().take() {
             let _ = w.join();
         }
         self.stop_heartbeat();
@@ -431,15 +409,11 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         // In a forked child the threads do not exist: joining them would hang.
         if std::process::id() != self.owner_pid {
-            if let Ok(mut w) = self.worker.lock() {
-                std::mem::forget(w.take());
-            }
-            if let Ok(mut h) = self.heartbeat.lock() {
-                std::mem::forget(h.take());
-            }
+            std::mem::forget(self.worker.lock().take());
+            std::mem::forget(self.heartbeat.lock().take());
             return;
         }
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.queue.lock().take();
         self.stop_heartbeat();
     }
 }

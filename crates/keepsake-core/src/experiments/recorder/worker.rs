@@ -39,7 +39,7 @@ fn save_with_retries(shared: &Shared, prepared: &PreparedCheckpoint) -> bool {
     let saved = with_retries(shared, &short, || {
         // Saved into the shared experiment under its lock (a copy would cost O(n) per save);
         // the lock is let go before any wait.
-        let mut exp = shared.experiment.lock().unwrap_or_else(|e| e.into_inner());
+        let mut exp = shared.experiment.lock();
         crate::experiments::checkpoint::save_checkpoint_with(
             &shared.project,
             &mut exp,
@@ -113,7 +113,7 @@ fn write_metadata(shared: &Shared, short: &str) {
         return; // each save wrote it
     }
     let written = with_retries(shared, short, || {
-        let exp = shared.experiment.lock().unwrap_or_else(|e| e.into_inner());
+        let exp = shared.experiment.lock();
         crate::experiments::create::write_storage_metadata(&shared.project, &exp)
     });
     if let Err(e) = written {
