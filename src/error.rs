@@ -1,7 +1,18 @@
-//! The one place that turns errors into messages, hints and exit codes: 1 for a failed command,
-//! 2 for bad usage (clap's own), 3 for a closed output pipe.
+//! The one place that turns errors into messages, causes, hints and exit codes (see `exit`).
 
 use keepsake_core::Error;
+
+/// The exit codes, all of them.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// The command failed: bad input, a missing experiment, a store that refused.
+    pub const FAILED: i32 = 1;
+    // 2 is bad usage, clap's own (`clap::Error::exit_code`).
+    /// The output pipe closed (`| head`).
+    pub const BROKEN_PIPE: i32 = 3;
+    /// A bug in git-keepsake (EX_SOFTWARE of sysexits.h).
+    pub const INTERNAL: i32 = 70;
+}
 
 #[derive(Debug)]
 pub enum CliError {
@@ -46,12 +57,55 @@ impl CliError {
 
     /// Prints the error to stderr and returns the exit code.
     pub fn report(self) -> i32 {
-        let (message, hint) = match self {
-            CliError::Core(e) => (e.to_string(), e.hint()),
-            CliError::User { message, hint } => (message, hint),
-            CliError::BrokenPipe => return 3,
+        let code = self.exit_code();
+        let (message, causes, hint) = match self {
+            CliError::Core(e) => (e.to_string(), causes(&e), cli_hint(&e).or_else(|| e.hint())),
+            CliError::User { message, hint } => (message, Vec::new(), hint),
+            CliError::BrokenPipe => return code,
         };
-        crate::ui::error(&message, hint.as_deref());
-        1
+        crate::ui::error(&message, &causes, hint.as_deref());
+        code
+    }
+
+    fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Core(Error::Internal { .. }) => exit::INTERNAL,
+            CliError::Core(_) | CliError::User { .. } => exit::FAILED,
+            CliError::BrokenPipe => exit::BROKEN_PIPE,
+        }
+    }
+}
+
+/// The causes under `e`, each as one line, leaving out those whose text a line above already
+/// shows (most errors quote their cause's message).
+fn causes(e: &Error) -> Vec<String> {
+    let mut shown = vec![crate::ui::one_line(&e.to_string())];
+    let mut causes = Vec::new();
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        let line = crate::ui::one_line(&text);
+        if !line.trim().is_empty() && !shown.iter().any(|s| s.contains(&line)) {
+            shown.push(line);
+            causes.push(text);
+        }
+        next = cause.source();
+    }
+    causes
+}
+
+/// The hints that name this command line's own flags, where the core's words are neutral.
+fn cli_hint(e: &Error) -> Option<String> {
+    match e {
+        Error::WouldOverwrite { .. } => {
+            Some("Commit or move those files, or pass `-f` to overwrite them".into())
+        }
+        Error::StoreOnlyMissing { .. } => Some(
+            "Those files were left out of git (gitignored, or over git_max_file_size); restore the tarball to the store, or pass `--path` to check out only files git has".into(),
+        ),
+        Error::UnpublishedCommits { remote, .. } => Some(format!(
+            "Push them first (`git push {remote} <branch>`), or pass `--include-commits` to publish them with the experiments"
+        )),
+        _ => None,
     }
 }

@@ -24,6 +24,7 @@ pub fn delete_experiment(project: &Project, exp: &Experiment) -> Result<()> {
                 return Err(Error::Git {
                     what: name,
                     message: "it changed while deleting; try again".into(),
+                    source: None,
                 });
             }
             crate::git::history_cache::remove(git, &exp.id);
@@ -86,6 +87,7 @@ pub fn delete_checkpoint(project: &Project, exp: &Experiment, id: &Id) -> Result
             return Err(Error::Git {
                 what: name,
                 message: "it changed while deleting; try again".into(),
+                source: None,
             });
         }
     }

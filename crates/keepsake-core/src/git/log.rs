@@ -383,18 +383,16 @@ pub(crate) fn summaries(
         std::thread::scope(|s| {
             let second = s.spawn(|| read(&other, b));
             let mut out = read(git, a);
-            match second.join() {
-                Ok(rest) => out.extend(rest),
-                // Never half a listing: a reader that died is an error of every experiment it had.
-                Err(_) => out.extend(b.iter().map(|(name, _)| {
-                    Err(Error::BadRecord {
-                        reference: crate::text::quoted(name),
-                        message: "reading it failed unexpectedly".into(),
-                    })
-                })),
-            }
-            out
-        })
+            // Never half a listing: a reader that died is a bug, not unreadable experiments.
+            let rest = second.join().map_err(|_| {
+                Error::internal(format!(
+                    "the thread reading {} of the experiments panicked",
+                    b.len()
+                ))
+            })?;
+            out.extend(rest);
+            Ok::<_, Error>(out)
+        })?
     };
     let (mut ok, mut bad) = (Vec::with_capacity(results.len()), Vec::new());
     for r in results {
@@ -480,9 +478,19 @@ pub(crate) fn root_record(exp: &Experiment) -> CommitRecord {
     }
 }
 
-pub(crate) fn root_message(exp: &Experiment, record: &CommitRecord) -> String {
-    let body = serde_json::to_string(record).unwrap_or_default();
-    format!("keepsake: experiment {}\n\n{body}\n", exp.id.short())
+pub(crate) fn root_message(exp: &Experiment, record: &CommitRecord) -> Result<String> {
+    let body = record_json(record)?;
+    Ok(format!(
+        "keepsake: experiment {}\n\n{body}\n",
+        exp.id.short()
+    ))
+}
+
+/// A commit's body. Encoding a record fails only on a bug (a map with non-string keys, say):
+/// an error then, never a commit with an empty body.
+fn record_json(record: &CommitRecord) -> Result<String> {
+    serde_json::to_string(record)
+        .map_err(|e| Error::internal(format!("encoding a commit record failed: {e}")))
 }
 
 /// A commit adding `checkpoint` on top of `parent`; `exp` already lists it last.
@@ -510,7 +518,7 @@ pub(crate) fn commit_checkpoint(
         dirty: exp.git_dirty,
         store_only: Vec::new(),
     };
-    let body = serde_json::to_string(&record).unwrap_or_default();
+    let body = record_json(&record)?;
     let message = format!(
         "keepsake: checkpoint {} (step {}) of {}\n\n{body}\n",
         checkpoint.id.short(),
@@ -526,6 +534,6 @@ pub(crate) fn root_commit(git: &GitRepo, tip: &str) -> Result<String> {
     Ok(crate::git::log::history(git, tip)?.root)
 }
 
-pub(crate) fn root_message_for_import(exp: &Experiment) -> String {
+pub(crate) fn root_message_for_import(exp: &Experiment) -> Result<String> {
     root_message(exp, &root_record(exp))
 }

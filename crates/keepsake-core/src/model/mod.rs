@@ -35,11 +35,11 @@ impl Goal {
         match s {
             "maximize" => Ok(Goal::Maximize),
             "minimize" => Ok(Goal::Minimize),
-            other => Err(Error::invalid(
-                "primary metric goal",
-                other,
-                "the goal is `maximize` or `minimize`",
-            )),
+            other => Err(Error::BadCheckpoint {
+                what: "primary metric goal".into(),
+                value: other.to_string(),
+                message: "the goal is `maximize` or `minimize`".to_string(),
+            }),
         }
     }
 

@@ -316,6 +316,7 @@ impl Live {
             message: format!(
                 "its history cannot be read, so nothing is deleted until it is fixed or deleted ({e})"
             ),
+            source: Some(Box::new(e)),
         }
         };
         // This clone's experiments through the checkpoint index (checked against each tip, so

@@ -126,6 +126,7 @@ pub(crate) fn copy_object(project: &Project, target: &Store, record: &FileRecord
                 key: record.key.clone(),
                 kind: crate::storage::kind_of_io(&e),
                 message: e.to_string(),
+                source: Some(Box::new(e)),
             },
         });
     }

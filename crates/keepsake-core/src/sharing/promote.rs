@@ -37,11 +37,11 @@ pub struct Pointer {
 pub fn promote(project: &Project, target: &Target, branch: &str) -> Result<String> {
     let git = project.require_git("branch")?;
     if !GitRepo::valid_branch(branch) {
-        return Err(Error::invalid(
-            "branch name",
-            branch,
-            "git does not accept it as a branch name",
-        ));
+        return Err(Error::BadName {
+            what: "branch name".into(),
+            value: branch.to_string(),
+            message: "git does not accept it as a branch name".to_string(),
+        });
     }
     let exp = target.experiment();
     let checkpoint = match target.checkpoint() {

@@ -171,11 +171,11 @@ pub fn push(
         }
     }
     if !diverged.is_empty() {
-        return Err(Error::invalid(
-            "push",
-            diverged.join(", "),
-            format!("the remote has other checkpoints for these experiments (someone else recorded into them); `git keepsake pull {remote}` first, or push under a new experiment"),
-        ));
+        return Err(Error::Diverged {
+            what: "push".into(),
+            experiments: diverged,
+            message: format!("the remote has other checkpoints for these experiments (someone else recorded into them); `git keepsake pull {remote}` first, or push under a new experiment"),
+        });
     }
     if updates.is_empty() {
         return Ok(report);
@@ -344,12 +344,10 @@ fn upload_experiments(
         let spawned: Vec<_> = handles.iter().map(|g| s.spawn(|| work(g))).collect();
         let mut results = vec![work(git)];
         for h in spawned {
-            results.push(h.join().unwrap_or_else(|_| {
-                Err(Error::Git {
-                    what: "push".into(),
-                    message: "an upload thread panicked".into(),
-                })
-            }));
+            results.push(
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::internal("push: an upload thread panicked"))),
+            );
         }
         results
     });
