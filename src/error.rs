@@ -109,3 +109,43 @@ fn cli_hint(e: &Error) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_by_kind() {
+        assert_eq!(CliError::Core(Error::internal("x")).exit_code(), 70);
+        let invalid = Error::invalid("step", -1, "steps are zero or positive");
+        assert_eq!(CliError::Core(invalid).exit_code(), 1);
+        assert_eq!(CliError::user("bad", None).exit_code(), 1);
+        assert_eq!(CliError::BrokenPipe.exit_code(), 3);
+    }
+
+    #[test]
+    fn causes_leave_out_what_the_message_already_quotes() {
+        let io = std::io::Error::other("disk on fire");
+        let git = Error::Git {
+            what: "HEAD".into(),
+            message: "reading failed".into(),
+            source: Some(Box::new(io)),
+        };
+        assert_eq!(causes(&git), ["disk on fire"]);
+        // Io's message quotes its source: nothing more to say.
+        let quoted = Error::Io {
+            path: "/x".into(),
+            source: std::io::Error::other("disk on fire"),
+        };
+        assert!(causes(&quoted).is_empty());
+    }
+
+    #[test]
+    fn the_cli_names_its_flags_where_the_core_is_neutral() {
+        let e = Error::WouldOverwrite {
+            paths: vec!["a".into()],
+        };
+        assert!(cli_hint(&e).unwrap().contains("`-f`"));
+        assert!(!e.hint().unwrap().contains("-f"));
+    }
+}

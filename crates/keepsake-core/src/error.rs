@@ -36,7 +36,13 @@ pub enum Error {
     #[error("Corrupt metadata `{key}`: {message}")]
     CorruptMetadata { key: String, message: String },
     #[error("Unreadable experiment ref `{reference}`: {message}")]
-    BadRecord { reference: String, message: String },
+    BadRecord {
+        reference: String,
+        message: String,
+        /// The failure that made it unreadable, when there was one (`message` quotes it).
+        #[source]
+        source: Option<BoxError>,
+    },
     #[error("The {what} at `{key}` in `{url}` is not what was recorded: {message}")]
     Corrupt {
         what: String,
@@ -270,5 +276,50 @@ impl Error {
             value: value.to_string(),
             message: message.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The core's hints are read by Python users too: no CLI flag in them.
+    #[test]
+    fn hints_name_no_cli_flag() {
+        let errors = [
+            Error::WouldOverwrite {
+                paths: vec!["a".into()],
+            },
+            Error::StoreOnlyMissing {
+                experiment: "e".into(),
+                key: "k".into(),
+                url: "s3://b".into(),
+                paths: vec!["a".into()],
+            },
+            Error::UnpublishedCommits {
+                remote: "origin".into(),
+                commits: vec!["abc x".into()],
+            },
+            Error::internal("x"),
+        ];
+        for e in errors {
+            let hint = e.hint().expect("a hint");
+            assert!(
+                !hint.contains("pass `") && !hint.contains("`-") && !hint.contains(" --"),
+                "{hint}"
+            );
+        }
+    }
+
+    #[test]
+    fn causes_are_kept_with_the_text_unchanged() {
+        let e = Error::Git {
+            what: "HEAD".into(),
+            message: "bad".into(),
+            source: Some(Box::new(std::io::Error::other("inner"))),
+        };
+        assert_eq!(e.to_string(), "Git failed at `HEAD`: bad");
+        let source = std::error::Error::source(&e).unwrap();
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
     }
 }

@@ -75,12 +75,14 @@ pub(crate) fn ref_id(reference: &str) -> Result<Id> {
     if nested {
         return Err(Error::BadRecord {
             reference: crate::text::quoted(reference),
+            source: None,
             message: "it is nested inside the experiments namespace, so it is no experiment's ref"
                 .into(),
         });
     }
     Id::parse(name).map_err(|_| Error::BadRecord {
         reference: crate::text::quoted(reference),
+        source: None,
         message: "its name is not an experiment ID".into(),
     })
 }
@@ -342,6 +344,7 @@ pub(crate) fn summaries(
                     if is_record_of(git, p, &id).map_err(in_ref(name))? {
                         return Err(Error::BadRecord {
                             reference: crate::text::quoted(name),
+                            source: None,
                             message: format!(
                                 "commit {tip} claims to be the experiment's first commit but sits on top of its checkpoints"
                             ),
@@ -351,6 +354,7 @@ pub(crate) fn summaries(
                 if r.experiment.id != id {
                     return Err(Error::BadRecord {
                         reference: crate::text::quoted(name),
+                        source: None,
                         message: format!(
                             "its record is of experiment {}, not the one the ref names",
                             r.experiment.id.short()
@@ -437,6 +441,7 @@ pub(crate) fn in_ref(reference: &str) -> impl Fn(Error) -> Error + '_ {
         e => Error::BadRecord {
             reference: crate::text::quoted(reference),
             message: e.to_string(),
+            source: Some(Box::new(e)),
         },
     }
 }

@@ -157,6 +157,7 @@ pub fn list_remote(project: &Project, remote: &str) -> Result<Listing> {
             // `refs/keepsake/experiments/x/<id>` on the remote: no experiment's ref.
             nested.push(Error::BadRecord {
                 reference: crate::text::quoted(&format!("{EXPERIMENT_REFS}{id}")),
+                source: None,
                 message:
                     "it is nested inside the experiments namespace, so it is no experiment's ref"
                         .into(),
