@@ -79,13 +79,20 @@ impl CliError {
 /// The causes under `e`, each as one line, leaving out those whose text a line above already
 /// shows (most errors quote their cause's message).
 fn causes(e: &Error) -> Vec<String> {
-    let mut shown = vec![crate::ui::one_line(&e.to_string())];
+    // Compared as printed, whitespace runs as one (the core folds a store's text that way).
+    let words = |s: &str| {
+        crate::ui::one_line(s)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut shown = vec![words(&e.to_string())];
     let mut causes = Vec::new();
     let mut next = std::error::Error::source(e);
     while let Some(cause) = next {
         let text = cause.to_string();
-        let line = crate::ui::one_line(&text);
-        if !line.trim().is_empty() && !shown.iter().any(|s| s.contains(&line)) {
+        let line = words(&text);
+        if !line.is_empty() && !shown.iter().any(|s| s.contains(&line)) {
             shown.push(line);
             causes.push(text);
         }
@@ -132,6 +139,13 @@ mod tests {
             source: Some(Box::new(io)),
         };
         assert_eq!(causes(&git), ["disk on fire"]);
+        // A store's text folded onto one line by the core is still the same text.
+        let folded = Error::Git {
+            what: "HEAD".into(),
+            message: "a b - c".into(),
+            source: Some(Box::new(std::io::Error::other("a  b\n - c"))),
+        };
+        assert!(causes(&folded).is_empty());
         // Io's message quotes its source: nothing more to say.
         let quoted = Error::Io {
             path: "/x".into(),

@@ -644,12 +644,10 @@ impl PyRecorder {
             Value::Null => 0,
             n => py_result(
                 py,
-                n.as_i64().ok_or_else(|| {
-                    Error::invalid(
-                        "step",
-                        n,
-                        format!("steps are whole numbers from 0 to {}", i64::MAX),
-                    )
+                n.as_i64().ok_or_else(|| Error::BadCheckpoint {
+                    what: "step".into(),
+                    value: n.to_string(),
+                    message: format!("steps are whole numbers from 0 to {}", i64::MAX),
                 }),
             )?,
         };
