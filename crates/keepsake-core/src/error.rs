@@ -34,7 +34,13 @@ pub enum Error {
     #[error("The repository spec `{url}/repository.json` is corrupted: {message}")]
     CorruptedSpec { url: String, message: String },
     #[error("Corrupt metadata `{key}`: {message}")]
-    CorruptMetadata { key: String, message: String },
+    CorruptMetadata {
+        key: String,
+        message: String,
+        /// The parser's error, when it is one (`message` is its text).
+        #[source]
+        source: Option<BoxError>,
+    },
     #[error("Unreadable experiment ref `{reference}`: {message}")]
     BadRecord {
         reference: String,

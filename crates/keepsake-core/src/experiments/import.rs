@@ -204,6 +204,7 @@ fn same_in_store(project: &Project, record: &FileRecord) -> Result<()> {
     crate::storage::verify::Verified::new(reader, record, "data being imported", project.store.url())
         .finish()
         .map_err(|_| Error::CorruptMetadata {
+            source: None,
             key: record.key.clone(),
             message: "the project's store already holds other bytes under this key (another experiment's data?); nothing was replaced, and the experiment was not imported".into(),
         })

@@ -115,6 +115,7 @@ fn parse_record<T: serde::de::DeserializeOwned>(commit: &str, message: &str) -> 
     serde_json::from_str(record_body(message)).map_err(|e| Error::CorruptMetadata {
         key: format!("commit {commit}"),
         message: e.to_string(),
+        source: Some(Box::new(e)),
     })
 }
 
@@ -140,6 +141,7 @@ pub(crate) fn check_files(
         Ok(())
     } else {
         Err(Error::CorruptMetadata {
+            source: None,
             key: format!("commit {commit}"),
             message: format!(
                 "its storage key {} is not {} or {}",
@@ -155,6 +157,7 @@ pub(crate) fn check_path(commit: &str, path: &str) -> Result<()> {
     match crate::paths::normalize_path(path) {
         Ok(_) => Ok(()),
         Err(_) => Err(Error::CorruptMetadata {
+            source: None,
             key: format!("commit {commit}"),
             message: format!(
                 "its path {} leaves the project directory",
@@ -179,6 +182,7 @@ pub(crate) fn history_above(
     let mut seen = std::collections::HashSet::new();
     let mut known = known;
     let corrupt = |commit: &str, message: String| Error::CorruptMetadata {
+        source: None,
         key: format!("commit {commit}"),
         message,
     };
@@ -271,6 +275,7 @@ pub(crate) fn check_summary(git: &GitRepo, tip: &str, h: &History) -> Result<()>
     };
     match wrong {
         Some(message) => Err(Error::CorruptMetadata {
+            source: None,
             key: format!("commit {tip}"),
             message,
         }),
@@ -301,6 +306,7 @@ pub(crate) fn root_of(git: &GitRepo, id: &Id, root: &str) -> Result<CommitRecord
     record.check(root)?;
     if record.experiment.id != *id || record.checkpoint.is_some() {
         return Err(Error::CorruptMetadata {
+            source: None,
             key: format!("commit {root}"),
             message: format!("it is not the first commit of experiment {}", id.short()),
         });

@@ -151,6 +151,7 @@ impl Experiment {
             serde_json::from_slice(bytes).map_err(|e| Error::CorruptMetadata {
                 key: key.to_string(),
                 message: e.to_string(),
+                source: Some(Box::new(e)),
             })?;
         exp.params = value::normalize_map(std::mem::take(&mut exp.params));
         for c in &mut exp.checkpoints {
@@ -162,6 +163,7 @@ impl Experiment {
         for path in paths {
             if crate::paths::normalize_path(path).is_err() {
                 return Err(Error::CorruptMetadata {
+                    source: None,
                     key: key.to_string(),
                     message: format!(
                         "its path {} leaves the project directory",

@@ -219,6 +219,7 @@ fn metadata_names(project: &Project, key: &str) -> Result<Option<MetadataNames>>
     MetadataNames::parse(&bytes, file_id)
         .map(Some)
         .map_err(|message| Error::CorruptMetadata {
+            source: None,
             key: key.to_string(),
             message: format!(
                 "{message}; nothing it might name is deleted until it is fixed or removed"
@@ -376,6 +377,7 @@ impl Live {
                     .and_then(Value::as_str);
                 let Some(key) = key else {
                     return Err(Error::CorruptMetadata {
+                        source: None,
                         key: format!("{POINTER_FILE} on {name}"),
                         message:
                             "it names no storage `key`, so nothing is deleted until it is fixed"

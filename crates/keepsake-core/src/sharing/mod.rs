@@ -97,6 +97,7 @@ pub(crate) fn copy_object(project: &Project, target: &Store, record: &FileRecord
         // holds under one may be another experiment's data, and is never replaced.
         Some(size) => {
             return Err(Error::CorruptMetadata {
+                source: None,
                 key: record.key.clone(),
                 message: format!(
                     "{} already holds {size} bytes under this key, not the {} recorded here (another experiment's data?); nothing was replaced",

@@ -100,11 +100,13 @@ pub fn checkout_pointer(
     let pointer: Pointer = serde_json::from_str(&text).map_err(|e| Error::CorruptMetadata {
         key: file.display().to_string(),
         message: e.to_string(),
+        source: Some(Box::new(e)),
     })?;
     let wanted = [Codec::Gzip, Codec::Zstd]
         .map(|c| crate::storage::checkpoint_tarball_key(&pointer.checkpoint, c));
     if !wanted.contains(&pointer.files.key) {
         return Err(Error::CorruptMetadata {
+            source: None,
             key: file.display().to_string(),
             message: format!(
                 "its storage key {} is not checkpoint {}'s",
@@ -114,6 +116,7 @@ pub fn checkout_pointer(
         });
     }
     crate::paths::check_relative(&pointer.path).map_err(|why| Error::CorruptMetadata {
+        source: None,
         key: file.display().to_string(),
         message: format!("its path {}: {why}", crate::text::quoted(&pointer.path)),
     })?;

@@ -90,6 +90,7 @@ fn outgoing(
                     id: e.id,
                 }),
                 None => problems.push(Error::CorruptMetadata {
+                    source: None,
                     key: format!("experiment {}", e.id.short()),
                     message: "its record names no experiment ref of this repository".into(),
                 }),
