@@ -23,7 +23,7 @@ where
         }
     };
     match commands::run(cli) {
-        Ok(()) => 0,
+        Ok(()) => error::exit::OK,
         Err(e) => e.report(),
     }
 }

@@ -33,13 +33,20 @@ pub fn warn(message: &str) {
     eprintln!("warning: {}", escape_controls(message));
 }
 
-pub fn error(message: &str, hint: Option<&str>) {
-    // One line per message: newlines inside would break scripts that read the first line.
-    let message = redact(message).replace('\n', " ");
-    eprintln!("error: {}", escape_controls(&message));
+pub fn error(message: &str, causes: &[String], hint: Option<&str>) {
+    eprintln!("error: {}", one_line(message));
+    for cause in causes {
+        eprintln!("  caused by: {}", one_line(cause));
+    }
     if let Some(h) = hint {
         eprintln!("hint: {}", escape_controls(&h.replace('\n', " ")));
     }
+}
+
+/// An error's text as one line, credentials redacted: newlines inside would break scripts that
+/// read the first line, and a cause (a store's answer, say) may quote anything.
+pub fn one_line(message: &str) -> String {
+    escape_controls(&redact(message).replace('\n', " ")).into_owned()
 }
 
 /// Asks a yes/no question on the terminal; false (refuse) when stdin is not a terminal.

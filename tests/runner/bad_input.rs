@@ -92,7 +92,26 @@ fn unreachable_storage() {
         "{}",
         run.stderr
     );
-    assert_eq!(run.stderr.lines().count(), 2, "{}", run.stderr);
+    // The error, the causes it does not already quote (down to the refused connection), the
+    // hint: each on one line, nothing else.
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(lines[0].starts_with("error: "), "{}", run.stderr);
+    assert!(
+        lines.last().unwrap().starts_with("hint: "),
+        "{}",
+        run.stderr
+    );
+    let causes = &lines[1..lines.len() - 1];
+    assert!(
+        causes.iter().all(|l| l.starts_with("  caused by: ")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        causes.iter().any(|l| l.contains("Connection refused")),
+        "{}",
+        run.stderr
+    );
     assert_eq!(before, snapshot(&t.dir));
 }
 

@@ -196,3 +196,16 @@ fn error_of_a_sort_key_naming_a_group_of_params() {
     let labelled = [(&ids[0], "<exp-A>".into()), (&ids[1], "<exp-B>".into())];
     settings(&t, &labelled).bind(|| insta::assert_snapshot!("error_bad_sort_key", shown(&run)));
 }
+
+/// An error with a cause its message does not already quote: the cause on a line of its own
+/// (`caused by:`) between the error and the hint, never a Debug dump.
+#[test]
+fn error_of_an_unreadable_ref_shows_its_cause() {
+    let s = scene();
+    let missing = "1".repeat(40);
+    s.t.write(
+        &format!(".git/refs/keepsake/experiments/{}", s.a.id),
+        &format!("{missing}\n"),
+    );
+    check(&s, "error_unreadable_ref", &["show", s.a.id.short()]);
+}

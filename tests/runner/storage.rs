@@ -310,8 +310,8 @@ fn a_timeout_on_a_store_that_answers_changes_nothing(s: &Subject) {
 }
 
 /// S3 answers 404 for a missing bucket as for a missing key; only its error code tells them
-/// apart, and a missing bucket is an error of its own kind. (`get` still answers None there:
-/// `Store::get` takes any 404 for a missing key, a core change reported, not made here.)
+/// apart, and a missing bucket is an error of its own kind on every call, reads included (an
+/// empty answer would pass for a store that has nothing).
 #[test]
 fn s3_a_missing_bucket_is_its_own_kind_not_a_missing_key() {
     use keepsake_core::{Error, StorageErrorKind};
@@ -331,4 +331,20 @@ fn s3_a_missing_bucket_is_its_own_kind_not_a_missing_key() {
         kind(missing.list("").map(|_| ())),
         StorageErrorKind::NoSuchBucket
     );
+    assert_eq!(
+        kind(missing.get("k").map(|_| ())),
+        StorageErrorKind::NoSuchBucket
+    );
+    assert_eq!(
+        kind(missing.size("k").map(|_| ())),
+        StorageErrorKind::NoSuchBucket
+    );
+    assert_eq!(
+        kind(missing.reader("k").map(|_| ())),
+        StorageErrorKind::NoSuchBucket
+    );
+    // The cause is kept, not only its text: object_store's own error is the source.
+    let e = missing.get("k").unwrap_err();
+    let source = std::error::Error::source(&e).expect("a storage error keeps its cause");
+    assert!(source.to_string().contains("NoSuchBucket"), "{source}");
 }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A lower error kept as the cause of ours (`object_store::Error`, `git2::Error`, ...).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("keepsake.yaml not found in `{}` or any parent directory", dir.display())]
@@ -22,15 +25,30 @@ pub enum Error {
         message: String,
         /// Whether trying again may help, and why not.
         kind: StorageErrorKind,
+        /// The store's own error; `message` is its text, escaped and redacted.
+        #[source]
+        source: Option<BoxError>,
     },
     #[error("The repository at `{url}` uses storage version {version}, newer than this git-keepsake supports (1)")]
     IncompatibleVersion { url: String, version: i64 },
     #[error("The repository spec `{url}/repository.json` is corrupted: {message}")]
     CorruptedSpec { url: String, message: String },
     #[error("Corrupt metadata `{key}`: {message}")]
-    CorruptMetadata { key: String, message: String },
+    CorruptMetadata {
+        key: String,
+        message: String,
+        /// The parser's error, when it is one (`message` is its text).
+        #[source]
+        source: Option<BoxError>,
+    },
     #[error("Unreadable experiment ref `{reference}`: {message}")]
-    BadRecord { reference: String, message: String },
+    BadRecord {
+        reference: String,
+        message: String,
+        /// The failure that made it unreadable, when there was one (`message` quotes it).
+        #[source]
+        source: Option<BoxError>,
+    },
     #[error("The {what} at `{key}` in `{url}` is not what was recorded: {message}")]
     Corrupt {
         what: String,
@@ -61,6 +79,36 @@ pub enum Error {
         value: String,
         message: String,
     },
+    /// A push or pull that is not a fast-forward: the other side has checkpoints this one lacks.
+    #[error("Invalid {what} `{}`: {message}", experiments.join(", "))]
+    Diverged {
+        what: String,
+        experiments: Vec<String>,
+        message: String,
+    },
+    #[error("Invalid remote `{remote}`: {message}")]
+    UnknownRemote { remote: String, message: String },
+    /// A filter, sort key or date of a query that cannot be parsed or applied.
+    #[error("Invalid {what} `{value}`: {message}")]
+    BadExpression {
+        what: String,
+        value: String,
+        message: String,
+    },
+    /// What a checkpoint records that it cannot: a negative step, an unknown primary metric.
+    #[error("Invalid {what} `{value}`: {message}")]
+    BadCheckpoint {
+        what: String,
+        value: String,
+        message: String,
+    },
+    /// A name that is not one: an ID, an ID prefix, a branch name git refuses.
+    #[error("Invalid {what} `{value}`: {message}")]
+    BadName {
+        what: String,
+        value: String,
+        message: String,
+    },
     #[error("No files matched `{path}` in `{}`", dir.display())]
     NoFilesMatched { path: String, dir: PathBuf },
     #[error("Missing data: {what} `{key}` is not in storage `{url}`")]
@@ -70,7 +118,12 @@ pub enum Error {
         url: String,
     },
     #[error("Git failed at `{what}`: {message}")]
-    Git { what: String, message: String },
+    Git {
+        what: String,
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     #[error("I/O failed at `{}`: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -101,6 +154,10 @@ pub enum Error {
         checkpoints: Vec<String>,
         reason: String,
     },
+    /// Something that cannot happen did (a worker thread panicked, a record failed to encode):
+    /// a bug in git-keepsake, not in what it was given.
+    #[error("Internal error: {message}")]
+    Internal { message: String },
 }
 
 fn not_saved_list(checkpoints: &[String], experiment: &str) -> String {
@@ -152,6 +209,8 @@ impl StorageErrorKind {
 }
 
 impl Error {
+    /// Advice in the core's own words: it names no CLI flag or Python argument (the CLI and the
+    /// binding put theirs in front, see `src/error.rs` and keepsake-py's `hint_of`).
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::ConfigNotFound { .. } => Some(
@@ -176,7 +235,7 @@ impl Error {
             ),
             Error::NotFound { .. } => Some("Run `git keepsake ls` to see the experiments".into()),
             Error::WouldOverwrite { .. } => {
-                Some("Commit or move those files, or pass `-f` to overwrite them".into())
+                Some("Commit or move those files, or force the checkout to overwrite them".into())
             }
             Error::NotAGitRepository { .. } => {
                 Some("Run it inside a git work tree, or `git init` one first".into())
@@ -189,13 +248,16 @@ impl Error {
                 Some("Create the bucket first, or fix the bucket name in the repository URL".into())
             }
             Error::StoreOnlyMissing { .. } => Some(
-                "Those files were left out of git (gitignored, or over git_max_file_size); restore the tarball to the store, or pass `--path` to check out only files git has".into(),
+                "Those files were left out of git (gitignored, or over git_max_file_size); restore the tarball to the store, or check out only the paths git has".into(),
             ),
             Error::Storage { url, .. } if url.starts_with("s3://") => Some(
                 "Check AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and that the bucket exists".into(),
             ),
+            Error::Internal { .. } => Some(
+                "This is a bug in git-keepsake; please report it with the command that failed".into(),
+            ),
             Error::UnpublishedCommits { remote, .. } => Some(format!(
-                "Push them first (`git push {remote} <branch>`), or pass `--include-commits` to publish them with the experiments"
+                "Push them first (`git push {remote} <branch>`), or include the commits to publish them with the experiments"
             )),
             _ => None,
         }
@@ -208,11 +270,62 @@ impl Error {
         }
     }
 
+    pub fn internal(message: impl ToString) -> Error {
+        Error::Internal {
+            message: message.to_string(),
+        }
+    }
+
     pub fn invalid(what: &str, value: impl ToString, message: impl ToString) -> Error {
         Error::InvalidInput {
             what: what.to_string(),
             value: value.to_string(),
             message: message.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The core's hints are read by Python users too: no CLI flag in them.
+    #[test]
+    fn hints_name_no_cli_flag() {
+        let errors = [
+            Error::WouldOverwrite {
+                paths: vec!["a".into()],
+            },
+            Error::StoreOnlyMissing {
+                experiment: "e".into(),
+                key: "k".into(),
+                url: "s3://b".into(),
+                paths: vec!["a".into()],
+            },
+            Error::UnpublishedCommits {
+                remote: "origin".into(),
+                commits: vec!["abc x".into()],
+            },
+            Error::internal("x"),
+        ];
+        for e in errors {
+            let hint = e.hint().expect("a hint");
+            assert!(
+                !hint.contains("pass `") && !hint.contains("`-") && !hint.contains(" --"),
+                "{hint}"
+            );
+        }
+    }
+
+    #[test]
+    fn causes_are_kept_with_the_text_unchanged() {
+        let e = Error::Git {
+            what: "HEAD".into(),
+            message: "bad".into(),
+            source: Some(Box::new(std::io::Error::other("inner"))),
+        };
+        assert_eq!(e.to_string(), "Git failed at `HEAD`: bad");
+        let source = std::error::Error::source(&e).unwrap();
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
     }
 }

@@ -37,11 +37,11 @@ impl Id {
         if s.len() == LEN && is_hex(s) {
             Ok(Id(s.to_string()))
         } else {
-            Err(Error::invalid(
-                "ID",
-                crate::text::quoted(s),
-                "an ID is 64 lowercase hexadecimal characters",
-            ))
+            Err(Error::BadName {
+                what: "ID".into(),
+                value: crate::text::quoted(s).to_string(),
+                message: "an ID is 64 lowercase hexadecimal characters".to_string(),
+            })
         }
     }
 
@@ -88,11 +88,11 @@ impl Prefix {
         if !s.is_empty() && s.len() <= LEN && is_hex(s) {
             Ok(Prefix(s.to_string()))
         } else {
-            Err(Error::invalid(
-                "ID prefix",
-                crate::text::quoted(s),
-                "IDs are lowercase hexadecimal (up to 64 characters)",
-            ))
+            Err(Error::BadName {
+                what: "ID prefix".into(),
+                value: crate::text::quoted(s).to_string(),
+                message: "IDs are lowercase hexadecimal (up to 64 characters)".to_string(),
+            })
         }
     }
 

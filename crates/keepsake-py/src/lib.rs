@@ -1,10 +1,12 @@
 //! The PyO3 module `keepsake._core`: the one place where Python meets the core. It passes JSON
 //! across (the Python side encodes and decodes values), maps core errors to the
-//! `keepsake.exceptions` classes, releases the GIL for anything that waits, and prints the
-//! recorder's warnings to stderr.
+//! `keepsake.exceptions` classes, releases the GIL for anything that waits, and sends warnings
+//! through Python's `warnings` and progress through `sys.stderr`.
 
 use std::io::Write;
+use std::mem::ManuallyDrop;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -21,7 +23,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use serde_json::{json, Value};
 
-/// The `keepsake.exceptions` class for a core error.
+/// The `keepsake.exceptions` class of each kind of core error, all in this one match (no
+/// catch-all: a new kind must choose its class here).
 fn exception_class(e: &Error) -> &'static str {
     match e {
         Error::ConfigNotFound { .. } => "ConfigNotFound",
@@ -32,22 +35,43 @@ fn exception_class(e: &Error) -> &'static str {
         Error::CorruptedSpec { .. } => "CorruptedRepositorySpec",
         Error::NotFound { .. } => "DoesNotExist",
         Error::Ambiguous { .. } => "AmbiguousID",
-        Error::InvalidInput { .. } | Error::NoFilesMatched { .. } => "InvalidArgument",
-        Error::Storage { .. } | Error::MissingData { .. } => "StorageError",
+        // Kinds of their own in the core; Keepsake 0.4.2 raised InvalidArgument for all of them.
+        Error::InvalidInput { .. }
+        | Error::NoFilesMatched { .. }
+        | Error::Diverged { .. }
+        | Error::UnknownRemote { .. }
+        | Error::BadExpression { .. }
+        | Error::BadCheckpoint { .. }
+        | Error::BadName { .. }
+        | Error::NotAGitRepository { .. }
+        | Error::UnpublishedCommits { .. } => "InvalidArgument",
+        Error::Storage { .. } | Error::MissingData { .. } | Error::StoreOnlyMissing { .. } => {
+            "StorageError"
+        }
         Error::CorruptMetadata { .. } | Error::BadRecord { .. } => "ReadError",
         Error::Corrupt { .. } => "CorruptData",
-        Error::StoreOnlyMissing { .. } => "StorageError",
         Error::UnsafeEntry { .. } | Error::UnsafeKey { .. } => "UnsafeArchive",
         Error::WouldOverwrite { .. } => "WouldOverwrite",
         Error::NotSaved { .. } => "WriteError",
-        _ => "KeepsakeError",
+        Error::Internal { .. } => "InternalError",
+        Error::Git { .. } | Error::Io { .. } => "KeepsakeError",
+    }
+}
+
+/// The core's neutral hint, or this binding's where it names an argument of the Python API.
+fn hint_of(e: &Error) -> Option<String> {
+    match e {
+        Error::WouldOverwrite { .. } => {
+            Some("Commit or move those files, or pass `force=True` to overwrite them".into())
+        }
+        _ => e.hint(),
     }
 }
 
 fn to_py(py: Python<'_>, e: Error) -> PyErr {
     // Messages quote records and stores: shown in tracebacks, so nothing a terminal acts on.
     let text = escape_controls(&e.to_string()).into_owned();
-    let message = match e.hint() {
+    let message = match hint_of(&e) {
         Some(h) => format!("{text}\nhint: {}", escape_controls(&h)),
         None => text,
     };
@@ -116,7 +140,47 @@ fn print_event(event: Event) {
             "keepsake: warning: the experiment's metadata file was not updated ({error}); git has every checkpoint"
         ),
     };
-    let _ = writeln!(std::io::stderr(), "{}", escape_controls(&line));
+    stderr_line(&line);
+}
+
+/// Set by an `atexit` hook, which runs after the package's own (that stops the recorders): the
+/// interpreter is about to finalize, and a thread that waits for the GIL then may never get it.
+static FINALIZING: AtomicBool = AtomicBool::new(false);
+
+#[pyfunction]
+fn _finalizing() {
+    FINALIZING.store(true, Ordering::SeqCst);
+}
+
+/// One line to Python's `sys.stderr` (which notebooks and `logging` replace), from any thread;
+/// straight to file descriptor 2 once Python is finalizing or has no `sys.stderr`.
+fn stderr_line(line: &str) {
+    let line = format!("{}\n", escape_controls(line));
+    // SAFETY: Py_IsInitialized may be called at any time, with or without the GIL.
+    let alive = !FINALIZING.load(Ordering::SeqCst) && unsafe { pyo3::ffi::Py_IsInitialized() } != 0;
+    if alive {
+        let written = Python::with_gil(|py| -> PyResult<()> {
+            py.import("sys")?
+                .getattr("stderr")?
+                .call_method1("write", (line.as_str(),))?;
+            Ok(())
+        });
+        if written.is_ok() {
+            return;
+        }
+    }
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// A warning through Python's `warnings` (a `KeepsakeWarning`), so it can be filtered, logged
+/// or turned into an error (which is then raised).
+fn warn(py: Python<'_>, message: &str) -> PyResult<()> {
+    let category = py
+        .import("keepsake.exceptions")?
+        .getattr("KeepsakeWarning")?;
+    py.import("warnings")?
+        .call_method1("warn", (escape_controls(message).into_owned(), category, 2))?;
+    Ok(())
 }
 
 /// A whole number from the environment variable `name`, or `default` when it is unset.
@@ -195,7 +259,7 @@ impl PyProject {
         };
         let project = py_result(py, py.allow_threads(|| Project::open(&opts)))?;
         for w in &project.config.warnings {
-            let _ = writeln!(std::io::stderr(), "keepsake: warning: {w}");
+            warn(py, w)?;
         }
         Ok(PyProject {
             inner: Arc::new(project),
@@ -236,18 +300,21 @@ impl PyProject {
             py,
             py.allow_threads(|| Recorder::start(project, spec, recorder_options(heartbeat)?)),
         )?;
-        if let Some(w) = keepsake_core::experiments::create::left_out_warning(
+        let left_out = keepsake_core::experiments::create::left_out_warning(
             &self.inner,
             &recorder.experiment(),
-        ) {
-            let _ = writeln!(std::io::stderr(), "keepsake: warning: {w}");
-        }
+        );
         let recorder = Arc::new(recorder);
         register(&recorder);
-        Ok(PyRecorder {
-            inner: recorder,
+        // Made first: if the warning is raised (`-W error`), dropping it lets the GIL go.
+        let recorder = PyRecorder {
+            inner: ManuallyDrop::new(recorder),
             project: self.inner.clone(),
-        })
+        };
+        if let Some(w) = left_out {
+            warn(py, &w)?;
+        }
+        Ok(recorder)
     }
 
     /// Records into an experiment that already exists (no heartbeat: it is not this process's run).
@@ -261,7 +328,7 @@ impl PyProject {
         let recorder = Arc::new(Recorder::resume(self.inner.clone(), exp, options));
         register(&recorder);
         Ok(PyRecorder {
-            inner: recorder,
+            inner: ManuallyDrop::new(recorder),
             project: self.inner.clone(),
         })
     }
@@ -282,7 +349,7 @@ impl PyProject {
             }),
         )?;
         for p in problems {
-            let _ = writeln!(std::io::stderr(), "keepsake: warning: {p}");
+            warn(py, &p.to_string())?;
         }
         let items: Vec<Value> = exps
             .iter()
@@ -351,7 +418,7 @@ impl PyProject {
                 let opts = CheckoutOptions { force, path: None };
                 let mut progress = |m: String| {
                     if !quiet {
-                        let _ = writeln!(std::io::stderr(), "keepsake: {m}");
+                        stderr_line(&format!("keepsake: {m}"));
                     }
                 };
                 Ok(keepsake_core::experiments::checkout::checkout(
@@ -512,15 +579,25 @@ impl PyFileStream {
 
 #[pyclass(name = "Recorder", module = "keepsake._core", frozen)]
 struct PyRecorder {
-    inner: Arc<Recorder>,
+    /// Dropped by `Drop` with the GIL let go (see there).
+    inner: ManuallyDrop<Arc<Recorder>>,
     project: Arc<Project>,
 }
 
+impl Drop for PyRecorder {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here, and never used again.
+        let inner = unsafe { ManuallyDrop::take(&mut self.inner) };
+        // The last handle joins the recorder's threads, and one of them may be waiting for the
+        // GIL to print an event: it must not be held meanwhile.
+        Python::with_gil(|py| py.allow_threads(move || drop(inner)));
+    }
+}
+
 fn wait_progress(pending: usize) {
-    let _ = writeln!(
-        std::io::stderr(),
+    stderr_line(&format!(
         "keepsake: saving {pending} checkpoint(s) still in progress..."
-    );
+    ));
 }
 
 #[pymethods]
@@ -557,12 +634,10 @@ impl PyRecorder {
             Value::Null => 0,
             n => py_result(
                 py,
-                n.as_i64().ok_or_else(|| {
-                    Error::invalid(
-                        "step",
-                        n,
-                        format!("steps are whole numbers from 0 to {}", i64::MAX),
-                    )
+                n.as_i64().ok_or_else(|| Error::BadCheckpoint {
+                    what: "step".into(),
+                    value: n.to_string(),
+                    message: format!("steps are whole numbers from 0 to {}", i64::MAX),
                 }),
             )?,
         };
@@ -572,7 +647,7 @@ impl PyRecorder {
             metrics: params_of(&v["metrics"]),
             primary_metric,
         };
-        let recorder = self.inner.clone();
+        let recorder = Arc::clone(&self.inner);
         let c = py_result(py, py.allow_threads(|| recorder.checkpoint(spec)))?;
         Ok(c.to_json_value().to_string())
     }
@@ -584,13 +659,13 @@ impl PyRecorder {
     /// Waits for queued uploads (printing progress when it takes a while); raises naming the
     /// checkpoints that were not saved.
     fn wait(&self, py: Python<'_>) -> PyResult<()> {
-        let recorder = self.inner.clone();
+        let recorder = Arc::clone(&self.inner);
         py_result(py, py.allow_threads(|| recorder.wait(&mut wait_progress)))
     }
 
     /// Saves what is pending, stops the heartbeat, marks the experiment stopped.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        let recorder = self.inner.clone();
+        let recorder = Arc::clone(&self.inner);
         py_result(py, py.allow_threads(|| recorder.stop(&mut wait_progress)))
     }
 }
@@ -624,6 +699,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(now, m)?)?;
     m.add_function(wrap_pyfunction!(best_checkpoint_id, m)?)?;
+    // Registered now, before the package registers its own hook, so that it runs after it.
+    let finalizing = wrap_pyfunction!(_finalizing, m)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (finalizing,))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -36,7 +36,8 @@ def test_gitignored_and_large_files_stay_out_of_git_with_one_warning(project, tm
     exp_id = proc.stdout.strip()
     warnings = [line for line in proc.stderr.splitlines() if "left out of git" in line]
     assert len(warnings) == 1, proc.stderr
-    assert warnings[0].startswith("keepsake: warning: `data/bigger.bin` (8.8 KiB) and 1 other file"), warnings
+    # Through Python's `warnings`, as a KeepsakeWarning.
+    assert "KeepsakeWarning: `data/bigger.bin` (8.8 KiB) and 1 other file" in warnings[0], warnings
     assert ".env" not in proc.stderr
 
     files = tree(project, exp_id)

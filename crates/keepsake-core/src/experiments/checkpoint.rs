@@ -61,21 +61,21 @@ pub enum Captured {
 
 fn validate_checkpoint(spec: &NewCheckpoint) -> Result<()> {
     if spec.step < 0 {
-        return Err(Error::invalid(
-            "step",
-            spec.step,
-            "steps are zero or positive",
-        ));
+        return Err(Error::BadCheckpoint {
+            what: "step".into(),
+            value: spec.step.to_string(),
+            message: "steps are zero or positive".to_string(),
+        });
     }
     if let Some(pm) = &spec.primary_metric {
         if !spec.metrics.contains_key(&pm.name) {
             let mut known: Vec<&str> = spec.metrics.keys().map(String::as_str).collect();
             known.sort();
-            return Err(Error::invalid(
-                "primary metric",
-                &pm.name,
-                format!("it is not among the metrics ({})", known.join(", ")),
-            ));
+            return Err(Error::BadCheckpoint {
+                what: "primary metric".into(),
+                value: pm.name.to_string(),
+                message: format!("it is not among the metrics ({})", known.join(", ")),
+            });
         }
     }
     Ok(())
@@ -243,5 +243,6 @@ fn append_in_git(
     Err(Error::Git {
         what: name,
         message: "too many concurrent updates; try again".into(),
+        source: None,
     })
 }

@@ -193,7 +193,7 @@ pub fn create_experiment(project: &Project, spec: NewExperiment) -> Result<Exper
         let commit = git.commit(
             &tree,
             &baseline.iter().cloned().collect::<Vec<_>>(),
-            &root_message(&exp, &record),
+            &root_message(&exp, &record)?,
             exp.created,
         )?;
         if !git.update_ref(
@@ -205,6 +205,7 @@ pub fn create_experiment(project: &Project, spec: NewExperiment) -> Result<Exper
             return Err(Error::Git {
                 what: experiment_ref(&id),
                 message: "the ref already exists".into(),
+                source: None,
             });
         }
         if let Some(base) = baseline {

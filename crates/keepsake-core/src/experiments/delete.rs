@@ -22,6 +22,7 @@ pub fn delete_experiment(project: &Project, exp: &Experiment) -> Result<()> {
                 return Err(Error::Git {
                     what: name,
                     message: "it changed while deleting; try again".into(),
+                    source: None,
                 });
             }
             crate::git::history_cache::remove(git, &exp.id);
@@ -84,6 +85,7 @@ pub fn delete_checkpoint(project: &Project, exp: &Experiment, id: &Id) -> Result
             return Err(Error::Git {
                 what: name,
                 message: "it changed while deleting; try again".into(),
+                source: None,
             });
         }
     }

@@ -127,7 +127,7 @@ fn import_one(
         .collect::<Result<Vec<_>>>()?;
     exp.store_only = store_only_records(&files, &left_out, hashes);
     let tree = git.write_tree(&kept_in_git(files, &left_out))?;
-    let root = git.commit(&tree, &[], &root_message_for_import(&exp), exp.created)?;
+    let root = git.commit(&tree, &[], &root_message_for_import(&exp)?, exp.created)?;
     let mut tip = root;
     let mut so_far = exp.clone();
     so_far.checkpoints.clear();
@@ -139,6 +139,7 @@ fn import_one(
         return Err(Error::Git {
             what: experiment_ref(&exp.id),
             message: "the ref appeared while importing".into(),
+            source: None,
         });
     }
     exp.git_tip = Some(tip);
@@ -203,6 +204,7 @@ fn same_in_store(project: &Project, record: &FileRecord) -> Result<()> {
     crate::storage::verify::Verified::new(reader, record, "data being imported", project.store.url())
         .finish()
         .map_err(|_| Error::CorruptMetadata {
+            source: None,
             key: record.key.clone(),
             message: "the project's store already holds other bytes under this key (another experiment's data?); nothing was replaced, and the experiment was not imported".into(),
         })

@@ -55,6 +55,7 @@ pub(crate) fn metadata_names(project: &Project, key: &str) -> Result<Option<Meta
     MetadataNames::parse(&bytes, file_id)
         .map(Some)
         .map_err(|message| Error::CorruptMetadata {
+            source: None,
             key: key.to_string(),
             message: format!(
                 "{message}; nothing it might name is deleted until it is fixed or removed"
@@ -155,6 +156,7 @@ impl Live {
             message: format!(
                 "its history cannot be read, so nothing is deleted until it is fixed or deleted ({e})"
             ),
+            source: Some(Box::new(e)),
         }
         };
         // This clone's experiments through the checkpoint index (checked against each tip, so
@@ -214,6 +216,7 @@ impl Live {
                     .and_then(Value::as_str);
                 let Some(key) = key else {
                     return Err(Error::CorruptMetadata {
+                        source: None,
                         key: format!("{POINTER_FILE} on {name}"),
                         message:
                             "it names no storage `key`, so nothing is deleted until it is fixed"

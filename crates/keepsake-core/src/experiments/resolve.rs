@@ -127,6 +127,7 @@ pub fn remove_unreadable(project: &Project, prefix: &str) -> Result<String> {
             return Err(Error::Git {
                 what: name,
                 message: "it changed while deleting; try again".into(),
+                source: None,
             });
         }
     }

@@ -75,12 +75,14 @@ pub(crate) fn ref_id(reference: &str) -> Result<Id> {
     if nested {
         return Err(Error::BadRecord {
             reference: crate::text::quoted(reference),
+            source: None,
             message: "it is nested inside the experiments namespace, so it is no experiment's ref"
                 .into(),
         });
     }
     Id::parse(name).map_err(|_| Error::BadRecord {
         reference: crate::text::quoted(reference),
+        source: None,
         message: "its name is not an experiment ID".into(),
     })
 }
@@ -113,6 +115,7 @@ fn parse_record<T: serde::de::DeserializeOwned>(commit: &str, message: &str) -> 
     serde_json::from_str(record_body(message)).map_err(|e| Error::CorruptMetadata {
         key: format!("commit {commit}"),
         message: e.to_string(),
+        source: Some(Box::new(e)),
     })
 }
 
@@ -138,6 +141,7 @@ pub(crate) fn check_files(
         Ok(())
     } else {
         Err(Error::CorruptMetadata {
+            source: None,
             key: format!("commit {commit}"),
             message: format!(
                 "its storage key {} is not {} or {}",
@@ -153,6 +157,7 @@ pub(crate) fn check_path(commit: &str, path: &str) -> Result<()> {
     match crate::paths::normalize_path(path) {
         Ok(_) => Ok(()),
         Err(_) => Err(Error::CorruptMetadata {
+            source: None,
             key: format!("commit {commit}"),
             message: format!(
                 "its path {} leaves the project directory",
@@ -177,6 +182,7 @@ pub(crate) fn history_above(
     let mut seen = std::collections::HashSet::new();
     let mut known = known;
     let corrupt = |commit: &str, message: String| Error::CorruptMetadata {
+        source: None,
         key: format!("commit {commit}"),
         message,
     };
@@ -269,6 +275,7 @@ pub(crate) fn check_summary(git: &GitRepo, tip: &str, h: &History) -> Result<()>
     };
     match wrong {
         Some(message) => Err(Error::CorruptMetadata {
+            source: None,
             key: format!("commit {tip}"),
             message,
         }),
@@ -299,6 +306,7 @@ pub(crate) fn root_of(git: &GitRepo, id: &Id, root: &str) -> Result<CommitRecord
     record.check(root)?;
     if record.experiment.id != *id || record.checkpoint.is_some() {
         return Err(Error::CorruptMetadata {
+            source: None,
             key: format!("commit {root}"),
             message: format!("it is not the first commit of experiment {}", id.short()),
         });
@@ -342,6 +350,7 @@ pub(crate) fn summaries(
                     if is_record_of(git, p, &id).map_err(in_ref(name))? {
                         return Err(Error::BadRecord {
                             reference: crate::text::quoted(name),
+                            source: None,
                             message: format!(
                                 "commit {tip} claims to be the experiment's first commit but sits on top of its checkpoints"
                             ),
@@ -351,6 +360,7 @@ pub(crate) fn summaries(
                 if r.experiment.id != id {
                     return Err(Error::BadRecord {
                         reference: crate::text::quoted(name),
+                        source: None,
                         message: format!(
                             "its record is of experiment {}, not the one the ref names",
                             r.experiment.id.short()
@@ -383,18 +393,16 @@ pub(crate) fn summaries(
         std::thread::scope(|s| {
             let second = s.spawn(|| read(&other, b));
             let mut out = read(git, a);
-            match second.join() {
-                Ok(rest) => out.extend(rest),
-                // Never half a listing: a reader that died is an error of every experiment it had.
-                Err(_) => out.extend(b.iter().map(|(name, _)| {
-                    Err(Error::BadRecord {
-                        reference: crate::text::quoted(name),
-                        message: "reading it failed unexpectedly".into(),
-                    })
-                })),
-            }
-            out
-        })
+            // Never half a listing: a reader that died is a bug, not unreadable experiments.
+            let rest = second.join().map_err(|_| {
+                Error::internal(format!(
+                    "the thread reading {} of the experiments panicked",
+                    b.len()
+                ))
+            })?;
+            out.extend(rest);
+            Ok::<_, Error>(out)
+        })?
     };
     let (mut ok, mut bad) = (Vec::with_capacity(results.len()), Vec::new());
     for r in results {
@@ -439,6 +447,7 @@ pub(crate) fn in_ref(reference: &str) -> impl Fn(Error) -> Error + '_ {
         e => Error::BadRecord {
             reference: crate::text::quoted(reference),
             message: e.to_string(),
+            source: Some(Box::new(e)),
         },
     }
 }
@@ -480,9 +489,19 @@ pub(crate) fn root_record(exp: &Experiment) -> CommitRecord {
     }
 }
 
-pub(crate) fn root_message(exp: &Experiment, record: &CommitRecord) -> String {
-    let body = serde_json::to_string(record).unwrap_or_default();
-    format!("keepsake: experiment {}\n\n{body}\n", exp.id.short())
+pub(crate) fn root_message(exp: &Experiment, record: &CommitRecord) -> Result<String> {
+    let body = record_json(record)?;
+    Ok(format!(
+        "keepsake: experiment {}\n\n{body}\n",
+        exp.id.short()
+    ))
+}
+
+/// A commit's body. Encoding a record fails only on a bug (a map with non-string keys, say):
+/// an error then, never a commit with an empty body.
+fn record_json(record: &CommitRecord) -> Result<String> {
+    serde_json::to_string(record)
+        .map_err(|e| Error::internal(format!("encoding a commit record failed: {e}")))
 }
 
 /// A commit adding `checkpoint` on top of `parent`; `exp` already lists it last.
@@ -510,7 +529,7 @@ pub(crate) fn commit_checkpoint(
         dirty: exp.git_dirty,
         store_only: Vec::new(),
     };
-    let body = serde_json::to_string(&record).unwrap_or_default();
+    let body = record_json(&record)?;
     let message = format!(
         "keepsake: checkpoint {} (step {}) of {}\n\n{body}\n",
         checkpoint.id.short(),
@@ -526,6 +545,6 @@ pub(crate) fn root_commit(git: &GitRepo, tip: &str) -> Result<String> {
     Ok(crate::git::log::history(git, tip)?.root)
 }
 
-pub(crate) fn root_message_for_import(exp: &Experiment) -> String {
+pub(crate) fn root_message_for_import(exp: &Experiment) -> Result<String> {
     root_message(exp, &root_record(exp))
 }

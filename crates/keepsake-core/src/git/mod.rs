@@ -32,6 +32,7 @@ fn gerr(what: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
     move |e| Error::Git {
         what,
         message: e.message().to_string(),
+        source: Some(Box::new(e)),
     }
 }
 

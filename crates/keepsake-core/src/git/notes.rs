@@ -85,6 +85,7 @@ impl GitRepo {
         Err(Error::Git {
             what: NOTES_REF.into(),
             message: "too many concurrent updates; try again".into(),
+            source: None,
         })
     }
 
@@ -212,6 +213,7 @@ impl GitRepo {
         Err(Error::Git {
             what: NOTES_REF.into(),
             message: "too many concurrent updates; try again".into(),
+            source: None,
         })
     }
 }

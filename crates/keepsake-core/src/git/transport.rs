@@ -34,6 +34,7 @@ fn run_env(
     let cannot_run = |e: std::io::Error| Error::Git {
         what: what.to_string(),
         message: format!("cannot run `git`: {e}"),
+        source: Some(Box::new(e)),
     };
     let mut cmd = git(dir);
     cmd.args(args).envs(env.iter().copied());
@@ -75,6 +76,7 @@ fn run_env(
         Err(Error::Git {
             what: what.to_string(),
             message,
+            source: None,
         })
     }
 }
@@ -83,12 +85,9 @@ fn run_env(
 pub fn remote_url(dir: &Path, remote: &str) -> Result<String> {
     run(dir, &["remote", "get-url", remote], remote)
         .map(|s| s.trim().to_string())
-        .map_err(|_| {
-            Error::invalid(
-                "remote",
-                remote,
-                "there is no such git remote (see `git remote -v`)",
-            )
+        .map_err(|_| Error::UnknownRemote {
+            remote: remote.to_string(),
+            message: "there is no such git remote (see `git remote -v`)".to_string(),
         })
 }
 

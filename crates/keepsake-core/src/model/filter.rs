@@ -28,12 +28,12 @@ pub struct Filter {
 
 impl Filter {
     pub fn parse(expr: &str) -> Result<Filter> {
-        let bad = |why: &str| {
-            Error::invalid(
-                "filter",
-                expr,
-                format!("{why}; the format is `<name> <op> <value>` with op one of = != < <= > >="),
-            )
+        let bad = |why: &str| Error::BadExpression {
+            what: "filter".into(),
+            value: expr.to_string(),
+            message: format!(
+                "{why}; the format is `<name> <op> <value>` with op one of = != < <= > >="
+            ),
         };
         // Two-character operators first, so `<=` is not read as `<`.
         let ops = [
@@ -76,11 +76,11 @@ impl Filter {
             match parse_date(&self.value) {
                 Some(t) => Value::from(t),
                 None => {
-                    return Err(Error::invalid(
-                        "date",
-                        value::display(&self.value),
-                        "use YYYY-MM-DD or RFC 3339",
-                    ))
+                    return Err(Error::BadExpression {
+                        what: "date".into(),
+                        value: value::display(&self.value).to_string(),
+                        message: "use YYYY-MM-DD or RFC 3339".to_string(),
+                    })
                 }
             }
         } else {
@@ -99,15 +99,18 @@ impl Filter {
             return match self.op {
                 Op::Eq => Ok(actual == wanted),
                 Op::Ne => Ok(actual != wanted),
-                _ => Err(Error::invalid(
-                    "filter",
-                    &self.name,
-                    "objects and lists can only be compared with = and !=",
-                )),
+                _ => Err(Error::BadExpression {
+                    what: "filter".into(),
+                    value: self.name.to_string(),
+                    message: "objects and lists can only be compared with = and !=".to_string(),
+                }),
             };
         }
-        let ord = value::compare(&actual, &wanted)
-            .map_err(|m| Error::invalid("filter", &self.name, m))?;
+        let ord = value::compare(&actual, &wanted).map_err(|m| Error::BadExpression {
+            what: "filter".into(),
+            value: self.name.to_string(),
+            message: m.to_string(),
+        })?;
         Ok(match self.op {
             Op::Eq => ord == Ordering::Equal,
             Op::Ne => ord != Ordering::Equal,
@@ -217,7 +220,11 @@ pub fn sort(rows: &mut Vec<Summary>, key: &str) -> Result<()> {
         ord.then(ia.cmp(ib))
     });
     if let Some(m) = error {
-        return Err(Error::invalid("sort key", name, m));
+        return Err(Error::BadExpression {
+            what: "sort key".into(),
+            value: name.to_string(),
+            message: m.to_string(),
+        });
     }
     let mut taken: Vec<Option<Summary>> = rows.drain(..).map(Some).collect();
     rows.extend(keyed.iter().filter_map(|(_, i)| taken[*i].take()));

@@ -37,11 +37,11 @@ impl Goal {
         match s {
             "maximize" => Ok(Goal::Maximize),
             "minimize" => Ok(Goal::Minimize),
-            other => Err(Error::invalid(
-                "primary metric goal",
-                other,
-                "the goal is `maximize` or `minimize`",
-            )),
+            other => Err(Error::BadCheckpoint {
+                what: "primary metric goal".into(),
+                value: other.to_string(),
+                message: "the goal is `maximize` or `minimize`".to_string(),
+            }),
         }
     }
 
@@ -153,6 +153,7 @@ impl Experiment {
             serde_json::from_slice(bytes).map_err(|e| Error::CorruptMetadata {
                 key: key.to_string(),
                 message: e.to_string(),
+                source: Some(Box::new(e)),
             })?;
         exp.params = value::normalize_map(std::mem::take(&mut exp.params));
         for c in &mut exp.checkpoints {
@@ -164,6 +165,7 @@ impl Experiment {
         for path in paths {
             if crate::paths::normalize_path(path).is_err() {
                 return Err(Error::CorruptMetadata {
+                    source: None,
                     key: key.to_string(),
                     message: format!(
                         "its path {} leaves the project directory",

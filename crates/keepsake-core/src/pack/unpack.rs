@@ -18,6 +18,7 @@ pub fn decoder<'a, R: BufRead + 'a>(mut buffered: R, archive: &str) -> Result<Bo
         ))
     } else {
         Err(Error::CorruptMetadata {
+            source: None,
             key: archive.to_string(),
             message: "not a gzip or zstd tarball".into(),
         })

@@ -33,6 +33,7 @@ pub(crate) fn copy_object(project: &Project, target: &Store, record: &FileRecord
         // holds under one may be another experiment's data, and is never replaced.
         Some(size) => {
             return Err(Error::CorruptMetadata {
+                source: None,
                 key: record.key.clone(),
                 message: format!(
                     "{} already holds {size} bytes under this key, not the {} recorded here (another experiment's data?); nothing was replaced",
@@ -62,6 +63,7 @@ pub(crate) fn copy_object(project: &Project, target: &Store, record: &FileRecord
                 key: record.key.clone(),
                 kind: crate::storage::kind_of_io(&e),
                 message: e.to_string(),
+                source: Some(Box::new(e)),
             },
         });
     }
@@ -92,6 +94,7 @@ pub fn list_remote(project: &Project, remote: &str) -> Result<Listing> {
             // `refs/keepsake/experiments/x/<id>` on the remote: no experiment's ref.
             nested.push(Error::BadRecord {
                 reference: crate::text::quoted(&format!("{EXPERIMENT_REFS}{id}")),
+                source: None,
                 message:
                     "it is nested inside the experiments namespace, so it is no experiment's ref"
                         .into(),

@@ -36,11 +36,11 @@ pub struct Pointer {
 pub fn promote(project: &Project, target: &Target, branch: &str) -> Result<String> {
     let git = project.require_git("branch")?;
     if !GitRepo::valid_branch(branch) {
-        return Err(Error::invalid(
-            "branch name",
-            branch,
-            "git does not accept it as a branch name",
-        ));
+        return Err(Error::BadName {
+            what: "branch name".into(),
+            value: branch.to_string(),
+            message: "git does not accept it as a branch name".to_string(),
+        });
     }
     let exp = target.experiment();
     let checkpoint = match target.checkpoint() {
@@ -99,11 +99,13 @@ pub fn checkout_pointer(
     let pointer: Pointer = serde_json::from_str(&text).map_err(|e| Error::CorruptMetadata {
         key: file.display().to_string(),
         message: e.to_string(),
+        source: Some(Box::new(e)),
     })?;
     let wanted = [Codec::Gzip, Codec::Zstd]
         .map(|c| crate::storage::checkpoint_tarball_key(&pointer.checkpoint, c));
     if !wanted.contains(&pointer.files.key) {
         return Err(Error::CorruptMetadata {
+            source: None,
             key: file.display().to_string(),
             message: format!(
                 "its storage key {} is not checkpoint {}'s",
@@ -113,6 +115,7 @@ pub fn checkout_pointer(
         });
     }
     crate::paths::check_relative(&pointer.path).map_err(|why| Error::CorruptMetadata {
+        source: None,
         key: file.display().to_string(),
         message: format!("its path {}: {why}", crate::text::quoted(&pointer.path)),
     })?;

@@ -157,12 +157,10 @@ fn accept_all(
         let spawned: Vec<_> = handles.iter().map(|g| s.spawn(|| work(g))).collect();
         let mut parts = vec![work(git)];
         for h in spawned {
-            parts.push(h.join().unwrap_or_else(|_| {
-                Err(Error::Git {
-                    what: "pull".into(),
-                    message: "a thread panicked".into(),
-                })
-            }));
+            parts.push(
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::internal("pull: a thread panicked"))),
+            );
         }
         parts
     });

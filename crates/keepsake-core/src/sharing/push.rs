@@ -85,6 +85,7 @@ fn outgoing(
                     id: e.id,
                 }),
                 None => problems.push(Error::CorruptMetadata {
+                    source: None,
                     key: format!("experiment {}", e.id.short()),
                     message: "its record names no experiment ref of this repository".into(),
                 }),
@@ -206,11 +207,11 @@ fn moving<'a>(
         }
     }
     if !diverged.is_empty() {
-        return Err(Error::invalid(
-            "push",
-            diverged.join(", "),
-            format!("the remote has other checkpoints for these experiments (someone else recorded into them); `git keepsake pull {remote}` first, or push under a new experiment"),
-        ));
+        return Err(Error::Diverged {
+            what: "push".into(),
+            experiments: diverged,
+            message: format!("the remote has other checkpoints for these experiments (someone else recorded into them); `git keepsake pull {remote}` first, or push under a new experiment"),
+        });
     }
     Ok(to_upload)
 }
@@ -363,12 +364,10 @@ fn upload_experiments(
         let spawned: Vec<_> = handles.iter().map(|g| s.spawn(|| work(g))).collect();
         let mut results = vec![work(git)];
         for h in spawned {
-            results.push(h.join().unwrap_or_else(|_| {
-                Err(Error::Git {
-                    what: "push".into(),
-                    message: "an upload thread panicked".into(),
-                })
-            }));
+            results.push(
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::internal("push: an upload thread panicked"))),
+            );
         }
         results
     });

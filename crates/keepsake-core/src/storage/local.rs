@@ -53,6 +53,7 @@ impl LocalStore {
             key: key.to_string(),
             kind: super::kind_of_io(&e),
             message: e.to_string(),
+            source: Some(Box::new(e)),
         }
     }
 

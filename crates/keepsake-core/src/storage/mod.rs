@@ -210,6 +210,7 @@ impl Store {
             key: key.to_string(),
             message: one_line(&e.to_string()),
             kind: kind_of_io(&e),
+            source: Some(Box::new(e)),
         })?;
         writer.finish()
     }

@@ -3,6 +3,7 @@
 //! caller must not wait on a store that is down; failures are sorted into kinds.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ pub(super) struct RemoteStore {
     url: String,
     /// When set, calls give up at this instant, set this long after it was taken.
     deadline: Option<(std::time::Instant, Duration)>,
+    /// Whether a 404 of this store has been seen to mean a missing key (see `size`).
+    bucket_seen: Arc<AtomicBool>,
 }
 
 impl RemoteStore {
@@ -39,6 +42,7 @@ impl RemoteStore {
             key: String::new(),
             message: one_line(&e.to_string()),
             kind: kind_of(&e),
+            source: Some(Box::new(e)),
         };
         let inner: Arc<dyn ObjectStore> = match url {
             StorageUrl::S3 { bucket, prefix } => {
@@ -67,6 +71,7 @@ impl RemoteStore {
                         key: String::new(),
                         message: "no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT) to a service account key file".into(),
                         kind: StorageErrorKind::Unauthenticated,
+                        source: None,
                     });
                 }
                 let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env()
@@ -86,6 +91,7 @@ impl RemoteStore {
             inner,
             url: url.to_string(),
             deadline: None,
+            bucket_seen: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -121,6 +127,7 @@ impl RemoteStore {
             key: key.to_string(),
             message: one_line(&e.to_string()),
             kind: kind_of(&e),
+            source: Some(Box::new(e)),
         }
     }
 
@@ -129,7 +136,7 @@ impl RemoteStore {
         self.block(async {
             match self.inner.get(&path).await {
                 Ok(r) => r.bytes().await.map(Some),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) if is_missing_key(&e) => Ok(None),
                 Err(e) => Err(e),
             }
         })
@@ -155,8 +162,23 @@ impl RemoteStore {
         let path = ObjectPath::from(key);
         match self.block(self.inner.head(&path)) {
             Ok(meta) => Ok(Some(meta.size)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(object_store::Error::NotFound { .. }) => self.confirm_missing_key(key),
             Err(e) => Err(self.err(key, e)),
+        }
+    }
+
+    /// A HEAD answer has no body, so its 404 cannot say whether the key or the bucket is
+    /// missing: a GET of the same key (once per store) tells them apart.
+    fn confirm_missing_key<T>(&self, key: &str) -> Result<Option<T>> {
+        if self.bucket_seen.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        match self.block(self.inner.get(&ObjectPath::from(key))) {
+            Err(e) if !is_missing_key(&e) => Err(self.err(key, e)),
+            _ => {
+                self.bucket_seen.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
         }
     }
 
@@ -216,7 +238,7 @@ impl RemoteStore {
         let path = ObjectPath::from(key);
         let got = match self.block(self.inner.get(&path)) {
             Ok(r) => r,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) if is_missing_key(&e) => return Ok(None),
             Err(e) => return Err(self.err(key, e)),
         };
         let (tx, rx) = mpsc::channel(4);
@@ -303,4 +325,11 @@ fn retry_config() -> RetryConfig {
 
 fn client_options() -> ClientOptions {
     ClientOptions::new().with_connect_timeout(Duration::from_secs(5))
+}
+
+/// A 404 for the key, not for the bucket: S3 answers a missing bucket with a 404 too, and a
+/// missing bucket must not read as an empty store.
+fn is_missing_key(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::NotFound { .. })
+        && kind_of(e) != StorageErrorKind::NoSuchBucket
 }

@@ -12,7 +12,7 @@ use super::local::LocalStore;
 use super::local_file::LocalFile;
 use super::one_line;
 use crate::digest::Hasher;
-use crate::error::{Error, Result, StorageErrorKind};
+use crate::error::{BoxError, Error, Result, StorageErrorKind};
 use crate::model::FileRecord;
 
 pub(super) const CHUNK: usize = 1 << 20;
@@ -139,25 +139,26 @@ impl ObjectWriter {
             Some(mut local) => local
                 .error
                 .take()
-                .map(|e| (e.to_string(), kind_of_io(&e)))
+                .map(|e| (e.to_string(), kind_of_io(&e), Some(e)))
                 .or(local
                     .failed
                     .take()
-                    .map(|m| (m, StorageErrorKind::Transient))),
+                    .map(|m| (m, StorageErrorKind::Transient, None))),
             None => {
                 self.tx.take();
                 match self.done.take().map(|d| d.blocking_recv()) {
-                    Some(Ok(Err(e))) => Some((one_line(&e.to_string()), kind_of_io(&e))),
+                    Some(Ok(Err(e))) => Some((one_line(&e.to_string()), kind_of_io(&e), Some(e))),
                     _ => None,
                 }
             }
         };
         match store_failure {
-            Some((message, kind)) => Error::Storage {
+            Some((message, kind, source)) => Error::Storage {
                 url: self.url.clone(),
                 key: self.key.clone(),
                 message,
                 kind,
+                source: source.map(|e| Box::new(e) as BoxError),
             },
             None => cause,
         }
@@ -186,6 +187,7 @@ impl ObjectWriter {
                     key: self.key.clone(),
                     message: e.to_string(),
                     kind: kind_of_io(&e),
+                    source: Some(Box::new(e)),
                 });
             }
             return Ok(FileRecord::new(
@@ -196,11 +198,12 @@ impl ObjectWriter {
         }
         let sent = self.flush_buf().and_then(|_| self.send(Chunk::Finish));
         let outcome = self.done.take().map(|d| d.blocking_recv());
-        let fail = |message: String, kind| Error::Storage {
+        let fail = |message: String, kind, source: Option<std::io::Error>| Error::Storage {
             url: self.url.clone(),
             key: self.key.clone(),
             message,
             kind,
+            source: source.map(|e| Box::new(e) as BoxError),
         };
         match outcome {
             Some(Ok(Ok(()))) if sent.is_ok() => Ok(FileRecord::new(
@@ -208,13 +211,15 @@ impl ObjectWriter {
                 self.size,
                 std::mem::take(&mut self.hasher),
             )),
-            Some(Ok(Err(e))) => Err(fail(one_line(&e.to_string()), kind_of_io(&e))),
-            _ => Err(fail(
-                sent.err()
+            Some(Ok(Err(e))) => Err(fail(one_line(&e.to_string()), kind_of_io(&e), Some(e))),
+            _ => {
+                let sent = sent.err();
+                let message = sent
+                    .as_ref()
                     .map(|e| e.to_string())
-                    .unwrap_or_else(|| "upload stopped".into()),
-                StorageErrorKind::Transient,
-            )),
+                    .unwrap_or_else(|| "upload stopped".into());
+                Err(fail(message, StorageErrorKind::Transient, sent))
+            }
         }
     }
 }

@@ -59,3 +59,12 @@ class UnsafeArchive(KeepsakeError):
 
 class WouldOverwrite(KeepsakeError):
     """A checkout would overwrite files that differ."""
+
+
+class InternalError(KeepsakeError):
+    """A bug in git-keepsake (a worker thread died, a record failed to encode): please report it."""
+
+
+class KeepsakeWarning(UserWarning):
+    """What git-keepsake warns about (files left out of git, unreadable experiments), through
+    Python's ``warnings``, so it can be filtered or turned into an error."""

@@ -6,10 +6,11 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 from . import _core, _values
 from .checkpoint import Checkpoint, CheckpointList, parse_time
-from .exceptions import InvalidArgument, KeepsakeError
+from .exceptions import InvalidArgument, KeepsakeError, KeepsakeWarning
 
 GOALS = ("maximize", "minimize")
 MAX_STEP = 2**63 - 1
@@ -106,7 +107,7 @@ class Experiment:
         Bad arguments raise ``keepsake.exceptions.InvalidArgument`` and consume no step.
         """
         if os.getpid() != self._pid:
-            print("keepsake: warning: checkpoint() in a forked child process is ignored", file=sys.stderr)
+            warnings.warn("checkpoint() in a forked child process is ignored", KeepsakeWarning, stacklevel=2)
             return None
         if self._stopped:
             raise InvalidArgument(

@@ -8,9 +8,10 @@ import platform
 import shlex
 import socket
 import sys
+import warnings
 
 from . import _core, _values, experiment as _experiment
-from .exceptions import InvalidArgument
+from .exceptions import InvalidArgument, KeepsakeWarning
 from .experiment import Experiment, ExperimentList
 
 
@@ -82,7 +83,7 @@ class ExperimentCollection:
                 if filter(e):
                     kept.append(e)
             except Exception as exc:
-                print(f"keepsake: warning: filter failed on experiment {e.short_id()}: {exc}", file=sys.stderr)
+                warnings.warn(f"filter failed on experiment {e.short_id()}: {exc}", KeepsakeWarning, stacklevel=2)
         return ExperimentList(kept)
 
 

@@ -90,6 +90,7 @@ fn storage_error(kind: StorageErrorKind) -> Error {
         key: "k".into(),
         message: "refused".into(),
         kind,
+        source: None,
     }
 }
 
