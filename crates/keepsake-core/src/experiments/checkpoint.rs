@@ -11,8 +11,7 @@ use crate::git::log::{commit_checkpoint, experiment_ref};
 use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{Checkpoint, Experiment, Params, PrimaryMetric};
-use crate::pack;
-use crate::{clock, storage};
+use crate::{clock, pack, storage};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewCheckpoint {
