@@ -60,50 +60,16 @@ pub fn pull(project: &Project, remote: &str, prefixes: &[String]) -> Result<Pull
             Err(_) => {}
         }
     }
-    let mut wanted: Vec<(Id, String)> = Vec::new();
-    if prefixes.is_empty() {
-        wanted = remote_refs.clone();
-    }
-    for p in prefixes {
-        let no_match = || {
-            Error::invalid(
-                "experiment",
-                p,
-                format!("no experiment on `{remote}` starts with it"),
-            )
-        };
-        // What is not a prefix of any ID matches nothing.
-        let prefix = Prefix::parse(p).map_err(|_| no_match())?;
-        let candidates = remote_refs.iter().map(|r| (&r.0, None, r));
-        let found = match one_match(&prefix, candidates) {
-            Err(Error::NotFound { .. }) => return Err(no_match()),
-            other => other?,
-        };
-        if !wanted.iter().any(|(id, _)| *id == found.0) {
-            wanted.push(found.clone());
-        }
-    }
-    // Into the tracking namespace, forced: it records what the remote has, nothing more.
+    let wanted = wanted(remote, &remote_refs, prefixes)?;
     let tracking = remote_tracking_prefix(remote);
-    // Everything is one glob (git matches each refspec against each ref: thousands of exact
-    // refspecs would cost their product).
-    let specs: Vec<String> = if prefixes.is_empty() {
-        vec![format!("+{EXPERIMENT_REFS}*:{tracking}*")]
-    } else {
-        wanted
-            .iter()
-            .map(|(id, _)| format!("+{}:{tracking}{id}", experiment_ref(id)))
-            .collect()
-    };
-    transport::fetch(&dir, remote, &specs)?;
-    // What the glob brought that names no experiment goes again: whatever reads every ref
-    // under refs/keepsake/ (gc) would trip on it.
-    for name in &report.ignored {
-        let tracked = format!("{tracking}{}", name.trim_start_matches(EXPERIMENT_REFS));
-        if let Some(sha) = git.resolve_ref(&tracked)? {
-            git.delete_ref(&tracked, &sha)?;
-        }
-    }
+    fetch_tracking(
+        git,
+        remote,
+        &tracking,
+        &wanted,
+        prefixes.is_empty(),
+        &report.ignored,
+    )?;
     let outcomes = accept_all(git, &tracking, &wanted)?;
     for ((id, _), outcome) in wanted.iter().zip(outcomes) {
         match outcome {
@@ -126,6 +92,69 @@ pub fn pull(project: &Project, remote: &str, prefixes: &[String]) -> Result<Pull
         git.merge_notes(&sha)?;
     }
     Ok(report)
+}
+
+/// The remote experiments `prefixes` name (each exactly one), or all of them for none.
+fn wanted(
+    remote: &str,
+    remote_refs: &[(Id, String)],
+    prefixes: &[String],
+) -> Result<Vec<(Id, String)>> {
+    if prefixes.is_empty() {
+        return Ok(remote_refs.to_vec());
+    }
+    let mut wanted: Vec<(Id, String)> = Vec::new();
+    for p in prefixes {
+        let no_match = || {
+            Error::invalid(
+                "experiment",
+                p,
+                format!("no experiment on `{remote}` starts with it"),
+            )
+        };
+        // What is not a prefix of any ID matches nothing.
+        let prefix = Prefix::parse(p).map_err(|_| no_match())?;
+        let candidates = remote_refs.iter().map(|r| (&r.0, None, r));
+        let found = match one_match(&prefix, candidates) {
+            Err(Error::NotFound { .. }) => return Err(no_match()),
+            other => other?,
+        };
+        if !wanted.iter().any(|(id, _)| *id == found.0) {
+            wanted.push(found.clone());
+        }
+    }
+    Ok(wanted)
+}
+
+/// Fetches the wanted refs into the tracking namespace, forced: it records what the remote
+/// has, nothing more. All of them go as one glob (git matches each refspec against each ref:
+/// thousands of exact refspecs would cost their product); what the glob brought that names no
+/// experiment (`ignored`) goes again, since whatever reads every ref under refs/keepsake/ (gc)
+/// would trip on it.
+fn fetch_tracking(
+    git: &GitRepo,
+    remote: &str,
+    tracking: &str,
+    wanted: &[(Id, String)],
+    all: bool,
+    ignored: &[String],
+) -> Result<()> {
+    let specs: Vec<String> = if all {
+        vec![format!("+{EXPERIMENT_REFS}*:{tracking}*")]
+    } else {
+        wanted
+            .iter()
+            .map(|(id, _)| format!("+{}:{tracking}{id}", experiment_ref(id)))
+            .collect()
+    };
+    transport::fetch(&git.command_dir(), remote, &specs)?;
+    for name in ignored {
+        let tracked = format!("{tracking}{}", name.trim_start_matches(EXPERIMENT_REFS));
+        if let Some(sha) = git.resolve_ref(&tracked)? {
+            git.delete_ref(&tracked, &sha)?;
+        }
+    }
+    Ok(())
 }
 
 /// `accept_incoming` for each of `wanted`, on a few threads: each moved ref is fsynced, and
