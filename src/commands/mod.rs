@@ -11,6 +11,7 @@ mod import;
 mod init;
 mod install;
 mod ls;
+mod markdown;
 mod pull;
 mod push;
 mod rm;
