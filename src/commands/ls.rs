@@ -55,41 +55,14 @@ pub fn cmd_ls(g: &Global, mut args: LsArgs, running_only: bool) -> CliResult {
         filters.push(Filter::parse("status = running")?);
     }
     let project = open_project(g)?;
-    let listing = match &args.remote {
-        Some(remote) => keepsake_core::sharing::list_remote(&project, remote)?,
-        None => keepsake_core::experiments::read::list(&project)?,
-    };
-    for p in &listing.problems {
-        ui::warn(&p.to_string());
+    let selected = select(&project, args.remote.as_deref(), &filters, &args.sort)?;
+    for w in &selected.warnings {
+        ui::warn(w);
     }
-    if let Some(e) = &listing.status_unknown {
-        ui::warn(&format!("status unknown: store unreachable ({e})"));
-    }
-    let status_known = listing.status_unknown.is_none();
-    if listing.unimported > 0 {
-        ui::warn(&format!(
-            "{} experiment(s) in {} have no git ref yet: run `git keepsake import` to list them",
-            listing.unimported,
-            project.store_url()
-        ));
-    }
+    let (rows, status_known) = (selected.rows, selected.status_known);
     let now = clock::now();
-    let mut rows = Vec::new();
-    for s in listing.experiments {
-        let mut keep = true;
-        for f in &filters {
-            keep &= f.matches(&s, now)?;
-        }
-        if keep {
-            rows.push(s);
-        }
-    }
-    filter::sort(&mut rows, &args.sort)?;
     if args.json {
-        let items: Vec<Value> = rows.iter().map(summary_json).collect();
-        return Ok(ui::out_json(
-            &(value::to_go_json(&Value::Array(items), Some("  ")) + "\n"),
-        )?);
+        return Ok(ui::out_json(&listing_json(&rows))?);
     }
     if args.quiet {
         let ids: String = rows
@@ -106,6 +79,61 @@ pub fn cmd_ls(g: &Global, mut args: LsArgs, running_only: bool) -> CliResult {
         return Ok(());
     }
     Ok(ui::out(&table(&rows, args.all, now, status_known))?)
+}
+
+/// The rows `ls` shows: the listing (local, or a remote's), filtered and sorted; what could not be
+/// read is in `warnings`. The dashboard's `/api/experiments` is this too.
+pub struct Selected {
+    pub rows: Vec<Summary>,
+    pub status_known: bool,
+    pub warnings: Vec<String>,
+}
+
+pub fn select(
+    project: &keepsake_core::Project,
+    remote: Option<&str>,
+    filters: &[Filter],
+    sort: &str,
+) -> CliResult<Selected> {
+    let listing = match remote {
+        Some(remote) => keepsake_core::sharing::list_remote(project, remote)?,
+        None => keepsake_core::experiments::read::list(project)?,
+    };
+    let mut warnings: Vec<String> = listing.problems.iter().map(|p| p.to_string()).collect();
+    if let Some(e) = &listing.status_unknown {
+        warnings.push(format!("status unknown: store unreachable ({e})"));
+    }
+    let status_known = listing.status_unknown.is_none();
+    if listing.unimported > 0 {
+        warnings.push(format!(
+            "{} experiment(s) in {} have no git ref yet: run `git keepsake import` to list them",
+            listing.unimported,
+            project.store_url()
+        ));
+    }
+    let now = clock::now();
+    let mut rows = Vec::new();
+    for s in listing.experiments {
+        let mut keep = true;
+        for f in filters {
+            keep &= f.matches(&s, now)?;
+        }
+        if keep {
+            rows.push(s);
+        }
+    }
+    filter::sort(&mut rows, sort)?;
+    Ok(Selected {
+        rows,
+        status_known,
+        warnings,
+    })
+}
+
+/// `ls --json`'s text: an array of `summary_json`, in Go's layout.
+pub fn listing_json(rows: &[Summary]) -> String {
+    let items: Vec<Value> = rows.iter().map(summary_json).collect();
+    value::to_go_json(&Value::Array(items), Some("  ")) + "\n"
 }
 
 /// Keepsake's `ls --json` object, with its key order.

@@ -189,3 +189,11 @@ pub fn list_remote(project: &Project, remote: &str) -> Result<Listing> {
     });
     Ok(listing)
 }
+
+/// The names of the project's git remotes (none without git).
+pub fn remote_names(project: &Project) -> Vec<String> {
+    match &project.git {
+        Some(git) => transport::remotes(&git.command_dir()),
+        None => Vec::new(),
+    }
+}
