@@ -25,11 +25,16 @@ function el(tag, props = {}, ...children) {
     else if (k === "on") for (const [ev, f] of Object.entries(v)) node.addEventListener(ev, f);
     else node[k] = v;
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     node.append(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
   }
   return node;
+}
+
+/** Replaces `node`'s children, skipping the null ones (sections a page leaves out). */
+function put(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
 }
 
 function svg(tag, attrs = {}, text) {
@@ -180,8 +185,10 @@ const state = {
   pageSize: 100,
   selected: new Set(),
   hidden: new Set(),
+  shown: new Set(),
 };
 let pollTimer = null;
+let chooserOpen = false;
 // The last listing, so paging, selecting and choosing columns do not read it again.
 let cached = { key: null, listing: null };
 
@@ -194,7 +201,7 @@ function route() {
     : page === "compare" ? comparePage(arg.split(",").filter(Boolean))
     : experimentsPage();
   done.catch((e) => {
-    app.replaceChildren(el("p", { className: "error", id: "page-error" }, e.message, e.hint ? `\nhint: ${e.hint}` : ""));
+    put(app, el("p", { className: "error", id: "page-error" }, e.message, e.hint ? `\nhint: ${e.hint}` : ""));
   }).finally(() => { document.body.dataset.ready = String(Date.now()); });
 }
 
@@ -259,17 +266,27 @@ async function experimentsPage() {
     { key: "id", title: "Experiment", cell: (r) => el("a", { href: `#/e/${r.id}`, className: "id" }, short(r.id)) },
     { key: "created", title: "Created", cell: (r) => r.created.replace("T", " ").replace(/\.\d+Z$/, "Z") },
     { key: "status", title: "Status", cell: (r) => el("span", { className: r.running ? "status-running" : "" }, r.running ? "running" : "stopped") },
-    { key: "user", title: "User", cell: (r) => r.user },
-    { key: "host", title: "Host", cell: (r) => r.host },
+    // As `ls`: user and host only when they differ (the column chooser shows them anyway).
+    ...(new Set(rows.map((r) => r.user)).size > 1 || state.shown.has("user") ? [{ key: "user", title: "User", cell: (r) => r.user }] : []),
+    ...(new Set(rows.map((r) => r.host)).size > 1 || state.shown.has("host") ? [{ key: "host", title: "Host", cell: (r) => r.host }] : []),
     ...paramKeys.map((k) => ({ key: k, title: k, group: "param", cell: (r) => show(dig(r.params, k)), numeric: true })),
     ...metricKeys.map((k) => ({ key: k, title: `best ${k}`, group: "metric", cell: (r) => show(dig(r.best_checkpoint && r.best_checkpoint.metrics, k)), numeric: true })),
     { key: "best", title: "Best checkpoint", sortKey: null, cell: (r) => r.best_checkpoint ? `${short(r.best_checkpoint.id)} (step ${r.best_checkpoint.step})` : "" },
     { key: "step", title: "Latest checkpoint", cell: (r) => r.latest_checkpoint ? `${short(r.latest_checkpoint.id)} (step ${r.latest_checkpoint.step})` : "" },
     { key: "checkpoints", title: "Checkpoints", sortKey: null, cell: (r) => String(r.num_checkpoints), numeric: true },
   ];
-  const chooser = el("details", { className: "columns" }, el("summary", {}, "Columns"),
-    columns.filter((c) => c.key !== "id").map((c) => el("label", {},
-      el("input", { type: "checkbox", checked: !state.hidden.has(c.key), data: { column: c.key }, on: { change: (ev) => { if (ev.target.checked) state.hidden.delete(c.key); else state.hidden.add(c.key); route(); } } }),
+  const choices = [...columns.filter((c) => c.key !== "id")];
+  for (const [key, title] of [["user", "User"], ["host", "Host"]]) if (!columns.some((c) => c.key === key)) choices.splice(2, 0, { key, title, optional: true });
+  const chooser = el("details", { className: "columns", open: chooserOpen }, el("summary", {}, "Columns"),
+    choices.map((c) => el("label", {},
+      el("input", {
+        type: "checkbox", checked: !c.optional && !state.hidden.has(c.key), data: { column: c.key },
+        on: { change: (ev) => {
+          chooserOpen = true;
+          if (ev.target.checked) { state.hidden.delete(c.key); state.shown.add(c.key); } else { state.hidden.add(c.key); state.shown.delete(c.key); }
+          route();
+        } },
+      }),
       " ", c.title)));
   const shown = columns.filter((c) => !state.hidden.has(c.key));
 
@@ -297,7 +314,10 @@ async function experimentsPage() {
       type: "checkbox", className: "select", checked: state.selected.has(r.id),
       on: { change: (ev) => { if (ev.target.checked) state.selected.add(r.id); else state.selected.delete(r.id); updateCompare(); } },
     })),
-    shown.map((c) => el("td", { className: c.numeric ? "num" : "" }, c.cell(r))))));
+    shown.map((c) => {
+      const v = c.cell(r);
+      return el("td", { className: c.numeric && /^-?[\d.]+(e[-+]?\d+)?$/.test(v) ? "num" : "" }, v);
+    }))));
   const compareButton = toolbar.querySelector("#compare");
   function updateCompare() {
     compareButton.disabled = state.selected.size < 2 || state.selected.size > 20;
@@ -312,7 +332,7 @@ async function experimentsPage() {
     el("label", {}, "per page ", el("select", { id: "page-size", on: { change: (ev) => { state.pageSize = Number(ev.target.value); state.page = 0; route(); } } },
       [50, 100, 500, 1000].map((n) => el("option", { value: n, selected: n === state.pageSize }, String(n))))));
 
-  app.replaceChildren(
+  put(app, 
     el("h1", {}, REPORT ? "Experiments (report)" : "Experiments"),
     toolbar, errorBox,
     listing.warnings.length ? el("ul", { className: "error", id: "warnings" }, listing.warnings.map((w) => el("li", {}, w))) : null,
@@ -434,7 +454,7 @@ async function experimentPage(id) {
     } catch (e) { diffBox.textContent = e.message; }
   };
   against.addEventListener("keydown", (ev) => { if (ev.key === "Enter") loadDiff(); });
-  app.replaceChildren(
+  put(app, 
     el("h1", {}, "Experiment ", el("span", { className: "id" }, d.id)),
     el("dl", { className: "fields", id: "fields" }, fields.flatMap(([a, b]) => [el("dt", {}, a), el("dd", {}, b || "")])),
     el("h2", {}, "Params"),
@@ -480,7 +500,7 @@ function diffLines(pre, text) {
 
 async function comparePage(ids) {
   const root = el("section", {});
-  app.replaceChildren(el("h1", {}, `Compare ${ids.length} experiments`), root);
+  put(app, el("h1", {}, `Compare ${ids.length} experiments`), root);
   await renderCompare(root, ids);
 }
 
@@ -556,7 +576,7 @@ async function renderCompare(root, ids) {
   ySel.addEventListener("change", drawScatter);
   drawScatter();
 
-  root.replaceChildren(
+  put(root,
     legend, controls,
     el("h2", {}, "Metrics over step"), charts,
     el("h2", {}, "Params and metrics"),
