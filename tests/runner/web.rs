@@ -310,3 +310,34 @@ fn report_embeds_the_listing_and_every_checkpoint_with_nothing_to_fetch() {
         .fails();
     assert!(bad.error_line().contains("not both"), "{}", bad.stderr);
 }
+
+#[test]
+fn the_remote_toggle_lists_what_ls_remote_lists() {
+    let alice = three_runs();
+    alice.bare_remote("origin", "remote.git");
+    alice.git(&["push", "-q", "origin", "main"]);
+    let store = alice.tmp.path().join("team-store");
+    alice.git(&[
+        "config",
+        "remote.origin.keepsakeStore",
+        &format!("file://{}", store.display()),
+    ]);
+    let ids = alice.ks(&["ls", "-q"]).ok().stdout;
+    let first = ids.lines().next().unwrap();
+    alice.ks(&["push", "origin", first]).ok();
+    let server = Server::start(&alice, &[]);
+    assert_eq!(server.json("/api/remotes"), serde_json::json!(["origin"]));
+    let remote = server.json("/api/experiments?remote=origin");
+    assert_eq!(remote.as_array().unwrap().len(), 1);
+    assert_eq!(remote[0]["id"], first);
+    assert_eq!(
+        remote,
+        alice
+            .ks(&["ls", "--json", "--remote", "origin"])
+            .ok()
+            .json()
+    );
+    let (status, _, body) = server.get("/api/experiments?remote=nope");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("nope"), "{body}");
+}

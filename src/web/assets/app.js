@@ -188,6 +188,7 @@ const state = {
   shown: new Set(),
 };
 let pollTimer = null;
+let renders = 0;
 let chooserOpen = false;
 // The last listing, so paging, selecting and choosing columns do not read it again.
 let cached = { key: null, listing: null };
@@ -202,7 +203,12 @@ function route() {
     : experimentsPage();
   done.catch((e) => {
     put(app, el("p", { className: "error", id: "page-error" }, e.message, e.hint ? `\nhint: ${e.hint}` : ""));
-  }).finally(() => { document.body.dataset.ready = String(Date.now()); });
+  }).finally(() => {
+    // For tests and bench/ui_render.py: when the page was last fully rendered, and how long
+    // after navigation started.
+    document.body.dataset.readyAt = String(Math.round(performance.now()));
+    document.body.dataset.ready = `${Date.now()}.${++renders}`;
+  });
 }
 
 // ---------- experiments page ----------
@@ -382,6 +388,8 @@ function lineChart(title, series, { log = false, width = 440, height = 260, xLab
     const path = svg("path", { d: d || "M0,0", class: "series", stroke: s.color, "data-experiment": s.id, "data-points": good.length });
     path.append(svg("title", {}, s.label));
     root.append(path);
+    // Dots (with their tooltips) only while they stay readable and cheap to draw.
+    if (good.length > 200) continue;
     for (const [x, y] of good) {
       const dot = svg("circle", { cx: X(x).toFixed(1), cy: Y(ty(y)).toFixed(1), r: good.length > 60 ? 1.2 : 2.5, fill: s.color });
       dot.append(svg("title", {}, `${s.label}\n${xLabel} ${formatNumber(x)}: ${formatNumber(y)}`));
