@@ -241,8 +241,8 @@ async function experimentsPage() {
     })));
   const toolbar = el("div", { className: "toolbar" },
     filterInputs,
-    el("button", { id: "apply-filter", on: { click: () => { state.filters = [...filterInputs.querySelectorAll("input")].map((i) => i.value); state.page = 0; route(); } } }, "Apply"),
-    el("button", { on: { click: () => { state.filters.push(""); route(); } } }, "+ filter"),
+    REPORT ? null : el("button", { id: "apply-filter", on: { click: () => { state.filters = [...filterInputs.querySelectorAll("input")].map((i) => i.value); state.page = 0; route(); } } }, "Apply"),
+    REPORT ? null : el("button", { on: { click: () => { state.filters.push(""); route(); } } }, "+ filter"),
     REPORT ? null : el("button", { id: "reload", on: { click: () => { cached = { key: null }; route(); } } }, "Reload"),
     REPORT ? null : el("label", {}, "Experiments: ",
       el("select", { id: "remote", on: { change: (ev) => { state.remote = ev.target.value; state.page = 0; state.selected.clear(); route(); } } },
@@ -278,7 +278,12 @@ async function experimentsPage() {
     ...paramKeys.map((k) => ({ key: k, title: k, group: "param", cell: (r) => show(dig(r.params, k)), numeric: true })),
     ...metricKeys.map((k) => ({ key: k, title: `best ${k}`, group: "metric", cell: (r) => show(dig(r.best_checkpoint && r.best_checkpoint.metrics, k)), numeric: true })),
     { key: "best", title: "Best checkpoint", sortKey: null, cell: (r) => r.best_checkpoint ? `${short(r.best_checkpoint.id)} (step ${r.best_checkpoint.step})` : "" },
-    { key: "step", title: "Latest checkpoint", cell: (r) => r.latest_checkpoint ? `${short(r.latest_checkpoint.id)} (step ${r.latest_checkpoint.step})` : "" },
+    { key: "step", title: "Latest checkpoint", cell: (r) => {
+      const c = r.latest_checkpoint;
+      if (!c) return "";
+      const m = metricKeys.filter((k) => dig(c.metrics, k) !== undefined).map((k) => `${k}=${show(dig(c.metrics, k))}`);
+      return `${short(c.id)} (step ${c.step})${m.length ? " " + m.join(" ") : ""}`;
+    } },
     { key: "checkpoints", title: "Checkpoints", sortKey: null, cell: (r) => String(r.num_checkpoints), numeric: true },
   ];
   const choices = [...columns.filter((c) => c.key !== "id")];
