@@ -3,11 +3,15 @@ one chart series per experiment per metric, hostile text shown as text, and the 
 opened from disk offline showing the same. See conftest.py."""
 
 import json
+import os
+import subprocess
+import sys
+import time
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from conftest import act, open_page, row_ids, screenshot
+from conftest import ROOT, Server, act, make_project, open_page, row_ids, screenshot
 
 HOSTILE_PART = '<img src=x onerror="window.__xss=1">'
 
@@ -163,3 +167,38 @@ def test_ten_thousand_experiments_are_all_listed(browser, big_server, big_projec
             act(browser, browser.find_element(By.ID, "next").click)
     assert seen == ids
     assert browser.find_element(By.ID, "next").get_attribute("disabled") is not None
+
+
+def test_a_running_experiment_is_marked_live_and_its_charts_follow_new_checkpoints(browser, tmp_root):
+    p = make_project(tmp_root / "live")
+    next_file, stop_file = tmp_root / "live-next", tmp_root / "live-stop"
+    python = os.environ.get("KEEPSAKE_PYTHON", sys.executable)
+    run = subprocess.Popen([python, str(ROOT / "tests" / "web" / "running_run.py"), str(next_file), str(stop_file)],
+                           cwd=p.path, env=p.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server = None
+    try:
+        exp_id = run.stdout.readline().strip()
+        assert len(exp_id) == 64, exp_id
+        assert p.ids("--filter", "status = running") == [exp_id]
+        server = Server(p)
+        open_page(browser, server.url)
+        cell = browser.find_element(By.CSS_SELECTOR, f'tr[data-id="{exp_id}"] .status-running')
+        assert cell.text == "running"
+        open_page(browser, f"{server.url}#/e/{exp_id}")
+        points = lambda: browser.execute_script(
+            "const p = document.querySelector('#charts svg[data-metric=\"loss\"] path.series');"
+            "return p ? Number(p.dataset.points) : -1")
+        assert points() == 1
+        for want in (2, 3):
+            next_file.write_text("go")
+            deadline = time.time() + 30
+            while points() != want and time.time() < deadline:
+                time.sleep(0.2)
+            assert points() == want
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#checkpoints tbody tr")) == 3
+        screenshot(browser, "experiment-running")
+    finally:
+        stop_file.write_text("stop")
+        run.wait(timeout=60)
+        if server:
+            server.stop()
