@@ -73,18 +73,19 @@ pub fn error(status: StatusCode, message: &str, hint: Option<String>) -> Respons
 }
 
 fn cli_error(e: CliError) -> Response {
-    match e {
-        CliError::Core(e) => {
-            let status = match &e {
-                Error::NotFound { .. } => StatusCode::NOT_FOUND,
-                Error::InvalidInput { .. } | Error::Ambiguous { .. } => StatusCode::BAD_REQUEST,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            error(status, &e.to_string(), e.hint())
-        }
-        CliError::User { message, hint } => error(StatusCode::BAD_REQUEST, &message, hint),
-        CliError::BrokenPipe => error(StatusCode::INTERNAL_SERVER_ERROR, "closed", None),
+    // `if let` rather than a match: the CLI's error type may grow variants.
+    if let CliError::Core(e) = &e {
+        let status = match e {
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::InvalidInput { .. } | Error::Ambiguous { .. } => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        return error(status, &e.to_string(), e.hint());
     }
+    if let CliError::User { message, hint } = e {
+        return error(StatusCode::BAD_REQUEST, &message, hint);
+    }
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error", None)
 }
 
 /// `GET /api/experiments?filter=EXPR&filter=...&sort=KEY&remote=NAME`: `ls --json`.
