@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust, into .ci-work/ (kept between runs, never committed):
 #   .ci-work/venv-keepsake  the real Keepsake 0.4.2 from PyPI (pins in fixtures/keepsake-0.4.2/install.sh)
-#   .ci-work/venv-tools     moto (the S3-compatible test server), maturin, pytest, numpy
+#   .ci-work/venv-tools     moto (the S3-compatible test server), maturin, pytest, numpy, selenium
+# and, from Debian, chromium + chromium-driver for the dashboard's browser tests (tests/web/).
 # Each is rebuilt when the files that pin it change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +28,11 @@ if [ "$(cat .ci-work/venv-tools/.stamp 2>/dev/null)" != "$want" ]; then
     "$PY" -m venv .ci-work/venv-tools
     .ci-work/venv-tools/bin/pip install -q -r scripts/test-requirements.txt >&2
     echo "$want" > .ci-work/venv-tools/.stamp
+fi
+
+# The dashboard's browser tests drive Debian's chromium headless (no browser download of its own).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    echo "== installing chromium and chromium-driver from Debian" >&2
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >&2
 fi

@@ -38,6 +38,10 @@ VIRTUAL_ENV="$PWD/.ci-work/venv-tools" PATH="$PWD/.ci-work/venv-tools/bin:$PATH"
     .ci-work/venv-tools/bin/maturin develop --quiet -m crates/keepsake-py/Cargo.toml
 .ci-work/venv-tools/bin/python -m pytest -q crates/keepsake-py/tests
 
+# The dashboard in a real browser (Debian's chromium, headless, through chromedriver): `ui` and
+# `report` on fixture projects, 10,000 experiments among them; screenshots in .ci-work/screenshots/.
+.ci-work/venv-tools/bin/python -m pytest -q tests/web
+
 # The benchmark command, end to end at its smallest sizes (it asserts no timings; its table goes
 # to .ci-work/, bench/RESULTS.md is only written by hand). Skipped with KEEPSAKE_SKIP_BENCH=1.
 if [ -z "${KEEPSAKE_SKIP_BENCH:-}" ]; then

@@ -4,6 +4,7 @@
 mod commands;
 mod error;
 mod ui;
+mod web;
 
 use std::ffi::OsString;
 

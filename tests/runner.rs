@@ -24,5 +24,7 @@ mod shared_store;
 mod sharing;
 #[path = "runner/storage.rs"]
 mod storage;
+#[path = "runner/web.rs"]
+mod web;
 #[path = "runner/workflow/mod.rs"]
 mod workflow;

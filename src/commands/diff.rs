@@ -8,6 +8,7 @@ use keepsake_core::text::human_size;
 use keepsake_core::{model::value, Checkpoint, Experiment, Project, Target};
 use serde_json::{json, Map, Value};
 
+use super::markdown::{self, Format};
 use super::{open_project, Global};
 use crate::error::{CliError, CliResult};
 use crate::ui;
@@ -21,6 +22,9 @@ pub struct DiffArgs {
     /// Print JSON
     #[arg(long)]
     json: bool,
+    /// Output format (`markdown` for a pull-request comment)
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
 }
 
 /// The checkpoint a diff compares: the one named, or an experiment's best, else its latest.
@@ -121,7 +125,7 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
     );
     let store_only = store_only_rows(ea, eb);
     let code = code_diff(&project, ea, eb)?;
-    if args.json {
+    if args.json || args.format == Format::Json {
         let section = |rows: &Rows| -> Value {
             Value::Object(
                 rows.iter()
@@ -151,6 +155,52 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
         c.map(|c| c.id.short().to_string())
             .unwrap_or_else(|| "(none)".into())
     };
+    if args.format == Format::Markdown {
+        let mut out = format!(
+            "### Experiment `{}` vs `{}`\n\n",
+            ea.id.short(),
+            eb.id.short()
+        );
+        let sections: [(&str, &Rows); 5] = [
+            ("Experiment", &experiment),
+            ("Params", &params),
+            ("Python packages", &env),
+            ("Checkpoint", &checkpoint),
+            ("Metrics", &metrics),
+        ];
+        for (title, rows) in sections {
+            out.push_str(&format!("#### {title}\n\n"));
+            let mut body: Vec<Vec<String>> = Vec::new();
+            if title == "Checkpoint" {
+                body.push(vec![
+                    "ID".into(),
+                    markdown::cell(&short(ca)),
+                    markdown::cell(&short(cb)),
+                ]);
+            }
+            for (k, a, b) in rows {
+                let cell = |v: &Option<String>| markdown::cell(v.as_deref().unwrap_or("(not set)"));
+                body.push(vec![markdown::cell(k), cell(a), cell(b)]);
+            }
+            if body.is_empty() {
+                out.push_str("(no difference)\n\n");
+            } else {
+                let (a, b) = (
+                    format!("`{}`", ea.id.short()),
+                    format!("`{}`", eb.id.short()),
+                );
+                out.push_str(&markdown::table(&["", &a, &b], &body));
+                out.push('\n');
+            }
+        }
+        out.push_str("#### Code\n\n");
+        match &code {
+            Some(c) if c.is_empty() => out.push_str("(no difference)\n"),
+            Some(c) => out.push_str(&markdown::code_block("diff", c)),
+            None => out.push_str("(code diff needs a git repository)\n"),
+        }
+        return Ok(ui::out(&out)?);
+    }
     let mut t = ui::Table::default();
     let mut section = |title: &str, id_row: Option<(String, String)>, rows: &Rows| {
         t.row(vec![vec![title.to_string()]]);

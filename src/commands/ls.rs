@@ -7,6 +7,7 @@ use keepsake_core::model::filter::{self, Filter};
 use keepsake_core::{clock, model::value, Checkpoint, Summary};
 use serde_json::{json, Value};
 
+use super::markdown::{self, Format};
 use super::{open_project, Global};
 use crate::error::{CliError, CliResult};
 use crate::ui;
@@ -16,6 +17,9 @@ pub struct LsArgs {
     /// Print JSON
     #[arg(long)]
     json: bool,
+    /// Output format (`markdown` for a pull-request comment)
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
     /// Print only IDs
     #[arg(short, long)]
     quiet: bool,
@@ -33,9 +37,13 @@ pub struct LsArgs {
     remote: Option<String>,
 }
 
-pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
-    if args.quiet && args.json {
-        return Err(CliError::user("Cannot use --quiet with --json", None));
+pub fn cmd_ls(g: &Global, mut args: LsArgs, running_only: bool) -> CliResult {
+    args.json |= args.format == Format::Json;
+    if args.quiet && (args.json || args.format == Format::Markdown) {
+        return Err(CliError::user(
+            "Cannot use --quiet with --json or --format markdown",
+            None,
+        ));
     }
     let mut filters: Vec<Filter> = args
         .filters
@@ -47,41 +55,14 @@ pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
         filters.push(Filter::parse("status = running")?);
     }
     let project = open_project(g)?;
-    let listing = match &args.remote {
-        Some(remote) => keepsake_core::sharing::list_remote(&project, remote)?,
-        None => keepsake_core::experiments::read::list(&project)?,
-    };
-    for p in &listing.problems {
-        ui::warn(&p.to_string());
+    let selected = select(&project, args.remote.as_deref(), &filters, &args.sort)?;
+    for w in &selected.warnings {
+        ui::warn(w);
     }
-    if let Some(e) = &listing.status_unknown {
-        ui::warn(&format!("status unknown: store unreachable ({e})"));
-    }
-    let status_known = listing.status_unknown.is_none();
-    if listing.unimported > 0 {
-        ui::warn(&format!(
-            "{} experiment(s) in {} have no git ref yet: run `git keepsake import` to list them",
-            listing.unimported,
-            project.store_url()
-        ));
-    }
+    let (rows, status_known) = (selected.rows, selected.status_known);
     let now = clock::now();
-    let mut rows = Vec::new();
-    for s in listing.experiments {
-        let mut keep = true;
-        for f in &filters {
-            keep &= f.matches(&s)?;
-        }
-        if keep {
-            rows.push(s);
-        }
-    }
-    filter::sort(&mut rows, &args.sort)?;
     if args.json {
-        let items: Vec<Value> = rows.iter().map(summary_json).collect();
-        return Ok(ui::out_json(
-            &(value::to_go_json(&Value::Array(items), Some("  ")) + "\n"),
-        )?);
+        return Ok(ui::out_json(&listing_json(&rows))?);
     }
     if args.quiet {
         let ids: String = rows
@@ -90,11 +71,68 @@ pub fn cmd_ls(g: &Global, args: LsArgs, running_only: bool) -> CliResult {
             .collect();
         return Ok(ui::out(&ids)?);
     }
+    if args.format == Format::Markdown {
+        return Ok(ui::out(&markdown_table(&rows, args.all, status_known))?);
+    }
     if rows.is_empty() {
         ui::progress("No experiments found");
         return Ok(());
     }
     Ok(ui::out(&table(&rows, args.all, now, status_known))?)
+}
+
+/// The rows `ls` shows: the listing (local, or a remote's), filtered and sorted; what could not be
+/// read is in `warnings`. The dashboard's `/api/experiments` is this too.
+pub struct Selected {
+    pub rows: Vec<Summary>,
+    pub status_known: bool,
+    pub warnings: Vec<String>,
+}
+
+pub fn select(
+    project: &keepsake_core::Project,
+    remote: Option<&str>,
+    filters: &[Filter],
+    sort: &str,
+) -> CliResult<Selected> {
+    let listing = match remote {
+        Some(remote) => keepsake_core::sharing::list_remote(project, remote)?,
+        None => keepsake_core::experiments::read::list(project)?,
+    };
+    let mut warnings: Vec<String> = listing.problems.iter().map(|p| p.to_string()).collect();
+    if let Some(e) = &listing.status_unknown {
+        warnings.push(format!("status unknown: store unreachable ({e})"));
+    }
+    let status_known = listing.status_unknown.is_none();
+    if listing.unimported > 0 {
+        warnings.push(format!(
+            "{} experiment(s) in {} have no git ref yet: run `git keepsake import` to list them",
+            listing.unimported,
+            project.store_url()
+        ));
+    }
+    let mut rows = Vec::new();
+    for s in listing.experiments {
+        let mut keep = true;
+        for f in filters {
+            keep &= f.matches(&s)?;
+        }
+        if keep {
+            rows.push(s);
+        }
+    }
+    filter::sort(&mut rows, sort)?;
+    Ok(Selected {
+        rows,
+        status_known,
+        warnings,
+    })
+}
+
+/// `ls --json`'s text: an array of `summary_json`, in Go's layout.
+pub fn listing_json(rows: &[Summary]) -> String {
+    let items: Vec<Value> = rows.iter().map(summary_json).collect();
+    value::to_go_json(&Value::Array(items), Some("  ")) + "\n"
 }
 
 /// Keepsake's `ls --json` object, with its key order.
@@ -136,22 +174,7 @@ fn table(
         > 1;
     let show_best = rows.iter().any(|s| s.best.is_some());
     let param_keys = param_keys(rows, all);
-    let metric_keys: BTreeSet<String> = if all {
-        rows.iter()
-            .filter_map(|s| s.best.as_ref().or(s.latest.as_ref()))
-            .flat_map(|c| c.metrics.keys().cloned())
-            .collect()
-    } else {
-        rows.iter()
-            .filter_map(|s| {
-                s.best
-                    .as_ref()?
-                    .primary_metric
-                    .as_ref()
-                    .map(|p| p.name.clone())
-            })
-            .collect()
-    };
+    let metric_keys = metric_keys(rows, all);
     let mut header = vec!["EXPERIMENT", "STARTED", "STATUS"];
     if show_host {
         header.push("HOST");
@@ -171,12 +194,7 @@ fn table(
         let mut cells = vec![
             vec![e.id.short().to_string()],
             vec![ui::ago(e.created, now)],
-            vec![match (status_known, s.running) {
-                (false, _) => "unknown",
-                (true, true) => "running",
-                (true, false) => "stopped",
-            }
-            .to_string()],
+            vec![status_word(status_known, s.running).to_string()],
         ];
         if show_host {
             cells.push(vec![e.host.clone()]);
@@ -202,6 +220,97 @@ fn table(
         t.row(vec![vec![String::new()]]);
     }
     t.render()
+}
+
+/// The table as Markdown: the same columns, a checkpoint's lines joined in one cell, and times
+/// absolute (a comment outlives "2 minutes ago").
+fn markdown_table(rows: &[Summary], all: bool, status_known: bool) -> String {
+    let param_keys = param_keys(rows, all);
+    let metric_keys = metric_keys(rows, all);
+    let distinct =
+        |f: fn(&Summary) -> &String| rows.iter().map(f).collect::<BTreeSet<_>>().len() > 1;
+    let (show_host, show_user) = (
+        distinct(|s| &s.experiment.host),
+        distinct(|s| &s.experiment.user),
+    );
+    let mut header = vec!["Experiment", "Created", "Status"];
+    if show_host {
+        header.push("Host");
+    }
+    if show_user {
+        header.push("User");
+    }
+    header.extend(["Params", "Best checkpoint", "Latest checkpoint"]);
+    let ckpt = |c: Option<&Checkpoint>| {
+        checkpoint_cell(c, &metric_keys)
+            .iter()
+            .map(|l| markdown::cell(l))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|s| {
+            let e = &s.experiment;
+            let mut r = vec![
+                format!("`{}`", e.id.short()),
+                markdown::cell(&clock::format(&e.created)),
+                status_word(status_known, s.running).to_string(),
+            ];
+            if show_host {
+                r.push(markdown::cell(&e.host));
+            }
+            if show_user {
+                r.push(markdown::cell(&e.user));
+            }
+            r.push(
+                param_keys
+                    .iter()
+                    .filter_map(|k| {
+                        let v = e.params.get(k)?;
+                        Some(markdown::cell(&format!(
+                            "{k}={}",
+                            value::short_string(v, 20, 5)
+                        )))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            r.push(ckpt(s.best.as_ref()));
+            r.push(ckpt(s.latest.as_ref()));
+            r
+        })
+        .collect();
+    markdown::table(&header, &body)
+}
+
+fn status_word(status_known: bool, running: bool) -> &'static str {
+    match (status_known, running) {
+        (false, _) => "unknown",
+        (true, true) => "running",
+        (true, false) => "stopped",
+    }
+}
+
+/// Metrics to show: every one of each row's best (else latest) checkpoint with `--all`,
+/// otherwise the primary metrics.
+fn metric_keys(rows: &[Summary], all: bool) -> BTreeSet<String> {
+    if all {
+        rows.iter()
+            .filter_map(|s| s.best.as_ref().or(s.latest.as_ref()))
+            .flat_map(|c| c.metrics.keys().cloned())
+            .collect()
+    } else {
+        rows.iter()
+            .filter_map(|s| {
+                s.best
+                    .as_ref()?
+                    .primary_metric
+                    .as_ref()
+                    .map(|p| p.name.clone())
+            })
+            .collect()
+    }
 }
 
 /// Params to show: every scalar one with `--all`; otherwise those whose values differ between

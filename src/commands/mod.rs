@@ -10,11 +10,14 @@ mod hook;
 mod import;
 mod init;
 mod install;
-mod ls;
+pub(crate) mod ls;
+mod markdown;
 mod pull;
 mod push;
+mod report;
 mod rm;
-mod show;
+pub(crate) mod show;
+mod ui;
 
 use std::path::PathBuf;
 
@@ -84,6 +87,10 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Delete stored data that no experiment ref or promoted branch references
     Gc(gc::GcArgs),
+    /// Serve a local, read-only web dashboard of the experiments
+    Ui(ui::UiArgs),
+    /// Write a self-contained HTML report of experiments
+    Report(report::ReportArgs),
     /// Run a git hook (called by the installed hooks)
     #[command(hide = true)]
     Hook(hook::HookArgs),
@@ -109,6 +116,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Branch(args) => branch::cmd_branch(g, args),
         Command::Apply(args) => apply::cmd_apply(g, args),
         Command::Gc(args) => gc::cmd_gc(g, args),
+        Command::Ui(args) => ui::cmd_ui(g, args),
+        Command::Report(args) => report::cmd_report(g, args),
     }
 }
 

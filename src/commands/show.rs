@@ -62,6 +62,20 @@ pub fn render(lines: &[Line]) -> String {
     out
 }
 
+/// `show --json` of an experiment (the dashboard's `/api/experiments/<id>` starts from it).
+pub fn experiment_json(e: &Experiment) -> Value {
+    let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+    // As Keepsake's `show --json`: `{}` for no params, while the metadata has `null`.
+    if v["params"].is_null() {
+        v["params"] = Value::Object(Default::default());
+    }
+    // Only when there are some, so Keepsake's own experiments read as Keepsake shows them.
+    if !e.store_only.is_empty() {
+        v["store_only"] = serde_json::to_value(&e.store_only).unwrap_or(Value::Null);
+    }
+    v
+}
+
 pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
     let project = open_project(g)?;
     let target = experiments::resolve::resolve(&project, &args.id)?;
@@ -73,18 +87,7 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
     let running = status.ids.contains(&target.experiment().id);
     if args.json {
         let v = match &target {
-            Target::Experiment(e) => {
-                let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
-                // As Keepsake's `show --json`: `{}` for no params, while the metadata has `null`.
-                if v["params"].is_null() {
-                    v["params"] = Value::Object(Default::default());
-                }
-                // Only when there are some, so Keepsake's own experiments read as Keepsake shows them.
-                if !e.store_only.is_empty() {
-                    v["store_only"] = serde_json::to_value(&e.store_only).unwrap_or(Value::Null);
-                }
-                v
-            }
+            Target::Experiment(e) => experiment_json(e),
             Target::Checkpoint(e, id) => e
                 .checkpoint(id)
                 .map(Checkpoint::to_json_value)

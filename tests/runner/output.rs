@@ -209,3 +209,60 @@ fn error_of_an_unreadable_ref_shows_its_cause() {
     );
     check(&s, "error_unreadable_ref", &["show", s.a.id.short()]);
 }
+
+#[test]
+fn ls_markdown() {
+    let s = scene();
+    check(&s, "ls_markdown", &["ls", "--format", "markdown"]);
+}
+
+#[test]
+fn diff_markdown() {
+    let s = scene();
+    check(
+        &s,
+        "diff_markdown",
+        &[
+            "diff",
+            s.a.id.as_str(),
+            s.b.id.as_str(),
+            "--format",
+            "markdown",
+        ],
+    );
+}
+
+/// A hostile param reaches a pull-request comment as text: no cell break, tag or link.
+#[test]
+fn ls_markdown_escapes_hostile_values() {
+    let t = TestProject::new(true);
+    let project = t.project();
+    for name in [
+        "a|b\n</td><img src=x onerror=alert(1)>",
+        "[x](http://e) `y`",
+    ] {
+        keepsake_core::experiments::create::create_experiment(
+            &project,
+            new_experiment(Some("."), serde_json::json!({ "name": name })),
+        )
+        .unwrap();
+    }
+    let run = t.ks(&["ls", "--format", "markdown"]).ok();
+    let rows: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(rows.len(), 4, "{}", run.stdout);
+    for line in &rows {
+        // Every cell separator is one the table put there; nothing unescaped opens a tag.
+        assert_eq!(
+            line.matches('|').count() - line.matches("\\|").count(),
+            7,
+            "{line}"
+        );
+        assert!(!line.contains('<'), "{line}");
+        assert!(!line.replace("\\]", "").contains("]("), "{line}");
+    }
+    assert!(
+        run.stdout.contains("name=a\\|b &lt;/td&gt;&lt;img"),
+        "{}",
+        run.stdout
+    );
+}

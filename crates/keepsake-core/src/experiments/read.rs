@@ -128,3 +128,18 @@ pub fn code_diff(project: &Project, a: &Experiment, b: &Experiment) -> Result<St
     let git = project.require_git("diff")?;
     git.diff_trees(a.git_tree.as_deref(), b.git_tree.as_deref())
 }
+
+/// A unified diff of an experiment's code snapshot against the commit it ran on (what it changed
+/// beyond its baseline: uncommitted changes, files git ignores but the snapshot keeps). None when
+/// it has no baseline, or this clone lacks that commit (a teammate's unpushed one).
+pub fn baseline_diff(project: &Project, e: &Experiment) -> Result<Option<String>> {
+    let git = project.require_git("diff")?;
+    let Some(commit) = e.git_commit.as_deref() else {
+        return Ok(None);
+    };
+    if !git.has_object(commit) {
+        return Ok(None);
+    }
+    let base = git.tree_of(commit)?;
+    git.diff_trees(Some(&base), e.git_tree.as_deref()).map(Some)
+}

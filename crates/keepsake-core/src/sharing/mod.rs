@@ -135,3 +135,11 @@ pub(crate) const UPLOAD_THREADS: usize = 16;
 pub(crate) fn notes_tracking_ref(remote: &str) -> String {
     format!("refs/notes/remotes/{remote}/keepsake")
 }
+
+/// The names of the project's git remotes (none without git).
+pub fn remote_names(project: &Project) -> Vec<String> {
+    match &project.git {
+        Some(git) => transport::remotes(&git.command_dir()),
+        None => Vec::new(),
+    }
+}
