@@ -104,6 +104,7 @@ fn causes(e: &Error) -> Vec<String> {
 /// The hints that name this command line's own flags, where the core's words are neutral.
 fn cli_hint(e: &Error) -> Option<String> {
     match e {
+        Error::NotFound { .. } => Some("Run `git keepsake ls` to see the experiments".into()),
         Error::WouldOverwrite { .. } => {
             Some("Commit or move those files, or pass `-f` to overwrite them".into())
         }

@@ -267,7 +267,7 @@ fn hostile_tarball_entries_are_refused() {
             .ks(&["checkout", c.id.as_str(), "-o", out.to_str().unwrap()])
             .fails();
         // The replaced tarball is not the recorded one, which is refused before its entries
-        // are looked at (the unpacker's own refusals are covered in pack.rs's tests).
+        // are looked at (the unpacker's own refusals are covered in pack/'s unit tests).
         let _ = reason;
         assert!(
             run.error_line().contains("is not what was recorded")

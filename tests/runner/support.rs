@@ -142,7 +142,7 @@ pub fn hermetic(cmd: &mut Command, home: &Path) {
         .env("TZ", "UTC")
         .env("LC_ALL", "C")
         .env("KEEPSAKE_NO_ANALYTICS", "1")
-        .env(keepsake_core::clock::NOW_ENV, CLI_TIME);
+        .env(keepsake_core::env::EnvVars::GIT_KEEPSAKE_NOW, CLI_TIME);
 }
 
 pub fn ks_in(dir: &Path, args: &[&str]) -> Run {

@@ -6,9 +6,6 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// The variable that fixes the clock (`EnvVars::GIT_KEEPSAKE_NOW`), under the name tests use.
-pub const NOW_ENV: &str = crate::env::EnvVars::GIT_KEEPSAKE_NOW;
-
 static FIXED: OnceLock<Option<DateTime<Utc>>> = OnceLock::new();
 static TICKS: AtomicI64 = AtomicI64::new(0);
 

@@ -233,7 +233,7 @@ impl Error {
             Error::Corrupt { .. } => Some(
                 "Nothing was written; the store holds other bytes than the record names (damaged, or replaced)".into(),
             ),
-            Error::NotFound { .. } => Some("Run `git keepsake ls` to see the experiments".into()),
+            Error::NotFound { .. } => Some("List the experiments to see their IDs".into()),
             Error::WouldOverwrite { .. } => {
                 Some("Commit or move those files, or force the checkout to overwrite them".into())
             }

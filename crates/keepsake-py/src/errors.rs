@@ -16,16 +16,14 @@ pub(crate) fn exception_class(e: &Error) -> &'static str {
         Error::CorruptedSpec { .. } => "CorruptedRepositorySpec",
         Error::NotFound { .. } => "DoesNotExist",
         Error::Ambiguous { .. } => "AmbiguousID",
-        // Kinds of their own in the core; Keepsake 0.4.2 raised InvalidArgument for all of them.
+        // Kinds of their own in the core, each a bad argument: InvalidArgument, as Keepsake 0.4.2.
         Error::InvalidInput { .. }
         | Error::NoFilesMatched { .. }
         | Error::Diverged { .. }
         | Error::UnknownRemote { .. }
         | Error::BadExpression { .. }
         | Error::BadCheckpoint { .. }
-        | Error::BadName { .. }
-        | Error::NotAGitRepository { .. }
-        | Error::UnpublishedCommits { .. } => "InvalidArgument",
+        | Error::BadName { .. } => "InvalidArgument",
         Error::Storage { .. } | Error::MissingData { .. } | Error::StoreOnlyMissing { .. } => {
             "StorageError"
         }
@@ -35,7 +33,11 @@ pub(crate) fn exception_class(e: &Error) -> &'static str {
         Error::WouldOverwrite { .. } => "WouldOverwrite",
         Error::NotSaved { .. } => "WriteError",
         Error::Internal { .. } => "InternalError",
-        Error::Git { .. } | Error::Io { .. } => "KeepsakeError",
+        // Not a bad argument (so not a ValueError): the place, or the remote, says no.
+        Error::NotAGitRepository { .. }
+        | Error::UnpublishedCommits { .. }
+        | Error::Git { .. }
+        | Error::Io { .. } => "KeepsakeError",
     }
 }
 
@@ -45,6 +47,7 @@ pub(crate) fn hint_of(e: &Error) -> Option<String> {
         Error::WouldOverwrite { .. } => {
             Some("Commit or move those files, or pass `force=True` to overwrite them".into())
         }
+        Error::NotFound { .. } => Some("`project.experiments.list()` shows the experiments".into()),
         _ => e.hint(),
     }
 }

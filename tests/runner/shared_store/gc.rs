@@ -7,7 +7,7 @@ use super::*;
 /// The CLI's clock at the real time plus `hours`, so that file times and the grace period meet.
 fn at(hours: i64) -> [(&'static str, String); 1] {
     [(
-        keepsake_core::clock::NOW_ENV,
+        keepsake_core::env::EnvVars::GIT_KEEPSAKE_NOW,
         keepsake_core::clock::format(&(chrono::Utc::now() + chrono::Duration::hours(hours))),
     )]
 }

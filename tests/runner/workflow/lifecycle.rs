@@ -201,7 +201,10 @@ fn gc_deletes_exactly_what_nothing_references_after_the_grace_period() {
         format!("checkpoints/{}.tar.gz", gone.checkpoints[0].id),
     ];
     expected.sort();
-    let later = [(keepsake_core::clock::NOW_ENV, iso_in_hours(2))];
+    let later = [(
+        keepsake_core::env::EnvVars::GIT_KEEPSAKE_NOW,
+        iso_in_hours(2),
+    )];
     let later: Vec<(&str, &str)> = later.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let dry = ks_env(&t.dir, &["gc", "--dry-run"], &later).ok();
     let mut listed: Vec<String> = dry.stdout.lines().map(str::to_string).collect();
@@ -211,7 +214,10 @@ fn gc_deletes_exactly_what_nothing_references_after_the_grace_period() {
         assert!(store.join(key).exists(), "dry run deleted {key}");
     }
     // Within the grace period (now), nothing is touched: uploads in flight are safe.
-    let now = [(keepsake_core::clock::NOW_ENV, iso_in_hours(0))];
+    let now = [(
+        keepsake_core::env::EnvVars::GIT_KEEPSAKE_NOW,
+        iso_in_hours(0),
+    )];
     let now: Vec<(&str, &str)> = now.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(ks_env(&t.dir, &["gc"], &now).ok().stdout, "");
     assert!(store.join(&orphan).exists());

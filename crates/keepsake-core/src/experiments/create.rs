@@ -112,7 +112,7 @@ pub fn left_out_warning(project: &Project, exp: &Experiment) -> Option<String> {
         n => format!(" and {} other files", n - 1),
     };
     Some(format!(
-        "`{}` ({}){others} left out of git, over git_max_file_size ({}): kept in the store only (`git keepsake show {}` lists what git does not have)",
+        "`{}` ({}){others} left out of git, over git_max_file_size ({}): kept in the store only (showing experiment {} lists what git does not have)",
         biggest.path,
         human_size(biggest.size),
         human_size(project.config.git_max_file_size),

@@ -101,26 +101,8 @@ pub fn remove_unreadable(project: &Project, prefix: &str) -> Result<String> {
     let git = project.require_git("rm")?;
     let prefix = Prefix::parse(prefix)?;
     let index = crate::git::checkpoint_index::checkpoint_ids(git, true)?;
-    let bad: Vec<&Id> = index
-        .problems
-        .iter()
-        .map(|(id, _)| id)
-        .filter(|id| id.has_prefix(&prefix))
-        .collect();
-    let [id] = bad[..] else {
-        return Err(match bad.len() {
-            0 => Error::NotFound {
-                prefix: prefix.to_string(),
-            },
-            _ => Error::Ambiguous {
-                prefix: prefix.to_string(),
-                candidates: bad
-                    .iter()
-                    .map(|i| format!("experiment {}", i.short()))
-                    .collect(),
-            },
-        });
-    };
+    let bad = index.problems.iter().map(|(id, _)| (id, None, id));
+    let id = one_match(&prefix, bad)?;
     let name = experiment_ref(id);
     if let Some(tip) = git.resolve_ref(&name)? {
         if !git.delete_ref(&name, &tip)? {

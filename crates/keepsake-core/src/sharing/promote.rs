@@ -67,7 +67,9 @@ pub fn promote(project: &Project, target: &Target, branch: &str) -> Result<Strin
         path: checkpoint.path.clone(),
         files,
     };
-    let text = serde_json::to_string_pretty(&pointer).unwrap_or_default() + "\n";
+    let text = serde_json::to_string_pretty(&pointer)
+        .map_err(|e| Error::internal(format!("promote: encoding the pointer failed: {e}")))?
+        + "\n";
     let tree = git.tree_with_file(exp.git_tree.as_deref(), POINTER_FILE, text.as_bytes())?;
     let parents: Vec<String> = exp.git_commit.iter().cloned().collect();
     let message = format!(
@@ -153,7 +155,9 @@ pub fn apply(project: &Project, exp: &Experiment) -> Result<CheckoutReport> {
     })?;
     let staging = staging_in(&dest)?;
     crate::experiments::checkout::unpack_experiment(project, exp, staging.path(), None)?;
-    let params = serde_json::to_string_pretty(&exp.params).unwrap_or_default() + "\n";
+    let params = serde_json::to_string_pretty(&exp.params)
+        .map_err(|e| Error::internal(format!("apply: encoding the params failed: {e}")))?
+        + "\n";
     crate::fs::write(&staging.path().join(PARAMS_FILE), params)?;
     let files = staged_files(staging.path())?;
     place(staging.path(), &dest, &files, |f| !git.is_modified(f))?;

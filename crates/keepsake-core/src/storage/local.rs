@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+use crate::digest::{Hasher, HashingReader};
 use crate::error::{Error, Result};
 use crate::fs::{is_link_error, is_temporary, no_follow, sync_dir};
+use crate::model::FileRecord;
 
 pub(crate) struct LocalStore {
     root: PathBuf,
@@ -202,6 +204,25 @@ impl LocalStore {
     pub fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
         let dest = self.path_for_write(key)?;
         crate::fs::write_atomic(&dest, bytes).map_err(|e| self.io_error(key, e))
+    }
+
+    /// Takes the file at `path` as the object, by rename (the file is then gone from `path`),
+    /// hashed and on disk first so no record names bytes that are not there; None when `path`
+    /// is on another file system, for the caller to copy instead.
+    pub fn put_file(&self, key: &str, path: &Path) -> Result<Option<FileRecord>> {
+        let mut file = crate::fs::open(path)?;
+        let mut hashing = HashingReader::new(&mut file, Hasher::new());
+        let size =
+            std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
+        let hasher = hashing.take_hasher().unwrap_or_default();
+        file.sync_data().map_err(|e| Error::io(path, e))?;
+        let dest = self.path_for_write(key)?;
+        // Any failure (another file system, most often) leaves the file where it is: copied.
+        if std::fs::rename(path, &dest).is_err() {
+            return Ok(None);
+        }
+        crate::fs::sync_parent(&dest).map_err(|e| self.io_error(key, e))?;
+        Ok(Some(FileRecord::new(key.to_string(), size, hasher)))
     }
 
     /// Deletes the object (a symbolic link itself, never its target); missing is not an error.

@@ -34,6 +34,7 @@ impl LocalFile {
             // A file system that refuses O_DIRECT may have made the file all the same.
             remove_leftover(path)?;
         }
+        #[cfg(not(target_os = "linux"))]
         let _ = size_hint;
         Ok(LocalFile::Buffered(BufWriter::with_capacity(
             BUFFERED_CAPACITY,

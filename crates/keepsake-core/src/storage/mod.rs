@@ -10,7 +10,6 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::config::StorageUrl;
-use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::model::FileRecord;
 
@@ -191,19 +190,12 @@ impl Store {
     /// Stores the file at `path` under `key`, returning its record. A local store takes it by
     /// rename when it is on the same file system (the file is then gone from `path`).
     pub fn put_file(&self, key: &str, path: &std::path::Path) -> Result<FileRecord> {
-        let mut file = crate::fs::open(path)?;
         if let Some(local) = self.local() {
-            let mut hasher = Hasher::new();
-            let size = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
-            // On disk before it is renamed into place (and named by any record).
-            file.sync_data().map_err(|e| Error::io(path, e))?;
-            let dest = local.path_for_write(key)?;
-            if std::fs::rename(path, &dest).is_ok() {
-                crate::fs::sync_parent(&dest).map_err(|e| local.io_error(key, e))?;
-                return Ok(FileRecord::new(key.to_string(), size, hasher));
+            if let Some(record) = local.put_file(key, path)? {
+                return Ok(record);
             }
-            file = crate::fs::open(path)?;
         }
+        let mut file = crate::fs::open(path)?;
         let mut writer = self.writer(key);
         std::io::copy(&mut file, &mut writer).map_err(|e| Error::Storage {
             url: self.url.clone(),

@@ -5,6 +5,7 @@ import io
 
 from . import _values
 from .exceptions import DoesNotExist
+from .plot import plot_checkpoints
 
 
 def parse_time(s):
@@ -114,6 +115,5 @@ class CheckpointList(list):
         return names.pop()
 
     def plot(self, metric=None, logy=False, plot_only=False):
-        from .experiment import plot_checkpoints
 
         plot_checkpoints(self, metric or self.primary_metric(), logy=logy, plot_only=plot_only)

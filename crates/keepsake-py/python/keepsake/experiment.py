@@ -10,31 +10,11 @@ import warnings
 
 from . import _core, _values
 from .checkpoint import Checkpoint, CheckpointList, parse_time
+from .plot import plot_checkpoints, require_matplotlib
 from .exceptions import InvalidArgument, KeepsakeError, KeepsakeWarning
 
 GOALS = ("maximize", "minimize")
 MAX_STEP = 2**63 - 1
-
-
-def _require_matplotlib():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise KeepsakeError("plot() needs matplotlib: pip install matplotlib") from e
-    return plt
-
-
-def plot_checkpoints(checkpoints, metric, logy=False, plot_only=False, label=None):
-    plt = _require_matplotlib()
-    values = checkpoints.metrics[metric]
-    steps = checkpoints.step
-    x = steps if all(s is not None for s in steps) else list(range(len(values)))
-    plt.plot(x, values, label=label)
-    if logy:
-        plt.yscale("log")
-    if not plot_only:
-        plt.xlabel("step")
-        plt.ylabel(metric)
 
 
 def _validate_primary_metric(primary_metric, metrics):
@@ -187,7 +167,7 @@ class Experiment:
 
     def plot(self, metric=None, logy=False, plot_only=False):
         """Plots a metric (default: the primary metric) against the step. Needs matplotlib."""
-        _require_matplotlib()
+        require_matplotlib()
         plot_checkpoints(self.checkpoints, metric or self.primary_metric(), logy=logy, plot_only=plot_only, label=self.short_id())
 
     def _repr_html_(self):
@@ -209,7 +189,7 @@ class ExperimentList(list):
         return names.pop()
 
     def plot(self, metric=None, logy=False):
-        plt = _require_matplotlib()
+        plt = require_matplotlib()
         metric = metric or self.primary_metric()
         for e in self:
             plot_checkpoints(e.checkpoints, metric, logy=logy, plot_only=True, label=e.short_id())
@@ -218,7 +198,7 @@ class ExperimentList(list):
         plt.ylabel(metric)
 
     def scatter(self, param, metric=None, logx=False, logy=False):
-        plt = _require_matplotlib()
+        plt = require_matplotlib()
         metric = metric or self.primary_metric()
         xs, ys = [], []
         for e in self:
