@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use clap::Args;
 use keepsake_core::model::StoreOnlyFile;
 use keepsake_core::text::human_size;
-use keepsake_core::{model::value, Checkpoint, Experiment, Project, Target};
+use keepsake_core::{experiments, model::value, Checkpoint, Experiment, Project, Target};
 use serde_json::{json, Map, Value};
 
 use super::markdown::{self, Format};
@@ -80,52 +80,93 @@ fn packages(e: &Experiment) -> Map<String, Value> {
 pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
     let project = open_project(g)?;
     let (ta, tb) = (
-        keepsake_core::experiments::resolve::resolve(&project, &args.a)?,
-        keepsake_core::experiments::resolve::resolve(&project, &args.b)?,
+        experiments::resolve::resolve(&project, &args.a)?,
+        experiments::resolve::resolve(&project, &args.b)?,
     );
     let ((ea, ca), (eb, cb)) = (pick(&args.a, &ta), pick(&args.b, &tb));
-    let experiment = field_rows(&[
-        ("Command", ea.command.clone(), eb.command.clone()),
-        (
-            "Created",
-            ui::long_time(ea.created),
-            ui::long_time(eb.created),
-        ),
-        ("Host", ea.host.clone(), eb.host.clone()),
-        (
-            "Python version",
-            ea.python_version.clone(),
-            eb.python_version.clone(),
-        ),
-        ("User", ea.user.clone(), eb.user.clone()),
-    ]);
-    let params = map_rows(&ea.params, &eb.params);
-    let env = map_rows(&packages(ea), &packages(eb));
-    let empty = Map::new();
-    let checkpoint = field_rows(&[
-        (
-            "Created",
-            ca.map(|c| ui::long_time(c.created)).unwrap_or_default(),
-            cb.map(|c| ui::long_time(c.created)).unwrap_or_default(),
-        ),
-        (
-            "Path",
-            ca.map(|c| c.path.clone()).unwrap_or_default(),
-            cb.map(|c| c.path.clone()).unwrap_or_default(),
-        ),
-        (
-            "Step",
-            ca.map(|c| c.step.to_string()).unwrap_or_default(),
-            cb.map(|c| c.step.to_string()).unwrap_or_default(),
-        ),
-    ]);
-    let metrics = map_rows(
-        ca.map(|c| &c.metrics).unwrap_or(&empty),
-        cb.map(|c| &c.metrics).unwrap_or(&empty),
-    );
-    let store_only = store_only_rows(ea, eb);
-    let code = code_diff(&project, ea, eb)?;
+    let d = Comparison::of(&project, (ea, ca), (eb, cb))?;
     if args.json || args.format == Format::Json {
+        return Ok(ui::out_json(
+            &(value::to_go_json(&d.json(), Some("  ")) + "\n"),
+        )?);
+    }
+    if args.format == Format::Markdown {
+        return Ok(ui::out(&d.markdown())?);
+    }
+    Ok(ui::out(&d.text())?)
+}
+
+/// What differs between two experiments (and the checkpoints compared), section by section,
+/// once for every output format.
+struct Comparison<'a> {
+    a: (&'a Experiment, Option<&'a Checkpoint>),
+    b: (&'a Experiment, Option<&'a Checkpoint>),
+    experiment: Rows,
+    params: Rows,
+    env: Rows,
+    checkpoint: Rows,
+    metrics: Rows,
+    store_only: Vec<(String, Option<&'a StoreOnlyFile>, Option<&'a StoreOnlyFile>)>,
+    /// None outside git.
+    code: Option<String>,
+}
+
+impl<'a> Comparison<'a> {
+    fn of(
+        project: &Project,
+        (ea, ca): (&'a Experiment, Option<&'a Checkpoint>),
+        (eb, cb): (&'a Experiment, Option<&'a Checkpoint>),
+    ) -> CliResult<Comparison<'a>> {
+        let experiment = field_rows(&[
+            ("Command", ea.command.clone(), eb.command.clone()),
+            (
+                "Created",
+                ui::long_time(ea.created),
+                ui::long_time(eb.created),
+            ),
+            ("Host", ea.host.clone(), eb.host.clone()),
+            (
+                "Python version",
+                ea.python_version.clone(),
+                eb.python_version.clone(),
+            ),
+            ("User", ea.user.clone(), eb.user.clone()),
+        ]);
+        let empty = Map::new();
+        let checkpoint = field_rows(&[
+            (
+                "Created",
+                ca.map(|c| ui::long_time(c.created)).unwrap_or_default(),
+                cb.map(|c| ui::long_time(c.created)).unwrap_or_default(),
+            ),
+            (
+                "Path",
+                ca.map(|c| c.path.clone()).unwrap_or_default(),
+                cb.map(|c| c.path.clone()).unwrap_or_default(),
+            ),
+            (
+                "Step",
+                ca.map(|c| c.step.to_string()).unwrap_or_default(),
+                cb.map(|c| c.step.to_string()).unwrap_or_default(),
+            ),
+        ]);
+        Ok(Comparison {
+            a: (ea, ca),
+            b: (eb, cb),
+            experiment,
+            params: map_rows(&ea.params, &eb.params),
+            env: map_rows(&packages(ea), &packages(eb)),
+            checkpoint,
+            metrics: map_rows(
+                ca.map(|c| &c.metrics).unwrap_or(&empty),
+                cb.map(|c| &c.metrics).unwrap_or(&empty),
+            ),
+            store_only: store_only_rows(ea, eb),
+            code: code_diff(project, ea, eb)?,
+        })
+    }
+
+    fn json(&self) -> Value {
         let section = |rows: &Rows| -> Value {
             Value::Object(
                 rows.iter()
@@ -133,40 +174,38 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
                     .collect(),
             )
         };
-        let v = json!({
+        let ((ea, ca), (eb, cb)) = (self.a, self.b);
+        json!({
             "a": {"experiment": ea.id.as_str(), "checkpoint": ca.map(|c| c.id.as_str())},
             "b": {"experiment": eb.id.as_str(), "checkpoint": cb.map(|c| c.id.as_str())},
-            "experiment": section(&experiment),
-            "params": section(&params),
-            "python_packages": section(&env),
-            "checkpoint": section(&checkpoint),
-            "metrics": section(&metrics),
+            "experiment": section(&self.experiment),
+            "params": section(&self.params),
+            "python_packages": section(&self.env),
+            "checkpoint": section(&self.checkpoint),
+            "metrics": section(&self.metrics),
             "store_only": Value::Object(
-                store_only
+                self.store_only
                     .iter()
                     .map(|(k, a, b)| (k.clone(), json!([a, b])))
                     .collect(),
             ),
-            "code": code,
-        });
-        return Ok(ui::out_json(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
+            "code": self.code,
+        })
     }
-    let short = |c: Option<&Checkpoint>| {
-        c.map(|c| c.id.short().to_string())
-            .unwrap_or_else(|| "(none)".into())
-    };
-    if args.format == Format::Markdown {
+
+    fn markdown(&self) -> String {
+        let ((ea, ca), (eb, cb)) = (self.a, self.b);
         let mut out = format!(
             "### Experiment `{}` vs `{}`\n\n",
             ea.id.short(),
             eb.id.short()
         );
         let sections: [(&str, &Rows); 5] = [
-            ("Experiment", &experiment),
-            ("Params", &params),
-            ("Python packages", &env),
-            ("Checkpoint", &checkpoint),
-            ("Metrics", &metrics),
+            ("Experiment", &self.experiment),
+            ("Params", &self.params),
+            ("Python packages", &self.env),
+            ("Checkpoint", &self.checkpoint),
+            ("Metrics", &self.metrics),
         ];
         for (title, rows) in sections {
             out.push_str(&format!("#### {title}\n\n"));
@@ -194,62 +233,73 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
             }
         }
         out.push_str("#### Code\n\n");
-        match &code {
+        match &self.code {
             Some(c) if c.is_empty() => out.push_str("(no difference)\n"),
             Some(c) => out.push_str(&markdown::code_block("diff", c)),
             None => out.push_str("(code diff needs a git repository)\n"),
         }
-        return Ok(ui::out(&out)?);
+        out
     }
-    let mut t = ui::Table::default();
-    let mut section = |title: &str, id_row: Option<(String, String)>, rows: &Rows| {
-        t.row(vec![vec![title.to_string()]]);
-        if let Some((a, b)) = id_row {
-            t.row(vec![vec!["ID:".into()], vec![a], vec![b]]);
+
+    fn text(&self) -> String {
+        let ((ea, ca), (eb, cb)) = (self.a, self.b);
+        let mut t = ui::Table::default();
+        let mut section = |title: &str, id_row: Option<(String, String)>, rows: &Rows| {
+            t.row(vec![vec![title.to_string()]]);
+            if let Some((a, b)) = id_row {
+                t.row(vec![vec!["ID:".into()], vec![a], vec![b]]);
+            }
+            if rows.is_empty() && title != "Experiment" {
+                t.row(vec![vec!["(no difference)".into()]]);
+            }
+            for (k, a, b) in rows {
+                let cell =
+                    |v: &Option<String>| value::truncate(v.as_deref().unwrap_or("(not set)"), 50);
+                t.row(vec![vec![format!("{k}:")], vec![cell(a)], vec![cell(b)]]);
+            }
+            t.row(vec![vec![String::new()]]);
+        };
+        section(
+            "Experiment",
+            Some((ea.id.short().into(), eb.id.short().into())),
+            &self.experiment,
+        );
+        section("Params", None, &self.params);
+        section("Python Packages", None, &self.env);
+        section("Checkpoint", Some((short(ca), short(cb))), &self.checkpoint);
+        section("Metrics", None, &self.metrics);
+        let describe = |f: &Option<&StoreOnlyFile>| {
+            Some(match f {
+                Some(f) => format!(
+                    "{}, {}, blake3 {}",
+                    human_size(f.size),
+                    f.reason.as_str(),
+                    &f.blake3[..12.min(f.blake3.len())]
+                ),
+                None => "(not store-only)".into(),
+            })
+        };
+        let store_only_text: Rows = self
+            .store_only
+            .iter()
+            .map(|(k, a, b)| (k.clone(), describe(a), describe(b)))
+            .collect();
+        section("Store-only files (not in git)", None, &store_only_text);
+        let mut out = t.render();
+        out.push_str("Code\n");
+        match &self.code {
+            Some(c) if c.is_empty() => out.push_str("(no difference)\n"),
+            Some(c) => out.push_str(c),
+            None => out.push_str("(code diff needs a git repository)\n"),
         }
-        if rows.is_empty() && title != "Experiment" {
-            t.row(vec![vec!["(no difference)".into()]]);
-        }
-        for (k, a, b) in rows {
-            let cell =
-                |v: &Option<String>| value::truncate(v.as_deref().unwrap_or("(not set)"), 50);
-            t.row(vec![vec![format!("{k}:")], vec![cell(a)], vec![cell(b)]]);
-        }
-        t.row(vec![vec![String::new()]]);
-    };
-    section(
-        "Experiment",
-        Some((ea.id.short().into(), eb.id.short().into())),
-        &experiment,
-    );
-    section("Params", None, &params);
-    section("Python Packages", None, &env);
-    section("Checkpoint", Some((short(ca), short(cb))), &checkpoint);
-    section("Metrics", None, &metrics);
-    let describe = |f: &Option<&StoreOnlyFile>| {
-        Some(match f {
-            Some(f) => format!(
-                "{}, {}, blake3 {}",
-                human_size(f.size),
-                f.reason.as_str(),
-                &f.blake3[..12.min(f.blake3.len())]
-            ),
-            None => "(not store-only)".into(),
-        })
-    };
-    let store_only_text: Rows = store_only
-        .iter()
-        .map(|(k, a, b)| (k.clone(), describe(a), describe(b)))
-        .collect();
-    section("Store-only files (not in git)", None, &store_only_text);
-    let mut out = t.render();
-    out.push_str("Code\n");
-    match code {
-        Some(c) if c.is_empty() => out.push_str("(no difference)\n"),
-        Some(c) => out.push_str(&c),
-        None => out.push_str("(code diff needs a git repository)\n"),
+        out
     }
-    Ok(ui::out(&out)?)
+}
+
+/// A checkpoint's short ID, or `(none)`.
+fn short(c: Option<&Checkpoint>) -> String {
+    c.map(|c| c.id.short().to_string())
+        .unwrap_or_else(|| "(none)".into())
 }
 
 /// Store-only files (left out of git) that differ by hash or exist on one side only.
@@ -277,7 +327,7 @@ fn code_diff(project: &Project, a: &Experiment, b: &Experiment) -> CliResult<Opt
     if !project.has_git() {
         return Ok(None);
     }
-    keepsake_core::experiments::read::code_diff(project, a, b)
+    experiments::read::code_diff(project, a, b)
         .map(Some)
         .map_err(CliError::from)
 }
