@@ -81,6 +81,28 @@ impl GitRepo {
         })
     }
 
+    /// Runs `work` on `threads` handles of this repository at once, this one among them
+    /// (libgit2's handle is not shared between threads); a thread that panicked is an internal
+    /// error of `what`.
+    pub(crate) fn on_threads<T: Send>(
+        &self,
+        threads: usize,
+        what: &str,
+        work: impl Fn(&GitRepo) -> Result<T> + Sync,
+    ) -> Result<Vec<Result<T>>> {
+        let handles: Vec<GitRepo> = (1..threads).map(|_| self.reopen()).collect::<Result<_>>()?;
+        Ok(std::thread::scope(|s| {
+            let spawned: Vec<_> = handles.iter().map(|g| s.spawn(|| work(g))).collect();
+            let mut results = vec![work(self)];
+            for h in spawned {
+                results.push(h.join().unwrap_or_else(|_| {
+                    Err(Error::internal(format!("{what}: a thread panicked")))
+                }));
+            }
+            results
+        }))
+    }
+
     pub fn work_dir(&self) -> Option<PathBuf> {
         let repo = self.repo.lock();
         repo.workdir()

@@ -181,18 +181,7 @@ fn accept_all(
             out.push((i, outcome));
         }
     };
-    let handles: Vec<GitRepo> = (1..threads).map(|_| git.reopen()).collect::<Result<_>>()?;
-    let parts: Vec<Result<Vec<(usize, Outcome)>>> = std::thread::scope(|s| {
-        let spawned: Vec<_> = handles.iter().map(|g| s.spawn(|| work(g))).collect();
-        let mut parts = vec![work(git)];
-        for h in spawned {
-            parts.push(
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::internal("pull: a thread panicked"))),
-            );
-        }
-        parts
-    });
+    let parts = git.on_threads(threads, "pull", work)?;
     let mut outcomes: Vec<Outcome> = (0..wanted.len()).map(|_| None).collect();
     for part in parts {
         for (i, outcome) in part? {

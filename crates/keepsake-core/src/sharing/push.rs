@@ -359,18 +359,7 @@ fn upload_experiments(
             }
         }
     };
-    let handles: Vec<GitRepo> = (1..threads).map(|_| git.reopen()).collect::<Result<_>>()?;
-    let results: Vec<Result<Copied>> = std::thread::scope(|s| {
-        let spawned: Vec<_> = handles.iter().map(|g| s.spawn(|| work(g))).collect();
-        let mut results = vec![work(git)];
-        for h in spawned {
-            results.push(
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::internal("push: an upload thread panicked"))),
-            );
-        }
-        results
-    });
+    let results = git.on_threads(threads, "push", work)?;
     let mut total = Copied::default();
     for r in results {
         let c = r?;
