@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use keepsake_core::model::filter::Filter;
-use keepsake_core::{Error, Experiment, Project};
+use keepsake_core::{Error, Experiment, Project, Target};
 use serde_json::{json, Value};
 
 use super::App;
@@ -76,8 +76,9 @@ fn cli_error(e: CliError) -> Response {
     // `if let` rather than a match: the CLI's error type may grow variants.
     if let CliError::Core(e) = &e {
         let status = match e {
-            Error::NotFound { .. } | Error::UnknownRemote { .. } => StatusCode::NOT_FOUND,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::InvalidInput { .. }
+            | Error::UnknownRemote { .. }
             | Error::Ambiguous { .. }
             | Error::BadExpression { .. }
             | Error::BadName { .. } => StatusCode::BAD_REQUEST,
@@ -118,7 +119,13 @@ async fn experiments(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Resp
 /// ID names its experiment), plus its status, git baseline, files and the commands to use it.
 async fn experiment(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     with_project(app, move |project| {
-        let target = keepsake_core::experiments::resolve::resolve(project, &id)?;
+        // This clone's experiments first, then the remotes' it tracks (the remote toggle's rows).
+        let target = match keepsake_core::experiments::resolve::resolve(project, &id) {
+            Err(Error::NotFound { .. }) if project.has_git() => {
+                Target::Experiment(keepsake_core::sharing::get_tracked(project, &id)?)
+            }
+            other => other?,
+        };
         let e = target.experiment();
         let status = keepsake_core::experiments::running::running_status(project);
         Ok(json_text(
@@ -174,7 +181,13 @@ async fn diff(
 ) -> Response {
     let against = first(&pairs(&q), "against").filter(|a| !a.is_empty());
     with_project(app, move |project| {
-        let target = keepsake_core::experiments::resolve::resolve(project, &id)?;
+        // This clone's experiments first, then the remotes' it tracks (the remote toggle's rows).
+        let target = match keepsake_core::experiments::resolve::resolve(project, &id) {
+            Err(Error::NotFound { .. }) if project.has_git() => {
+                Target::Experiment(keepsake_core::sharing::get_tracked(project, &id)?)
+            }
+            other => other?,
+        };
         let e = target.experiment();
         let v = match against {
             Some(other) => {

@@ -340,4 +340,20 @@ fn the_remote_toggle_lists_what_ls_remote_lists() {
     let (status, _, body) = server.get("/api/experiments?remote=nope");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("nope"), "{body}");
+    // A remote's row opens its page though this clone has no ref of it: read from the ref
+    // tracked by the listing, its whole history checked.
+    let local = server.json(&format!("/api/experiments/{first}"));
+    alice.git(&[
+        "update-ref",
+        "-d",
+        &format!("refs/keepsake/experiments/{first}"),
+    ]);
+    assert!(!alice.ks(&["ls", "-q"]).ok().stdout.contains(first));
+    let (status, _, _) = server.get(&format!("/api/experiments/{}", &first[..10]));
+    assert_eq!(status, 200, "served from the tracked ref");
+    let tracked = server.json(&format!("/api/experiments/{}", &first[..10]));
+    assert_eq!(tracked["id"], first);
+    assert_eq!(tracked["checkpoints"], local["checkpoints"]);
+    let (status, _, body) = server.get(&format!("/api/experiments/{}", "f".repeat(12)));
+    assert_eq!(status, 404, "{body}");
 }

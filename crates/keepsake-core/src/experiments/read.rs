@@ -107,20 +107,25 @@ pub(crate) fn load_from_git(git: &GitRepo, id: &Id) -> Result<Option<Experiment>
     let Some(tip) = git.resolve_ref(&name)? else {
         return Ok(None);
     };
-    let read = || -> Result<Experiment> {
-        let History {
-            mut checkpoints,
-            root,
-            root_record,
-        } = history_cached(git, id, &tip)?;
-        let mut exp = root_record.into_experiment();
-        checkpoints.reverse();
-        exp.checkpoints = checkpoints;
-        exp.git_tip = Some(tip.clone());
-        exp.git_tree = Some(git.tree_of(&root)?);
-        Ok(exp)
-    };
-    read().map(Some).map_err(in_ref(&name))
+    history_cached(git, id, &tip)
+        .and_then(|h| experiment_from(git, &tip, h))
+        .map(Some)
+        .map_err(in_ref(&name))
+}
+
+/// The experiment a history `h` read down from `tip` holds, with its checkpoints.
+pub(crate) fn experiment_from(git: &GitRepo, tip: &str, h: History) -> Result<Experiment> {
+    let History {
+        mut checkpoints,
+        root,
+        root_record,
+    } = h;
+    let mut exp = root_record.into_experiment();
+    checkpoints.reverse();
+    exp.checkpoints = checkpoints;
+    exp.git_tip = Some(tip.to_string());
+    exp.git_tree = Some(git.tree_of(&root)?);
+    Ok(exp)
 }
 
 /// A unified diff of the code snapshots of two experiments (git only).

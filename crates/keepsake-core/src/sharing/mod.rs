@@ -13,15 +13,21 @@ pub use pull::{pull, PullReport, Refusal};
 pub use push::{missing_for_push, push, PushOptions, PushReport};
 
 use crate::error::{Error, Result};
+use crate::experiments::read::experiment_from;
+use crate::experiments::resolve::one_match;
 use crate::experiments::stores::locate;
 use crate::experiments::{Listing, Project};
 use crate::git::log::experiment_ref;
 use crate::git::{transport, EXPERIMENT_REFS};
-use crate::model::FileRecord;
+use crate::id::Id;
+use crate::model::{Experiment, FileRecord};
 use crate::storage::Store;
 
+/// Where this clone keeps what each remote has: `refs/keepsake/remotes/<remote>/<id>`.
+const TRACKING_REFS: &str = "refs/keepsake/remotes/";
+
 pub fn remote_tracking_prefix(remote: &str) -> String {
-    format!("refs/keepsake/remotes/{remote}/")
+    format!("{TRACKING_REFS}{remote}/")
 }
 
 /// Copies one object into `target` unless it is there already (same size); the copy is
@@ -127,6 +133,27 @@ pub fn list_remote(project: &Project, remote: &str) -> Result<Listing> {
             .cmp(&(b.experiment.created, b.experiment.id.as_str()))
     });
     Ok(listing)
+}
+
+/// The experiment whose ID starts with `prefix` among those this clone tracks from its remotes
+/// (`ls --remote`, `pull`), read whole and checked like any history: a teammate's experiment,
+/// seen before it is pulled. One ID tracked from two remotes is one experiment.
+pub fn get_tracked(project: &Project, prefix: &str) -> Result<Experiment> {
+    let git = project.require_git("show")?;
+    let prefix = crate::id::Prefix::parse(prefix)?;
+    let mut tracked: Vec<(Id, String, String)> = Vec::new();
+    for (name, tip) in git.refs(TRACKING_REFS)? {
+        let Some(id) = name.rsplit('/').next().and_then(|n| Id::parse(n).ok()) else {
+            continue;
+        };
+        if !tracked.iter().any(|(t, _, _)| *t == id) {
+            tracked.push((id, name, tip));
+        }
+    }
+    let (id, name, tip) = one_match(&prefix, tracked.iter().map(|t| (&t.0, None, t)))?;
+    crate::git::log::history_of(git, id, tip)
+        .and_then(|h| experiment_from(git, tip, h))
+        .map_err(crate::git::log::in_ref(name))
 }
 
 /// Uploads at once to the remote's store (and local refs moved at once by `pull`).
