@@ -1,7 +1,8 @@
 //! Markdown for pull-request comments (`ls --format markdown`, `diff --format markdown`).
 //!
 //! Records can come from someone else's remote: every cell is escaped so that a value can
-//! neither end its cell, nor open a link, an image or an HTML tag in the rendered comment.
+//! neither end its cell, nor open a link, an image or an HTML tag in the rendered comment, nor
+//! mention a person or team, link an issue, autolink a URL or start math.
 
 /// The output format of a command that prints a table.
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -20,6 +21,11 @@ pub fn cell(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
+            // `@name` and `#123` notify and link only as plain characters; as entities they
+            // render the same and do neither.
+            '@' => out.push_str("&#64;"),
+            '#' => out.push_str("&#35;"),
+            '$' => out.push_str("\\$"),
             // `[` and `]` escaped leave no link or image to open; the rest is emphasis and code.
             '\\' | '|' | '`' | '*' | '_' | '[' | ']' | '~' => {
                 out.push('\\');
@@ -28,7 +34,8 @@ pub fn cell(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    // What GitHub would autolink, with an entity in the middle it renders the same but links not.
+    out.replace("://", "&#58;//").replace("www.", "www&#46;")
 }
 
 /// A table; `header` and every row are already escaped cells.
@@ -68,7 +75,12 @@ mod tests {
             cell("a|b\n<img src=x onerror=alert(1)>"),
             "a\\|b &lt;img src=x onerror=alert(1)&gt;"
         );
-        assert_eq!(cell("[x](http://e)"), "\\[x\\](http://e)");
+        assert_eq!(cell("[x](http://e)"), "\\[x\\](http&#58;//e)");
+        // No mention, issue link, autolink or math from a record.
+        assert_eq!(
+            cell("cc @octocat see #1 https://evil.example $x$"),
+            "cc &#64;octocat see &#35;1 https&#58;//evil.example \\$x\\$"
+        );
     }
 
     #[test]

@@ -39,7 +39,8 @@ pub fn cmd_ui(g: &Global, args: UiArgs) -> CliResult {
     }
     let listener = crate::web::bind(host, args.port)?;
     let addr = listener.local_addr()?;
-    let shown_host = if host.is_unspecified() || host.is_loopback() {
+    // The address actually bound (`::1` is not reached at 127.0.0.1); for 0.0.0.0, this machine.
+    let shown_host = if host.is_unspecified() {
         "127.0.0.1".to_string()
     } else if host.is_ipv6() {
         format!("[{host}]")

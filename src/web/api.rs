@@ -106,13 +106,38 @@ async fn experiments(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Resp
         let remote = first(&pairs, "remote").filter(|r| !r.is_empty());
         let selected = ls::select(project, remote.as_deref(), &filters, &sort)?;
         let mut r = json_text(ls::listing_json(&selected.rows));
-        // What `ls` warns about on stderr, for the page to show (JSON, so any text is safe).
-        if let Ok(v) = Value::from(selected.warnings).to_string().parse() {
+        if let Ok(v) = warnings_header(selected.warnings).parse() {
             r.headers_mut().insert("x-keepsake-warnings", v);
         }
         Ok(r)
     })
     .await
+}
+
+/// What `ls` warns about on stderr, for the page to show: JSON in ASCII (a header is read as
+/// Latin-1), and at most `SHOWN` of them, since a remote with thousands of bad refs must not
+/// make the answer's headers too big for a browser to take.
+fn warnings_header(warnings: Vec<String>) -> String {
+    const SHOWN: usize = 20;
+    let more = warnings.len().saturating_sub(SHOWN);
+    let mut shown: Vec<String> = warnings.into_iter().take(SHOWN).collect();
+    if more > 0 {
+        shown.push(format!(
+            "and {more} more (`git keepsake ls` prints them all)"
+        ));
+    }
+    let mut ascii = String::new();
+    for c in Value::from(shown).to_string().chars() {
+        if c.is_ascii() {
+            ascii.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                ascii.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    ascii
 }
 
 /// `GET /api/experiments/<id>`: `show --json` of the experiment (an ID prefix; a checkpoint's
@@ -213,4 +238,22 @@ async fn remotes(State(app): State<Arc<App>>) -> Response {
         ))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_warnings_header_is_ascii_and_bounded() {
+        let many: Vec<String> = (0..1500)
+            .map(|i| format!("ref {i} é is unreadable"))
+            .collect();
+        let header = warnings_header(many);
+        assert!(header.is_ascii(), "{header}");
+        let back: Vec<String> = serde_json::from_str(&header).unwrap();
+        assert_eq!(back.len(), 21);
+        assert_eq!(back[0], "ref 0 é is unreadable");
+        assert!(back[20].starts_with("and 1480 more"), "{}", back[20]);
+    }
 }

@@ -63,10 +63,17 @@ pub fn serve(open: OpenOptions, listener: std::net::TcpListener) -> CliResult {
     let port = addr.port();
     let mut allowed_hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
     match addr.ip() {
-        IpAddr::V6(ip) if ip.is_loopback() => allowed_hosts.push(format!("[::1]:{port}")),
-        ip if ip.is_loopback() || ip.is_unspecified() => {}
+        ip if ip.is_unspecified() => {}
         IpAddr::V4(ip) => allowed_hosts.push(format!("{ip}:{port}")),
         IpAddr::V6(ip) => allowed_hosts.push(format!("[{ip}]:{port}")),
+    }
+    // A browser leaves the default port out of the Host header.
+    if port == 80 {
+        let bare: Vec<String> = allowed_hosts
+            .iter()
+            .filter_map(|h| h.strip_suffix(":80").map(str::to_string))
+            .collect();
+        allowed_hosts.extend(bare);
     }
     let app = Arc::new(App {
         open,
@@ -114,15 +121,24 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// Every request: GET (or HEAD) only, from an allowed Host; every answer: the security headers.
 async fn guard(State(app): State<Arc<App>>, req: Request<Body>, next: Next) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(h), None) => h.to_str().unwrap_or(""),
+        // None, or two (which one a proxy on the way believed is anyone's guess).
+        _ => "",
+    };
     let mut response = if !host_allowed(&app, host) {
         plain(
             StatusCode::FORBIDDEN,
             "Forbidden: the Host header must name this server (127.0.0.1 or localhost)\n",
+        )
+    } else if req.uri().path().starts_with("/api/") && from_another_site(&app, req.headers()) {
+        // A page elsewhere may make the browser send a GET here (an image, a form); the
+        // answer is hidden from it, but `?remote=` would still fetch. Browsers say where a
+        // request comes from; tools that send neither header are let through.
+        plain(
+            StatusCode::FORBIDDEN,
+            "Forbidden: requests from other sites are refused\n",
         )
     } else if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = plain(
@@ -160,6 +176,25 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
         text,
     )
         .into_response()
+}
+
+/// Whether a browser says the request comes from a page of another site (`Sec-Fetch-Site`,
+/// or an `Origin` that is not this server).
+fn from_another_site(app: &App, headers: &axum::http::HeaderMap) -> bool {
+    let site = headers
+        .get("sec-fetch-site")
+        .map(|v| v.to_str().unwrap_or("cross-site"));
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return true;
+    }
+    match headers.get(header::ORIGIN) {
+        None => false,
+        Some(origin) => {
+            let origin = origin.to_str().unwrap_or("");
+            let host = origin.strip_prefix("http://").unwrap_or("");
+            !host_allowed(app, host)
+        }
+    }
 }
 
 fn host_allowed(app: &App, host: &str) -> bool {

@@ -241,14 +241,36 @@ fn the_server_refuses_other_hosts_other_methods_and_sends_no_cors() {
         assert_eq!(status, 403, "{host}: {body}");
         assert!(!body.contains("\"id\""), "{body}");
     }
-    let (status, head, _) = server.request(
-        "GET",
-        "/api/experiments",
-        &format!("127.0.0.1:{port}"),
-        "Origin: http://evil.example\r\n",
-    );
+    // A page elsewhere making the browser send a GET here (an <img>, a no-cors fetch): the
+    // Host is right, but the browser says where it comes from.
+    let own = format!("127.0.0.1:{port}");
+    for from in [
+        "Origin: http://evil.example\r\n".to_string(),
+        "Sec-Fetch-Site: cross-site\r\n".to_string(),
+        "Sec-Fetch-Site: same-site\r\n".to_string(),
+        format!("Origin: http://127.0.0.1:{}\r\n", port.wrapping_add(1)),
+    ] {
+        let (status, head, body) =
+            server.request("GET", "/api/experiments?remote=origin", &own, &from);
+        assert_eq!(status, 403, "{from}: {body}");
+        assert!(!head.contains("access-control-"), "{head}");
+    }
+    // The app's own requests, and tools that send neither header.
+    for from in [
+        format!("Origin: http://127.0.0.1:{port}\r\nSec-Fetch-Site: same-origin\r\n"),
+        "Sec-Fetch-Site: none\r\n".to_string(),
+        String::new(),
+    ] {
+        let (status, head, _) = server.request("GET", "/api/experiments", &own, &from);
+        assert_eq!(status, 200, "{from}");
+        assert!(!head.contains("access-control-"), "{head}");
+    }
+    // The page itself may be opened from a link elsewhere: it does nothing until it asks /api/.
+    let (status, _, _) = server.request("GET", "/", &own, "Sec-Fetch-Site: cross-site\r\n");
     assert_eq!(status, 200);
-    assert!(!head.contains("access-control-"), "{head}");
+    // One Host header, never two.
+    let (status, _, _) = server.request("GET", "/api/experiments", &own, "Host: evil.example\r\n");
+    assert_eq!(status, 403);
     for method in ["POST", "PUT", "DELETE", "OPTIONS"] {
         let (status, _, _) = server.request(
             method,

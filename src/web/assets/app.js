@@ -196,11 +196,15 @@ let cached = { key: null, listing: null };
 function route() {
   clearTimeout(pollTimer);
   const hash = location.hash.replace(/^#\/?/, "");
-  const [page, arg] = [hash.split("/")[0], decodeURIComponent(hash.split("/").slice(1).join("/"))];
+  const page = hash.split("/")[0];
   document.body.dataset.page = page || "experiments";
-  const done = page === "e" ? experimentPage(arg)
-    : page === "compare" ? comparePage(arg.split(",").filter(Boolean))
-    : experimentsPage();
+  // A hand-typed address may hold a bad `%` sequence: an error on the page, not a stuck one.
+  const done = Promise.resolve().then(() => {
+    const arg = decodeURIComponent(hash.split("/").slice(1).join("/"));
+    return page === "e" ? experimentPage(arg)
+      : page === "compare" ? comparePage(arg.split(",").filter(Boolean))
+      : experimentsPage();
+  });
   done.catch((e) => {
     put(app, el("p", { className: "error", id: "page-error" }, e.message, e.hint ? `\nhint: ${e.hint}` : ""));
   }).finally(() => {
