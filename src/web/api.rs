@@ -140,17 +140,22 @@ fn warnings_header(warnings: Vec<String>) -> String {
     ascii
 }
 
+/// The experiment or checkpoint `prefix` names: this clone's first, then among the remotes'
+/// experiments it tracks (the remote toggle's rows, before they are pulled).
+fn find(project: &Project, prefix: &str) -> keepsake_core::Result<Target> {
+    match keepsake_core::experiments::resolve::resolve(project, prefix) {
+        Err(Error::NotFound { .. }) if project.has_git() => Ok(Target::Experiment(
+            keepsake_core::sharing::get_tracked(project, prefix)?,
+        )),
+        other => other,
+    }
+}
+
 /// `GET /api/experiments/<id>`: `show --json` of the experiment (an ID prefix; a checkpoint's
 /// ID names its experiment), plus its status, git baseline, files and the commands to use it.
 async fn experiment(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     with_project(app, move |project| {
-        // This clone's experiments first, then the remotes' it tracks (the remote toggle's rows).
-        let target = match keepsake_core::experiments::resolve::resolve(project, &id) {
-            Err(Error::NotFound { .. }) if project.has_git() => {
-                Target::Experiment(keepsake_core::sharing::get_tracked(project, &id)?)
-            }
-            other => other?,
-        };
+        let target = find(project, &id)?;
         let e = target.experiment();
         let status = keepsake_core::experiments::running::running_status(project);
         Ok(json_text(
@@ -206,17 +211,11 @@ async fn diff(
 ) -> Response {
     let against = first(&pairs(&q), "against").filter(|a| !a.is_empty());
     with_project(app, move |project| {
-        // This clone's experiments first, then the remotes' it tracks (the remote toggle's rows).
-        let target = match keepsake_core::experiments::resolve::resolve(project, &id) {
-            Err(Error::NotFound { .. }) if project.has_git() => {
-                Target::Experiment(keepsake_core::sharing::get_tracked(project, &id)?)
-            }
-            other => other?,
-        };
+        let target = find(project, &id)?;
         let e = target.experiment();
         let v = match against {
             Some(other) => {
-                let o = keepsake_core::experiments::resolve::resolve(project, &other)?;
+                let o = find(project, &other)?;
                 let diff = keepsake_core::experiments::read::code_diff(project, o.experiment(), e)?;
                 json!({"against": o.experiment().id.as_str(), "baseline": null, "diff": diff})
             }
