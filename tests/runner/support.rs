@@ -84,6 +84,27 @@ impl TestProject {
         self.git(&["remote", "add", remote, path.to_str().unwrap()]);
         path
     }
+
+    /// This project published: a fresh bare remote `origin` (`<tmp>/remote.git`) with `main`
+    /// pushed to it; its path.
+    pub fn publish(&self) -> PathBuf {
+        let remote = self.bare_remote("origin", "remote.git");
+        self.git(&["push", "-q", "origin", "main"]);
+        remote
+    }
+
+    /// `publish`, with a team store for `origin` in a local directory (no S3 needed); the
+    /// remote's path and the store's.
+    pub fn publish_with_store(&self) -> (PathBuf, PathBuf) {
+        let remote = self.publish();
+        let store = self.tmp.path().join("team-store");
+        self.git(&[
+            "config",
+            "remote.origin.keepsakeStore",
+            &format!("file://{}", store.display()),
+        ]);
+        (remote, store)
+    }
 }
 
 /// A fresh bare repository at `path`, with `main` as its default branch.
@@ -132,6 +153,59 @@ impl Run {
             .lines()
             .find(|l| l.starts_with("error:"))
             .unwrap_or("")
+    }
+
+    /// How many errors stderr reports (a failure is one error line, then its causes and hint).
+    pub fn error_count(&self) -> usize {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count()
+    }
+}
+
+/// An S3 server of the test's own (moto, on a free port of 127.0.0.1), for tests that stop it
+/// or configure it apart from the shared one; killed when dropped.
+pub struct S3Server {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl S3Server {
+    pub fn start(moto: &str, env: &[(&str, &str)]) -> S3Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(moto)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let up = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "the S3 server did not start");
+        S3Server {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Stops it at once, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

@@ -336,14 +336,7 @@ fn report_embeds_the_listing_and_every_checkpoint_with_nothing_to_fetch() {
 #[test]
 fn the_remote_toggle_lists_what_ls_remote_lists() {
     let alice = three_runs();
-    alice.bare_remote("origin", "remote.git");
-    alice.git(&["push", "-q", "origin", "main"]);
-    let store = alice.tmp.path().join("team-store");
-    alice.git(&[
-        "config",
-        "remote.origin.keepsakeStore",
-        &format!("file://{}", store.display()),
-    ]);
+    alice.publish_with_store();
     let ids = alice.ks(&["ls", "-q"]).ok().stdout;
     let first = ids.lines().next().unwrap();
     alice.ks(&["push", "origin", first]).ok();
@@ -378,4 +371,20 @@ fn the_remote_toggle_lists_what_ls_remote_lists() {
     assert_eq!(tracked["checkpoints"], local["checkpoints"]);
     let (status, _, body) = server.get(&format!("/api/experiments/{}", "f".repeat(12)));
     assert_eq!(status, 404, "{body}");
+    // A hostile remote's tracked ref (here, to a blob): one error naming the ref, nothing served.
+    alice.write("not-a-commit.txt", "hostile");
+    let blob = alice.git(&["hash-object", "-w", "not-a-commit.txt"]);
+    let bad = "e".repeat(64);
+    alice.git(&[
+        "update-ref",
+        &format!("refs/keepsake/remotes/origin/{bad}"),
+        blob.trim(),
+    ]);
+    let (status, _, body) = server.get(&format!("/api/experiments/{}", &bad[..12]));
+    assert!(status >= 400, "{status}: {body}");
+    assert!(
+        body.contains(&format!("refs/keepsake/remotes/origin/{bad}")),
+        "{body}"
+    );
+    assert!(!body.contains("\"checkpoints\""), "{body}");
 }

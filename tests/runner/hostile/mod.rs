@@ -147,15 +147,7 @@ fn store(t: &TestProject) -> PathBuf {
 }
 
 fn error_names(run: &Run, what: &str) {
-    assert_eq!(
-        run.stderr
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .count(),
-        1,
-        "{}",
-        run.stderr
-    );
+    assert_eq!(run.error_count(), 1, "{}", run.stderr);
     assert!(
         run.error_line().contains(what),
         "want {what:?} in: {}",

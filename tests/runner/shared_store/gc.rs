@@ -30,11 +30,8 @@ fn store_keys(url: &str) -> Vec<String> {
 /// experiment the other has never seen.
 fn two_clones(url: &str) -> (TestProject, TestProject, tempfile::TempDir) {
     let alice = TestProject::new(true);
+    let remote = alice.publish();
     let tmp = tempfile::tempdir().unwrap();
-    let remote = tmp.path().join("remote.git");
-    bare_repo(&remote);
-    alice.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
-    alice.git(&["push", "-q", "origin", "main"]);
     let bob = TestProject {
         dir: tmp.path().join("bob"),
         tmp: tempfile::tempdir().unwrap(),
@@ -233,13 +230,7 @@ fn gc_refuses_on_metadata_or_a_ref_it_cannot_read_and_deletes_nothing() {
     t.git(&["update-ref", &name, commit.trim()]);
     let run = ks_at(&t.dir, &["gc", "--grace", "0"], 1, &[]).fails();
     assert!(run.error_line().contains(&name), "{}", run.stderr);
-    assert_eq!(
-        run.stderr
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .count(),
-        1
-    );
+    assert_eq!(run.error_count(), 1, "{}", run.stderr);
     assert!(orphan.exists());
     t.git(&["update-ref", "-d", &name]);
     let run = ks_at(&t.dir, &["gc", "--grace", "0"], 1, &[]).ok();

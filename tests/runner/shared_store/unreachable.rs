@@ -77,23 +77,8 @@ fn ls_answers_from_git_after_the_s3_server_is_killed() {
     let Some(moto) = require_env("KEEPSAKE_TEST_MOTO_SERVER") else {
         return;
     };
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new(moto)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let up = (0..200).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(up, "the S3 server did not start");
+    let mut server = S3Server::start(&moto, &[]);
+    let endpoint = server.endpoint.clone();
     let t = TestProject::new(true);
     let exp = record_run(&t, 0.1, &[0.5]);
     t.write("keepsake.yaml", "repository: s3://keepsake-test/killed\n");
@@ -113,8 +98,7 @@ fn ls_answers_from_git_after_the_s3_server_is_killed() {
         run.stderr
     );
 
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     let run = ks_s3(&t.dir, &["ls"], &endpoint).ok();
     assert!(run.stdout.contains(exp.id.short()), "{}", run.stdout);
     assert!(run.stdout.contains("unknown"), "{}", run.stdout);

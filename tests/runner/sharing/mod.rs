@@ -28,11 +28,8 @@ struct Team {
 fn team() -> Option<Team> {
     require_env("KEEPSAKE_TEST_S3_ENDPOINT")?;
     let alice = TestProject::new(true);
+    let remote = alice.publish();
     let tmp = tempfile::tempdir().unwrap();
-    let remote = tmp.path().join("remote.git");
-    bare_repo(&remote);
-    alice.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
-    alice.git(&["push", "-q", "origin", "main"]);
     let bob = tmp.path().join("bob");
     git_in(
         tmp.path(),
@@ -66,14 +63,7 @@ fn remote_refs(remote: &Path) -> String {
 /// A project with a bare remote whose store is a local directory (no S3 needed).
 fn local_team() -> (TestProject, PathBuf) {
     let alice = TestProject::new(true);
-    let remote = alice.bare_remote("origin", "remote.git");
-    alice.git(&["push", "-q", "origin", "main"]);
-    let store = alice.tmp.path().join("team-store");
-    alice.git(&[
-        "config",
-        "remote.origin.keepsakeStore",
-        &format!("file://{}", store.display()),
-    ]);
+    let (remote, _) = alice.publish_with_store();
     (alice, remote)
 }
 

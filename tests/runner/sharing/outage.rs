@@ -149,25 +149,8 @@ fn a_store_that_refuses_credentials_is_one_clear_error() {
         return;
     };
     // A second S3 server that checks credentials (moto does once this is 0): ours are unknown.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new(moto)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("INITIAL_NO_AUTH_ACTION_COUNT", "0")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let mut server = S3Server::start(&moto, &[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let endpoint = server.endpoint.clone();
     let exp = record_run(&t.alice, 0.01, &[0.5]);
     let run = ks_env(
         &t.alice.dir,
@@ -175,17 +158,8 @@ fn a_store_that_refuses_credentials_is_one_clear_error() {
         &[("AWS_ENDPOINT", &endpoint)],
     )
     .fails();
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
     assert!(run.error_line().contains(&t.store), "{}", run.stderr);
-    assert_eq!(
-        run.stderr
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .count(),
-        1,
-        "{}",
-        run.stderr
-    );
+    assert_eq!(run.error_count(), 1, "{}", run.stderr);
     assert!(!remote_refs(&t.remote).contains("refs/keepsake/"));
 }
