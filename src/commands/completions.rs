@@ -107,6 +107,14 @@ pub fn complete(args: &[OsString]) -> Option<i32> {
 /// The command line with completers on the arguments that take IDs or remotes.
 fn command() -> clap::Command {
     Cli::command().mut_subcommands(|sub| {
+        // clap offers one name per command, the first in order: `list` before `ls`. Hidden,
+        // an alias still completes when typed, and the command's own name is what is offered.
+        // (Leaked: clap takes static names, and this process ends with the completion.)
+        let aliases: Vec<&'static str> = sub
+            .get_all_aliases()
+            .map(|a| &*Box::leak(a.to_string().into_boxed_str()))
+            .collect();
+        let sub = sub.visible_alias(None).aliases(aliases);
         let (ids, remotes): (&[&str], &[&str]) = match sub.get_name() {
             "show" | "checkout" | "apply" => (&["id"], &[]),
             "diff" => (&["a", "b"], &[]),

@@ -77,7 +77,10 @@ pub fn files() -> Vec<(String, Vec<u8>)> {
 /// One command's page: clap_mangen's sections, with the help's examples as an EXAMPLES section
 /// whose lines stay lines (clap_mangen's own section for it would fill them into a paragraph).
 fn page(cmd: &clap::Command) -> (String, Vec<u8>) {
-    let man = Man::new(cmd.clone());
+    // Every page names the program and its version in its footer, as git's pages do.
+    let man = Man::new(cmd.clone())
+        .source(format!("git-keepsake {}", env!("CARGO_PKG_VERSION")))
+        .manual("git-keepsake Manual");
     let mut buf: Vec<u8> = Vec::new();
     let render = |buf: &mut Vec<u8>| -> std::io::Result<()> {
         man.render_title(buf)?;
