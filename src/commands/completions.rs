@@ -94,6 +94,9 @@ pub fn complete(args: &[OsString]) -> Option<i32> {
         .completer(BIN)
         .shells(Shells(&[&Bash, &Zsh, &Fish]))
         .try_complete(args.iter().cloned(), cwd.as_deref());
+    // clap_complete writes without a final newline, and the Python entry point exits through
+    // Python, past Rust's own flush at exit.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     match result {
         Ok(true) => Some(0),
         Ok(false) => None,
