@@ -102,8 +102,8 @@ fn bash_completes_commands_options_ids_and_remotes() {
     );
     assert_eq!(offers[0], ["checkout"]);
     assert_eq!(offers[1], ["--filter"]);
-    assert_eq!(offers[2], [s.a.clone()]);
-    assert_eq!(offers[3], [s.a_checkpoint.clone()]);
+    assert_eq!(offers[2], [s.a.as_str()]);
+    assert_eq!(offers[3], [s.a_checkpoint.as_str()]);
     // An empty word: every experiment, then every checkpoint (then the options).
     assert_eq!(offers[4][..2], s.ids[..2]);
     let mut checkpoints = offers[4][2..s.ids.len()].to_vec();
@@ -152,8 +152,8 @@ fn gits_own_bash_completion_completes_git_keepsake() {
     }
     assert_eq!(offers[1], ["show"]);
     assert_eq!(offers[2], ["--sort"]);
-    assert_eq!(offers[3], [s.a.clone()]);
-    assert_eq!(offers[4], [s.a.clone()]);
+    assert_eq!(offers[3], [s.a.as_str()]);
+    assert_eq!(offers[4], [s.a.as_str()]);
 }
 
 #[test]

@@ -159,7 +159,7 @@ fn append_line(path: &Path, line: &str) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io(path, e)),
     };
-    if text.iter().any(|&b| b == b'\r') {
+    if text.contains(&b'\r') {
         // Keep the file's own line ends.
         if !text.is_empty() && !text.ends_with(b"\n") {
             text.extend_from_slice(b"\r\n");
