@@ -86,7 +86,23 @@ fn page(cmd: &clap::Command) -> (String, Vec<u8>) {
         man.render_title(buf)?;
         man.render_name_section(buf)?;
         man.render_synopsis_section(buf)?;
-        man.render_description_section(buf)?;
+        // NAME already says the one-line about: DESCRIPTION goes on from there.
+        let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let long = cmd.get_long_about().map(|a| a.to_string());
+        match long.as_deref().and_then(|l| l.strip_prefix(&about)) {
+            Some(rest) if !rest.trim().is_empty() => {
+                let mut roff = Roff::default();
+                roff.control("SH", ["DESCRIPTION"]);
+                for paragraph in rest.trim().split("\n\n") {
+                    roff.control("PP", []);
+                    for line in paragraph.lines() {
+                        roff.text([roman(line)]);
+                    }
+                }
+                roff.to_writer(buf)?;
+            }
+            _ => man.render_description_section(buf)?,
+        }
         if cmd.get_arguments().any(|a| !a.is_hide_set()) {
             man.render_options_section(buf)?;
         }
@@ -107,6 +123,11 @@ fn page(cmd: &clap::Command) -> (String, Vec<u8>) {
         }
         if cmd.get_version().is_some() {
             man.render_version_section(buf)?;
+        } else {
+            let mut roff = Roff::default();
+            roff.control("SH", ["SEE ALSO"]);
+            roff.text([roman("git-keepsake(1)")]);
+            roff.to_writer(buf)?;
         }
         buf.flush()
     };

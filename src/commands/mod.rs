@@ -35,6 +35,7 @@ use crate::error::CliResult;
     bin_name = "git keepsake",
     version,
     about = "Version control for machine learning, built into git",
+    long_about = help::TOP_LONG,
     after_help = help::TOP
 )]
 pub struct Cli {
@@ -70,61 +71,61 @@ pub struct Global {
 #[derive(Subcommand)]
 pub enum Command {
     /// List experiments
-    #[command(visible_alias = "list", after_help = help::LS)]
+    #[command(visible_alias = "list", long_about = help::LS_LONG, after_help = help::LS)]
     Ls(ls::LsArgs),
     /// List running experiments
-    #[command(visible_alias = "processes", after_help = help::PS)]
+    #[command(visible_alias = "processes", long_about = help::PS_LONG, after_help = help::PS)]
     Ps(ls::LsArgs),
     /// Show an experiment or a checkpoint
-    #[command(after_help = help::SHOW)]
+    #[command(long_about = help::SHOW_LONG, after_help = help::SHOW)]
     Show(show::ShowArgs),
     /// Compare two experiments or checkpoints
-    #[command(after_help = help::DIFF)]
+    #[command(long_about = help::DIFF_LONG, after_help = help::DIFF)]
     Diff(diff::DiffArgs),
     /// Restore an experiment's code, or a checkpoint's code and files
-    #[command(after_help = help::CHECKOUT)]
+    #[command(long_about = help::CHECKOUT_LONG, after_help = help::CHECKOUT)]
     Checkout(checkout::CheckoutArgs),
     /// Delete experiments or checkpoints
-    #[command(visible_alias = "delete", after_help = help::RM)]
+    #[command(visible_alias = "delete", long_about = help::RM_LONG, after_help = help::RM)]
     Rm(rm::RmArgs),
     /// Turn experiments of a Keepsake store into git refs
-    #[command(after_help = help::IMPORT)]
+    #[command(long_about = help::IMPORT_LONG, after_help = help::IMPORT)]
     Import(import::ImportArgs),
     /// Show where experiments are stored
-    #[command(after_help = help::CONFIG)]
+    #[command(long_about = help::CONFIG_LONG, after_help = help::CONFIG)]
     Config(config::ConfigArgs),
     /// Set up git-keepsake in this repository (store and hooks)
-    #[command(after_help = help::INIT)]
+    #[command(long_about = help::INIT_LONG, after_help = help::INIT)]
     Init(init::InitArgs),
     /// Share experiments through a git remote (data first, then refs)
-    #[command(after_help = help::PUSH)]
+    #[command(long_about = help::PUSH_LONG, after_help = help::PUSH)]
     Push(push::PushArgs),
     /// Fetch experiments from a git remote
-    #[command(after_help = help::PULL)]
+    #[command(long_about = help::PULL_LONG, after_help = help::PULL)]
     Pull(pull::PullArgs),
     /// Install the git hooks
-    #[command(after_help = help::INSTALL)]
+    #[command(long_about = help::INSTALL_LONG, after_help = help::INSTALL)]
     Install(install::InstallArgs),
     /// Remove the git hooks, restoring your own
     #[command(after_help = help::UNINSTALL)]
     Uninstall(install::InstallArgs),
     /// Promote a checkpoint to a branch with its code and a pointer to its weights
-    #[command(after_help = help::BRANCH)]
+    #[command(long_about = help::BRANCH_LONG, after_help = help::BRANCH)]
     Branch(branch::BranchArgs),
     /// Bring an experiment's code and params into the working tree, without committing
-    #[command(after_help = help::APPLY)]
+    #[command(long_about = help::APPLY_LONG, after_help = help::APPLY)]
     Apply(apply::ApplyArgs),
     /// Delete stored data that no experiment ref or promoted branch references
-    #[command(after_help = help::GC)]
+    #[command(long_about = help::GC_LONG, after_help = help::GC)]
     Gc(gc::GcArgs),
     /// Serve a local, read-only web dashboard of the experiments
-    #[command(after_help = help::UI)]
+    #[command(long_about = help::UI_LONG, after_help = help::UI)]
     Ui(ui::UiArgs),
     /// Write a self-contained HTML report of experiments
-    #[command(after_help = help::REPORT)]
+    #[command(long_about = help::REPORT_LONG, after_help = help::REPORT)]
     Report(report::ReportArgs),
     /// Print a shell's completion script (bash, zsh, fish)
-    #[command(after_help = help::COMPLETIONS)]
+    #[command(long_about = help::COMPLETIONS_LONG, after_help = help::COMPLETIONS)]
     Completions(completions::CompletionsArgs),
     /// Write the man pages and the bash completion file the Python package installs
     #[command(hide = true)]
