@@ -3,6 +3,7 @@
 #   .ci-work/venv-keepsake  the real Keepsake 0.4.2 from PyPI (pins in fixtures/keepsake-0.4.2/install.sh)
 #   .ci-work/venv-tools     moto (the S3-compatible test server), maturin, pytest, numpy, selenium
 # and, from Debian, chromium + chromium-driver for the dashboard's browser tests (tests/web/).
+# man-db (for `git keepsake --help`) and git's bash completion when they are missing.
 # Each is rebuilt when the files that pin it change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,4 +36,17 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     echo "== installing chromium and chromium-driver from Debian" >&2
     apt-get update -q >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >&2
+fi
+
+# `git keepsake --help` through git runs `man`; the completion tests source git's own bash
+# completion (Debian's git package ships it; bash-completion loads it in a login shell).
+if ! command -v man >/dev/null; then
+    echo "== installing man-db from Debian" >&2
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q man-db >&2
+fi
+if [ ! -f /usr/share/bash-completion/completions/git ]; then
+    echo "== installing git's bash completion from Debian" >&2
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q git bash-completion >&2
 fi

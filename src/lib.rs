@@ -16,6 +16,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // A shell asking for completions (see `completions`) gets them, and nothing else runs.
+    if let Some(code) = commands::completions::complete(&args) {
+        return code;
+    }
     let cli = match commands::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

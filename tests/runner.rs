@@ -10,6 +10,8 @@ mod support;
 mod bad_input;
 #[path = "runner/code_snapshot.rs"]
 mod code_snapshot;
+#[path = "runner/command_line/mod.rs"]
+mod command_line;
 #[path = "runner/hostile/mod.rs"]
 mod hostile;
 #[path = "runner/keepsake_compat.rs"]

@@ -14,8 +14,12 @@ pub const HOOKS: [(&str, &str); 1] = [("pre-push", include_str!("../../hooks/pre
 pub struct InstallArgs {}
 
 pub fn cmd_install(g: &Global, _args: InstallArgs) -> CliResult {
-    let project = open_project(g)?;
-    let report = sharing::hooks::install(&project, &HOOKS)?;
+    install_hooks(&open_project(g)?)
+}
+
+/// `install` on an open project (`init` runs it too).
+pub fn install_hooks(project: &keepsake_core::Project) -> CliResult {
+    let report = sharing::hooks::install(project, &HOOKS)?;
     for name in &report.chained {
         ui::progress(&format!(
             "Your existing {name} hook still runs first (kept as {name}.keepsake-chained)"

@@ -3,14 +3,17 @@
 mod apply;
 mod branch;
 mod checkout;
+pub(crate) mod completions;
 mod config;
 mod diff;
 mod gc;
+mod help;
 mod hook;
 mod import;
 mod init;
 mod install;
 pub(crate) mod ls;
+mod man;
 mod markdown;
 mod pull;
 mod push;
@@ -31,7 +34,9 @@ use crate::error::CliResult;
     name = "git-keepsake",
     bin_name = "git keepsake",
     version,
-    about = "Version control for machine learning, built into git"
+    about = "Version control for machine learning, built into git",
+    long_about = help::TOP_LONG,
+    after_help = help::TOP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -42,55 +47,89 @@ pub struct Cli {
 
 #[derive(Args, Clone)]
 pub struct Global {
+    // One heading of their own, so each command's help shows its own options apart.
     /// Use this repository URL instead of the one in keepsake.yaml
-    #[arg(short = 'R', long, global = true)]
+    #[arg(
+        short = 'R',
+        long,
+        global = true,
+        value_name = "URL",
+        help_heading = "Global options"
+    )]
     pub repository: Option<String>,
     /// Use this project directory instead of searching upwards for keepsake.yaml
-    #[arg(short = 'D', long = "project-directory", global = true)]
+    #[arg(
+        short = 'D',
+        long = "project-directory",
+        global = true,
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
     pub project_directory: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
 pub enum Command {
     /// List experiments
-    #[command(visible_alias = "list")]
+    #[command(visible_alias = "list", long_about = help::LS_LONG, after_help = help::LS)]
     Ls(ls::LsArgs),
     /// List running experiments
-    #[command(visible_alias = "processes")]
+    #[command(visible_alias = "processes", long_about = help::PS_LONG, after_help = help::PS)]
     Ps(ls::LsArgs),
     /// Show an experiment or a checkpoint
+    #[command(long_about = help::SHOW_LONG, after_help = help::SHOW)]
     Show(show::ShowArgs),
     /// Compare two experiments or checkpoints
+    #[command(long_about = help::DIFF_LONG, after_help = help::DIFF)]
     Diff(diff::DiffArgs),
     /// Restore an experiment's code, or a checkpoint's code and files
+    #[command(long_about = help::CHECKOUT_LONG, after_help = help::CHECKOUT)]
     Checkout(checkout::CheckoutArgs),
     /// Delete experiments or checkpoints
-    #[command(visible_alias = "delete")]
+    #[command(visible_alias = "delete", long_about = help::RM_LONG, after_help = help::RM)]
     Rm(rm::RmArgs),
     /// Turn experiments of a Keepsake store into git refs
+    #[command(long_about = help::IMPORT_LONG, after_help = help::IMPORT)]
     Import(import::ImportArgs),
     /// Show where experiments are stored
+    #[command(long_about = help::CONFIG_LONG, after_help = help::CONFIG)]
     Config(config::ConfigArgs),
     /// Set up git-keepsake in this repository (store and hooks)
+    #[command(long_about = help::INIT_LONG, after_help = help::INIT)]
     Init(init::InitArgs),
     /// Share experiments through a git remote (data first, then refs)
+    #[command(long_about = help::PUSH_LONG, after_help = help::PUSH)]
     Push(push::PushArgs),
     /// Fetch experiments from a git remote
+    #[command(long_about = help::PULL_LONG, after_help = help::PULL)]
     Pull(pull::PullArgs),
     /// Install the git hooks
+    #[command(long_about = help::INSTALL_LONG, after_help = help::INSTALL)]
     Install(install::InstallArgs),
     /// Remove the git hooks, restoring your own
+    #[command(after_help = help::UNINSTALL)]
     Uninstall(install::InstallArgs),
     /// Promote a checkpoint to a branch with its code and a pointer to its weights
+    #[command(long_about = help::BRANCH_LONG, after_help = help::BRANCH)]
     Branch(branch::BranchArgs),
     /// Bring an experiment's code and params into the working tree, without committing
+    #[command(long_about = help::APPLY_LONG, after_help = help::APPLY)]
     Apply(apply::ApplyArgs),
     /// Delete stored data that no experiment ref or promoted branch references
+    #[command(long_about = help::GC_LONG, after_help = help::GC)]
     Gc(gc::GcArgs),
     /// Serve a local, read-only web dashboard of the experiments
+    #[command(long_about = help::UI_LONG, after_help = help::UI)]
     Ui(ui::UiArgs),
     /// Write a self-contained HTML report of experiments
+    #[command(long_about = help::REPORT_LONG, after_help = help::REPORT)]
     Report(report::ReportArgs),
+    /// Print a shell's completion script (bash, zsh, fish)
+    #[command(long_about = help::COMPLETIONS_LONG, after_help = help::COMPLETIONS)]
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages and the bash completion file the Python package installs
+    #[command(hide = true)]
+    GenerateShare(man::GenerateShareArgs),
     /// Run a git hook (called by the installed hooks)
     #[command(hide = true)]
     Hook(hook::HookArgs),
@@ -118,6 +157,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Gc(args) => gc::cmd_gc(g, args),
         Command::Ui(args) => ui::cmd_ui(g, args),
         Command::Report(args) => report::cmd_report(g, args),
+        Command::Completions(args) => completions::cmd_completions(args),
+        Command::GenerateShare(args) => man::cmd_generate_share(args),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod recorder;
 pub mod references;
 pub mod resolve;
 pub mod running;
+pub mod setup;
 pub mod stores;
 
 pub use checkpoint::NewCheckpoint;

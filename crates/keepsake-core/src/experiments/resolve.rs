@@ -147,6 +147,46 @@ pub(crate) fn one_match<'a, T>(
     }
 }
 
+/// An ID a command line can complete to: an experiment, or a checkpoint with its experiment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdCandidate {
+    pub id: Id,
+    pub experiment: Option<Id>,
+}
+
+/// Every experiment and checkpoint whose ID starts with `partial` (a shell's half-typed word,
+/// any text), experiments first: for completing IDs. From git's refs and the checkpoint index
+/// only, never a store (a completion must stay fast, and quiet when a store is down); a project
+/// without git completes nothing, and refs that cannot be read are left out.
+pub fn completions(project: &Project, partial: &str) -> Result<Vec<IdCandidate>> {
+    let Some(git) = &project.git else {
+        return Ok(Vec::new());
+    };
+    let partial = partial.to_ascii_lowercase();
+    let index = crate::git::checkpoint_index::checkpoint_ids(git, false)?;
+    let mut out: Vec<IdCandidate> = index
+        .experiments
+        .iter()
+        .filter(|(e, _)| e.as_str().starts_with(&partial))
+        .map(|(e, _)| IdCandidate {
+            id: e.clone(),
+            experiment: None,
+        })
+        .collect();
+    for (e, checkpoints) in &index.experiments {
+        out.extend(
+            checkpoints
+                .iter()
+                .filter(|c| c.as_str().starts_with(&partial))
+                .map(|c| IdCandidate {
+                    id: c.clone(),
+                    experiment: Some(e.clone()),
+                }),
+        );
+    }
+    Ok(out)
+}
+
 /// The experiment whose ID starts with `prefix` (experiments only, as `experiments.get`).
 pub fn get_experiment(project: &Project, prefix: &str) -> Result<Experiment> {
     match resolve(project, prefix) {
