@@ -170,6 +170,11 @@ def clean_params(mapping):
     return cleaned if isinstance(cleaned, dict) else {}
 
 
+def optimizer_config(config):
+    """An optimizer's configuration as params, without the settings left unset (None)."""
+    return {k: v for k, v in clean_params(config).items() if v is not None}
+
+
 def float32_rounded(value):
     """A float read back from a float32 variable (0.009999999776482582) as the float32's shortest
     form (0.01), as the user wrote it."""

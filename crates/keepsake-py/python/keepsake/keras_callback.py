@@ -191,7 +191,7 @@ class KeepsakeCallback(_Base):
         optimizer = getattr(model, "optimizer", None)
         if optimizer is not None and callable(getattr(optimizer, "get_config", None)):
             try:
-                config = _callbacks.clean_params(optimizer.get_config())
+                config = _callbacks.optimizer_config(optimizer.get_config())
             except Exception:
                 config = {}
             if config:
