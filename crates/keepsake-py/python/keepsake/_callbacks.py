@@ -143,12 +143,12 @@ def json_safe(value, depth=0):
     neither (objects, functions) left out (``_NOT_SCALAR``)."""
     if depth > 20:
         return _NOT_SCALAR
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value
-    if isinstance(value, enum.Enum):
+    if isinstance(value, enum.Enum):  # before str: many are str enums
         return json_safe(value.value, depth + 1)
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return _NOT_SCALAR  # params hold 64-bit integers
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
