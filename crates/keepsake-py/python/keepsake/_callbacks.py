@@ -190,6 +190,18 @@ def float32_rounded(value):
     return float(str(f32))
 
 
+def delete_if_empty(experiment):
+    """Deletes an experiment that has no checkpoint (its callback's first save failed), so a
+    failed try leaves none behind; True when it is gone."""
+    if experiment is None or experiment.checkpoints:
+        return False
+    try:
+        experiment.delete()
+    except Exception as e:
+        warn(f"could not delete the empty experiment {experiment.short_id()}: {e}")
+    return True
+
+
 def warn(message):
     warnings.warn(message, KeepsakeWarning, stacklevel=3)
 

@@ -84,8 +84,16 @@ class KeepsakeCallback(_Base):
             merged.update({k: v for k, v in entry.items() if k != "step"})
         metrics = self._metrics.convert(merged)
         pm = self._metrics.primary_metric(self._primary_metric(args), metrics)
-        self.experiment.checkpoint(path=path, step=state.global_step, metrics=metrics, primary_metric=pm, quiet=True)
+        try:
+            self.experiment.checkpoint(path=path, step=state.global_step, metrics=metrics, primary_metric=pm, quiet=True)
+        except BaseException:
+            self._forget_if_empty()
+            raise
         self._last_saved_step = state.global_step
+
+    def _forget_if_empty(self):
+        if _callbacks.delete_if_empty(self.experiment):
+            self.experiment = None
 
     def _primary_metric(self, args):
         if self.primary_metric is not None:

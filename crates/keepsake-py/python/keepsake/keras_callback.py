@@ -172,13 +172,8 @@ class KeepsakeCallback(_Base):
         self.step += 1
 
     def _forget_if_empty(self):
-        # The first save failed: no experiment is left behind without a checkpoint.
-        if self.step == 0 and self.experiment is not None and not self.experiment.checkpoints:
-            experiment, self.experiment = self.experiment, None
-            try:
-                experiment.delete()
-            except Exception as e:
-                _callbacks.warn(f"could not delete the empty experiment {experiment.short_id()}: {e}")
+        if _callbacks.delete_if_empty(self.experiment):
+            self.experiment = None
 
     def _run_params(self):
         run = {}

@@ -125,14 +125,8 @@ class KeepsakeCallback(*(_bases or (object,))):
             raise
 
     def _forget_if_empty(self):
-        # The first save failed: no experiment is left behind without a checkpoint.
-        experiment = self.experiment
-        if experiment is not None and not experiment.checkpoints:
+        if _callbacks.delete_if_empty(self.experiment):
             self.experiment = None
-            try:
-                experiment.delete()
-            except Exception as e:
-                _callbacks.warn(f"could not delete the empty experiment {experiment.short_id()}: {e}")
 
     def _run_params(self, trainer, pl_module):
         run = {}
