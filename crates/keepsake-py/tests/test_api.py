@@ -151,3 +151,14 @@ def test_a_burst_of_checkpoints_leaves_every_one_in_the_metadata_file(project):
     assert [c["step"] for c in meta["checkpoints"]] == list(range(300))
     row = ls_json()[0]
     assert row["num_checkpoints"] == 300 and row["best_checkpoint"]["step"] == 299
+
+
+def test_metrics_keep_every_digit(project):
+    # Floats such as a float32 loss widened to float64 read back equal, not one bit off.
+    values = [2.2949445247650146, 0.1 + 0.2, 1e-300, 5e-324, 1.7976931348623157e308, 9007199254740993.0]
+    exp = keepsake.init()
+    exp.checkpoint(metrics={f"m{i}": v for i, v in enumerate(values)})
+    exp.stop()
+    got = keepsake.experiments.get(exp.id).checkpoints[0].metrics
+    assert [got[f"m{i}"] for i in range(len(values))] == values
+    assert [ls_json()[0]["latest_checkpoint"]["metrics"][f"m{i}"] for i in range(len(values))] == values

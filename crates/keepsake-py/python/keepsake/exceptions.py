@@ -68,3 +68,8 @@ class InternalError(KeepsakeError):
 class KeepsakeWarning(UserWarning):
     """What git-keepsake warns about (files left out of git, unreadable experiments), through
     Python's ``warnings``, so it can be filtered or turned into an error."""
+
+
+class FrameworkMissing(KeepsakeError, ImportError):
+    """A framework callback was created where its framework (Keras, Lightning, transformers) is
+    not installed."""
