@@ -260,7 +260,7 @@ impl Filter {
                 names_of(&c.metrics, "", &mut names);
             }
         }
-        if names.iter().any(|n| *n == self.name) {
+        if names.contains(&self.name) {
             return Ok(());
         }
         names.sort();
