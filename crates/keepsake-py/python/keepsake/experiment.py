@@ -133,7 +133,9 @@ class Experiment:
         return latest.created - self.created
 
     def checkpoint(self, path=None, step=None, metrics=None, primary_metric=None, quiet=False):
-        """Records a checkpoint and returns it at once; its files upload in the background.
+        """Records a checkpoint. With a local store it returns once the checkpoint is saved;
+        with S3 or GCS at once, its files uploading in the background (``wait()``, ``stop()``
+        and the end of the process wait for them).
 
         Bad arguments raise ``keepsake.exceptions.InvalidArgument`` and consume no step.
         """
@@ -167,7 +169,8 @@ class Experiment:
         self.checkpoints.append(checkpoint)
         self._next_step = step + 1
         if not quiet:
-            what = f", saving '{path}' in the background" if path else ""
+            done = "saved" if self._recorder.waits else "saving"
+            what = f", {done} '{path}'" + ("" if self._recorder.waits else " in the background") if path else ""
             print(f"keepsake: checkpoint {checkpoint.short_id()} (step {step}){what}", file=sys.stderr)
         return checkpoint
 
