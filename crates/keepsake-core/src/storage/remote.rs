@@ -125,6 +125,8 @@ impl RemoteStore {
         let probe = ObjectPath::from(super::layout::REPOSITORY_JSON);
         match self.block(async { self.inner.get(&probe).await.map(|_| ()) }) {
             Err(e) if kind_of(&e) == StorageErrorKind::NoSuchBucket => {}
+            // Unknown for now (the store is down): the write reports it, the next one asks again.
+            Err(e) if kind_of(&e).is_transient() => return Ok(()),
             _ => {
                 *checked = true;
                 return Ok(());
