@@ -12,13 +12,13 @@ PY=${PYTHON:-python3}
 
 stamp() { cat "$@" | sha256sum | cut -c1-16; }
 
-want=$(stamp fixtures/keepsake-0.4.2/install.sh)
+want=$(stamp fixtures/keepsake-0.4.2/install.sh)-mpl
 if [ "$(cat .ci-work/venv-keepsake/.stamp 2>/dev/null)" != "$want" ]; then
     echo "== installing Keepsake 0.4.2 into .ci-work/venv-keepsake" >&2
     rm -rf .ci-work/venv-keepsake
     PATH="$(dirname "$(command -v "$PY")"):$PATH" bash fixtures/keepsake-0.4.2/install.sh .ci-work/venv-keepsake >&2
-    # The example training script needs numpy under Keepsake too.
-    .ci-work/venv-keepsake/bin/pip install -q numpy==2.4.6 >&2
+    # The example training script needs numpy under Keepsake too; the plot tests matplotlib.
+    .ci-work/venv-keepsake/bin/pip install -q numpy==2.4.6 matplotlib==3.11.2 >&2
     echo "$want" > .ci-work/venv-keepsake/.stamp
 fi
 

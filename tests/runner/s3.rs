@@ -116,3 +116,45 @@ fn a_missing_bucket_is_one_error_with_a_hint() {
     );
     // (A store that is down is transient: test_storage_outage_mid_run sees it retried.)
 }
+
+/// A missing bucket is created at the first write, as Keepsake 0.4.2 did (region from
+/// AWS_DEFAULT_REGION, else us-east-1); reading never creates one.
+#[test]
+fn the_first_write_creates_a_missing_bucket_and_reads_do_not() {
+    use keepsake_core::{Error, StorageErrorKind};
+    let Some((t, _)) = s3_project(false) else {
+        return;
+    };
+    let bucket = format!("keepsake-new-{}", Id::generate().short());
+    let url = format!("s3://{bucket}/runs");
+    t.write("keepsake.yaml", &format!("repository: {url}\n"));
+    let missing = |s: &storage::Store| {
+        matches!(
+            s.list(""),
+            Err(Error::Storage {
+                kind: StorageErrorKind::NoSuchBucket,
+                ..
+            })
+        )
+    };
+    // Read-only: an error naming the missing bucket, and still no bucket.
+    let run = t.ks(&["ls"]).fails();
+    assert!(run.stderr.contains(&bucket), "{}", run.stderr);
+    t.ks(&["show", "abc123"]).fails();
+    assert!(missing(&store(&url)));
+
+    let exp = record_run(&t, 0.3, &[0.5, 0.4]);
+    let s = store(&url);
+    assert!(!missing(&s));
+    assert_eq!(
+        &s.get("repository.json").unwrap().unwrap()[..],
+        br#"{"version":1}"#
+    );
+    let ls = t.ks(&["ls", "--json"]).ok().json();
+    assert_eq!(ls[0]["id"], json!(exp.id.as_str()));
+    assert_eq!(ls[0]["num_checkpoints"], json!(2));
+    // The bucket exists now: a second store of it writes without creating anything.
+    let other = store(&format!("s3://{bucket}/other"));
+    other.put("k", b"v".to_vec()).unwrap();
+    assert_eq!(&other.get("k").unwrap().unwrap()[..], b"v");
+}

@@ -158,6 +158,20 @@ pub enum Error {
     /// a bug in git-keepsake, not in what it was given.
     #[error("Internal error: {message}")]
     Internal { message: String },
+    /// A checkout of a checkpoint (or experiment) when neither it nor its experiment saved files.
+    #[error("{}", no_files_message(experiment, checkpoint.as_deref()))]
+    NoFiles {
+        experiment: String,
+        checkpoint: Option<String>,
+    },
+}
+
+fn no_files_message(experiment: &str, checkpoint: Option<&str>) -> String {
+    match checkpoint {
+        // Keepsake 0.4.2's sentence (without its doubled "experiment").
+        Some(c) => format!("Neither the checkpoint {c} nor its experiment {experiment} have any files associated with them"),
+        None => format!("The experiment {experiment} has no files associated with it"),
+    }
 }
 
 fn not_saved_list(checkpoints: &[String], experiment: &str) -> String {
@@ -252,6 +266,9 @@ impl Error {
             ),
             Error::Storage { url, .. } if url.starts_with("s3://") => Some(
                 "Check AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and that the bucket exists".into(),
+            ),
+            Error::NoFiles { .. } => Some(
+                "Only what was recorded with a path has files: pass `path` to init() or checkpoint() to save files".into(),
             ),
             Error::Internal { .. } => Some(
                 "This is a bug in git-keepsake; please report it with the command that failed".into(),

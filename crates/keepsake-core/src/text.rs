@@ -156,3 +156,44 @@ mod tests {
         );
     }
 }
+
+/// Of `candidates`, the (up to three) closest to `name` by edit distance, nearest first: what a
+/// "did you mean" hint offers. Only names within a third of the length (at least 2) count.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let limit = (name.chars().count() / 3).max(2);
+    let mut scored: Vec<(usize, &str)> = candidates
+        .into_iter()
+        .map(|c| (edit_distance(&name.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(3).map(|(_, c)| c).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod closest_tests {
+    #[test]
+    fn suggests_near_names_only() {
+        let names = ["learning_rate", "lr", "loss", "accuracy"];
+        assert_eq!(super::closest("lr2", names), ["lr"]);
+        assert_eq!(super::closest("los", names), ["loss", "lr"]);
+        assert_eq!(super::closest("learning-rate", names), ["learning_rate"]);
+        assert!(super::closest("zzzzzz", names).is_empty());
+    }
+}

@@ -14,7 +14,10 @@ pub(crate) fn exception_class(e: &Error) -> &'static str {
         }
         Error::IncompatibleVersion { .. } => "IncompatibleRepositoryVersion",
         Error::CorruptedSpec { .. } => "CorruptedRepositorySpec",
-        Error::NotFound { .. } => "DoesNotExist",
+        Error::NotFound { .. } | Error::NoFiles { .. } => "DoesNotExist",
+        // A malformed ID or prefix names nothing: DoesNotExist as in Keepsake 0.4.2, and still
+        // an InvalidArgument (the class subclasses both).
+        Error::BadName { .. } => "InvalidID",
         Error::Ambiguous { .. } => "AmbiguousID",
         // Kinds of their own in the core, each a bad argument: InvalidArgument, as Keepsake 0.4.2.
         Error::InvalidInput { .. }
@@ -22,8 +25,7 @@ pub(crate) fn exception_class(e: &Error) -> &'static str {
         | Error::Diverged { .. }
         | Error::UnknownRemote { .. }
         | Error::BadExpression { .. }
-        | Error::BadCheckpoint { .. }
-        | Error::BadName { .. } => "InvalidArgument",
+        | Error::BadCheckpoint { .. } => "InvalidArgument",
         Error::Storage { .. } | Error::MissingData { .. } | Error::StoreOnlyMissing { .. } => {
             "StorageError"
         }
@@ -48,6 +50,10 @@ pub(crate) fn hint_of(e: &Error) -> Option<String> {
             Some("Commit or move those files, or pass `force=True` to overwrite them".into())
         }
         Error::NotFound { .. } => Some("`project.experiments.list()` shows the experiments".into()),
+        Error::NoFiles { .. } => Some(
+            "You need to pass the 'path' argument to 'init()' or 'checkpoint()' to check out files"
+                .into(),
+        ),
         _ => e.hint(),
     }
 }

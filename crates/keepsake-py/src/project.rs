@@ -114,19 +114,35 @@ impl PyProject {
         })
     }
 
-    /// Every experiment, with its checkpoints, as a JSON array; problems as warnings.
-    fn list(&self, py: Python<'_>) -> PyResult<String> {
+    /// Every experiment (or those `filter`, in `ls --filter`'s grammar, keeps), with its
+    /// checkpoints, as a JSON array; problems as warnings.
+    #[pyo3(signature = (filter=None))]
+    fn list(&self, py: Python<'_>, filter: Option<String>) -> PyResult<String> {
         let project = self.inner.clone();
         let (exps, problems, running) = py_result(
             py,
             py.allow_threads(|| {
+                // Parsed first: a bad expression is reported before anything is read.
+                let filter = filter
+                    .as_deref()
+                    .map(keepsake_core::model::filter::Filter::parse)
+                    .transpose()?;
                 settle(None);
                 let (exps, problems) = keepsake_core::experiments::read::experiments(&project)?;
-                Ok((
-                    exps,
-                    problems,
-                    keepsake_core::experiments::running::running_ids(&project)?,
-                ))
+                let running = keepsake_core::experiments::running::running_ids(&project)?;
+                let exps = match filter {
+                    None => exps,
+                    Some(f) => keepsake_core::model::filter::keep_experiments(
+                        exps.into_iter()
+                            .map(|e| {
+                                let r = running.contains(&e.id);
+                                (e, r)
+                            })
+                            .collect(),
+                        &[f],
+                    )?,
+                };
+                Ok((exps, problems, running))
             }),
         )?;
         for p in problems {

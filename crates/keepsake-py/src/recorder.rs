@@ -42,6 +42,7 @@ pub(crate) fn recorder_options(heartbeat: bool) -> keepsake_core::Result<Recorde
         retry_for: Duration::from_secs(retry_for),
         staging_root: None,
         capture_memory: capture_mb.saturating_mul(1 << 20),
+        wait_when_local: true,
         on_event: Arc::new(print_event),
     })
 }
@@ -137,6 +138,12 @@ impl PyRecorder {
         let recorder = Arc::clone(&self.inner);
         let c = py_result(py, py.allow_threads(|| recorder.checkpoint(spec)))?;
         Ok(c.to_json_value().to_string())
+    }
+
+    /// Whether `checkpoint()` returns with the checkpoint saved (a local store).
+    #[getter]
+    fn waits(&self) -> bool {
+        self.inner.waits_for_saves()
     }
 
     fn pending(&self) -> usize {

@@ -190,11 +190,10 @@ pub fn checkout(
         None => None,
     };
     if exp.path.is_empty() && checkpoint.is_none_or(|c| c.path.is_empty()) {
-        return Err(Error::invalid(
-            "checkout target",
-            checkpoint.map(|c| c.id.short()).unwrap_or(exp.id.short()),
-            "it has no files: pass `path` to init() or checkpoint() to save files",
-        ));
+        return Err(Error::NoFiles {
+            experiment: exp.id.short().to_string(),
+            checkpoint: checkpoint.map(|c| c.id.short().to_string()),
+        });
     }
     check_destination(project, dest)?;
     let staging = staging_in(dest)?;

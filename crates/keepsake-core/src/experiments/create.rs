@@ -36,6 +36,7 @@ pub(crate) fn non_empty(path: &Option<String>) -> Option<&str> {
 /// Refuses to write to a repository made by a newer format; writes `repository.json` if absent.
 pub fn check_repository_spec(project: &Project) -> Result<()> {
     let url = project.store.url().to_string();
+    project.store.prepare_write()?;
     match project.store.get(storage::REPOSITORY_JSON)? {
         None => project
             .store

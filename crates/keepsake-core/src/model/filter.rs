@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::model::{value, Summary};
+use crate::model::{value, Experiment, Summary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -229,6 +229,84 @@ pub fn sort(rows: &mut Vec<Summary>, key: &str) -> Result<()> {
     let mut taken: Vec<Option<Summary>> = rows.drain(..).map(Some).collect();
     rows.extend(keyed.iter().filter_map(|(_, i)| taken[*i].take()));
     Ok(())
+}
+
+/// The names `lookup` answers for built-in fields, whatever the experiment.
+const BUILT_IN: [&str; 8] = [
+    "created", "started", "step", "user", "host", "command", "status", "id",
+];
+
+fn names_of(map: &serde_json::Map<String, Value>, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in map {
+        let name = format!("{prefix}{k}");
+        if let Value::Object(m) = v {
+            names_of(m, &format!("{name}."), out);
+        }
+        out.push(name);
+    }
+}
+
+impl Filter {
+    /// An error when no row has the filter's name (a built-in field, a param, or a metric of a
+    /// checkpoint), with the closest names as a hint; none when there are no rows at all.
+    pub fn check_known(&self, rows: &[Summary]) -> Result<()> {
+        if rows.is_empty() || BUILT_IN.contains(&self.name.as_str()) {
+            return Ok(());
+        }
+        let mut names = Vec::new();
+        for s in rows {
+            names_of(&s.experiment.params, "", &mut names);
+            for c in s.best.iter().chain(s.latest.iter()) {
+                names_of(&c.metrics, "", &mut names);
+            }
+        }
+        if names.contains(&self.name) {
+            return Ok(());
+        }
+        names.sort();
+        names.dedup();
+        let near = crate::text::closest(&self.name, names.iter().map(String::as_str));
+        let message = if near.is_empty() {
+            "no experiment has a param or metric of that name".to_string()
+        } else {
+            let near: Vec<String> = near.iter().map(|n| format!("`{n}`")).collect();
+            format!(
+                "no experiment has a param or metric of that name; did you mean {}?",
+                near.join(" or ")
+            )
+        };
+        Err(Error::BadExpression {
+            what: "filter name".into(),
+            value: self.name.clone(),
+            message,
+        })
+    }
+}
+
+/// Of `exps` (each with whether it is running), those every filter keeps, as `ls --filter`
+/// keeps rows; a filter naming what none of them has is an error (`Filter::check_known`).
+pub fn keep_experiments(
+    exps: Vec<(Experiment, bool)>,
+    filters: &[Filter],
+) -> Result<Vec<Experiment>> {
+    let rows: Vec<Summary> = exps
+        .iter()
+        .map(|(e, running)| Summary::of(e.clone(), *running))
+        .collect();
+    for f in filters {
+        f.check_known(&rows)?;
+    }
+    let mut out = Vec::new();
+    for ((exp, _), row) in exps.into_iter().zip(&rows) {
+        let mut keep = true;
+        for f in filters {
+            keep &= f.matches(row)?;
+        }
+        if keep {
+            out.push(exp);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -136,6 +136,7 @@ pub fn push(
     report.commits_published = check_privacy(&dir, remote, &advertised, &to_upload, opts)?;
     // Data first: a ref never reaches the remote before everything it names is in its store.
     if target.url() != project.store.url() {
+        target.prepare_write()?;
         target.get(storage::REPOSITORY_JSON)?.map_or_else(
             || target.put(storage::REPOSITORY_JSON, storage::REPOSITORY_SPEC),
             |_| Ok(()),

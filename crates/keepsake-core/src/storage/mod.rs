@@ -88,6 +88,16 @@ impl Store {
         }
     }
 
+    /// What a write needs first: a missing S3 bucket is created (as Keepsake 0.4.2 did), once
+    /// per store. Writes do this themselves; a writer that reads first (the repository spec)
+    /// calls it before reading. Reads alone never create a bucket.
+    pub fn prepare_write(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Local(_) => Ok(()),
+            Backend::Remote(r) => r.ensure_bucket(),
+        }
+    }
+
     fn local(&self) -> Option<&LocalStore> {
         match &self.backend {
             Backend::Local(l) => Some(l),

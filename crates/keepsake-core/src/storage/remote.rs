@@ -33,6 +33,10 @@ pub(super) struct RemoteStore {
     deadline: Option<(std::time::Instant, Duration)>,
     /// Whether a 404 of this store has been seen to mean a missing key (see `size`).
     bucket_seen: Arc<AtomicBool>,
+    /// How to create the bucket at the first write when it is missing (S3), and whether that
+    /// check was done (once per store).
+    bucket_maker: Option<Arc<BucketMaker>>,
+    bucket_checked: Arc<Mutex<bool>>,
 }
 
 impl RemoteStore {
@@ -62,7 +66,17 @@ impl RemoteStore {
                 {
                     builder = builder.with_region("us-east-1");
                 }
-                with_prefix(Arc::new(builder.build().map_err(fail)?), prefix)
+                let maker = BucketMaker::for_s3(&builder, bucket);
+                let s3 = builder.build().map_err(fail)?;
+                let (url, region) = maker;
+                let maker = BucketMaker {
+                    s3: s3.clone(),
+                    url,
+                    region,
+                };
+                let mut store = RemoteStore::new(with_prefix(Arc::new(s3), prefix), display);
+                store.bucket_maker = Some(Arc::new(maker));
+                return Ok(store);
             }
             StorageUrl::Gcs { bucket, prefix } => {
                 if !gcs_credentials_configured() {
@@ -92,7 +106,44 @@ impl RemoteStore {
             url: url.to_string(),
             deadline: None,
             bucket_seen: Arc::new(AtomicBool::new(false)),
+            bucket_maker: None,
+            bucket_checked: Arc::new(Mutex::new(false)),
         }
+    }
+
+    /// Before the first write: a missing bucket is created, as Keepsake 0.4.2 did (reads never
+    /// create one). A GET of a key tells a missing bucket from a missing key; an error is the
+    /// creation's refusal (the write itself would only say NoSuchBucket).
+    pub(super) fn ensure_bucket(&self) -> Result<()> {
+        let Some(maker) = &self.bucket_maker else {
+            return Ok(());
+        };
+        let mut checked = self.bucket_checked.lock();
+        if *checked {
+            return Ok(());
+        }
+        let probe = ObjectPath::from(super::layout::REPOSITORY_JSON);
+        match self.block(async { self.inner.get(&probe).await.map(|_| ()) }) {
+            Err(e) if kind_of(&e) == StorageErrorKind::NoSuchBucket => {}
+            // Unknown for now (the store is down): the write reports it, the next one asks again.
+            Err(e) if kind_of(&e).is_transient() => return Ok(()),
+            _ => {
+                *checked = true;
+                return Ok(());
+            }
+        }
+        let created = self.block(maker.create());
+        *checked = true;
+        created.map_err(|e| Error::Storage {
+            url: self.url.clone(),
+            key: String::new(),
+            message: format!(
+                "the bucket is missing and creating it failed: {}",
+                one_line(&e.to_string())
+            ),
+            kind: StorageErrorKind::NoSuchBucket,
+            source: Some(Box::new(e)),
+        })
     }
 
     pub(super) fn with_timeout(&self, timeout: Duration) -> RemoteStore {
@@ -144,6 +195,7 @@ impl RemoteStore {
     }
 
     pub(super) fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        self.ensure_bucket()?;
         let path = ObjectPath::from(key);
         self.block(self.inner.put(&path, PutPayload::from(bytes)))
             .map(|_| ())
@@ -205,6 +257,8 @@ impl RemoteStore {
     /// A multipart upload driven by a task on the runtime: chunks go to it through a bounded
     /// channel, and dropping the writer aborts the upload, so nothing partial ever appears.
     pub(super) fn writer(&self, key: &str) -> ObjectWriter {
+        // A refusal shows as the upload's own NoSuchBucket error, with its hint.
+        let _ = self.ensure_bucket();
         let (tx, mut rx) = mpsc::channel::<Chunk>(4);
         let (done_tx, done_rx) = oneshot::channel();
         let mut upload = BufWriter::new(self.inner.clone(), ObjectPath::from(key));
@@ -255,6 +309,85 @@ impl RemoteStore {
             rx,
             current: Bytes::new(),
         }))
+    }
+}
+
+/// An S3 CreateBucket request, signed with the store's own credentials (object_store has no
+/// call for it).
+pub(super) struct BucketMaker {
+    s3: object_store::aws::AmazonS3,
+    /// The bucket's URL: `endpoint/bucket`, or AWS's virtual-hosted name.
+    url: String,
+    region: String,
+}
+
+impl BucketMaker {
+    fn for_s3(builder: &object_store::aws::AmazonS3Builder, bucket: &str) -> (String, String) {
+        use object_store::aws::AmazonS3ConfigKey as Key;
+        let region = builder
+            .get_config_value(&Key::Region)
+            .unwrap_or_else(|| "us-east-1".into());
+        let virtual_hosted = builder
+            .get_config_value(&Key::VirtualHostedStyleRequest)
+            .is_some_and(|v| v == "true");
+        let url = match builder.get_config_value(&Key::Endpoint) {
+            Some(endpoint) if virtual_hosted => endpoint,
+            Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+            None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
+        };
+        (url, region)
+    }
+
+    async fn create(&self) -> object_store::Result<()> {
+        use object_store::client::{HttpConnector, HttpRequestBody, ReqwestConnector};
+        let generic = |e: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
+            store: "S3",
+            source: e,
+        };
+        let credential = self.s3.credentials().get_credential().await?;
+        // us-east-1 is S3's default and refuses to be named as a location constraint.
+        let body = if self.region == "us-east-1" {
+            String::new()
+        } else {
+            format!(
+                "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
+                self.region
+            )
+        };
+        let mut request = http::Request::builder()
+            .method(http::Method::PUT)
+            .uri(&self.url)
+            .body(HttpRequestBody::from(body))
+            .map_err(|e| generic(Box::new(e)))?;
+        object_store::aws::AwsAuthorizer::new(&credential, "s3", &self.region)
+            .authorize(&mut request, None);
+        let client = ReqwestConnector::default()
+            .connect(&client_options().with_allow_http(self.url.starts_with("http://")))?;
+        let response = client
+            .execute(request)
+            .await
+            .map_err(|e| generic(Box::new(e)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.into_body().bytes().await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        // Made meanwhile by another process of this user: what was wanted.
+        if text.contains("BucketAlreadyOwnedByYou") {
+            return Ok(());
+        }
+        let code = text
+            .split("<Code>")
+            .nth(1)
+            .and_then(|s| s.split("</Code>").next())
+            .unwrap_or("");
+        Err(generic(
+            format!("CreateBucket answered {status} {code}")
+                .trim()
+                .to_string()
+                .into(),
+        ))
     }
 }
 

@@ -15,7 +15,7 @@ from ._core import __version__
 from .checkpoint import Checkpoint, CheckpointList
 from .exceptions import KeepsakeError
 from .experiment import Experiment, ExperimentList
-from .project import ExperimentCollection, Project
+from .project import ExperimentCollection, Project, init
 
 __all__ = [
     "Checkpoint",
@@ -32,11 +32,6 @@ __all__ = [
 ]
 
 default_project = Project()
-
-
-def init(path=None, params=None, disable_heartbeat=False, debug=False):
-    """Creates an experiment in the project of the current directory and returns it."""
-    return Project(debug=debug).experiments.create(path=path, params=params, disable_heartbeat=disable_heartbeat)
 
 
 def __getattr__(name):

@@ -44,19 +44,62 @@ class _Stream(io.RawIOBase):
         super().close()
 
 
-class Checkpoint:
-    """A checkpoint. ``metrics`` is a dict; ``primary_metric`` is ``{"name", "goal"}`` or None."""
+def _format_time(t):
+    if not isinstance(t, datetime.datetime):
+        return t
+    if t.tzinfo is not None:
+        t = t.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-    def __init__(self, data, experiment=None):
-        self.id = data["id"]
-        self.created = parse_time(data.get("created"))
-        self.path = data.get("path") or None
-        self.step = data.get("step", 0)
-        self.metrics = _values.decode(data.get("metrics")) or None
-        self.primary_metric = data.get("primary_metric")
-        self._experiment = experiment
-        # The record as the core wrote it, for rules the core applies (the best checkpoint).
-        self._data = data
+
+class Checkpoint:
+    """A checkpoint. ``metrics`` is a dict; ``primary_metric`` is ``{"name", "goal"}`` or None.
+
+    Built from Keepsake 0.4.2's keyword fields (``Checkpoint(id=..., created=..., step=...,
+    metrics=..., primary_metric=...)``) as Keepsake's tests and notebooks do; such a checkpoint
+    belongs to no experiment until it is read back from one.
+    """
+
+    def __init__(self, id, created=None, path=None, step=None, metrics=None, primary_metric=None):
+        self.id = id
+        self.created = created
+        self.path = path or None
+        self.step = step
+        self.metrics = metrics
+        self.primary_metric = primary_metric
+        self._experiment = None
+        # The record in the core's shape, for rules the core applies (the best checkpoint).
+        self._data = {
+            "id": id,
+            "created": _format_time(created),
+            "path": path or "",
+            "step": step,
+            "metrics": _values.encode_mapping(metrics, "metrics") if metrics else None,
+            "primary_metric": primary_metric,
+        }
+
+    @classmethod
+    def _from_record(cls, data, experiment=None):
+        """A checkpoint as the core recorded it (its JSON record)."""
+        c = cls.__new__(cls)
+        c.id = data["id"]
+        c.created = parse_time(data.get("created"))
+        c.path = data.get("path") or None
+        c.step = data.get("step", 0)
+        c.metrics = _values.decode(data.get("metrics")) or None
+        c.primary_metric = data.get("primary_metric")
+        c._experiment = experiment
+        c._data = data
+        return c
+
+    def __eq__(self, other):
+        if not isinstance(other, Checkpoint):
+            return NotImplemented
+        fields = ("id", "created", "path", "step", "metrics", "primary_metric")
+        return all(getattr(self, f) == getattr(other, f) for f in fields)
+
+    def __hash__(self):
+        return hash(self.id)
 
     def short_id(self):
         return self.id[:7]
@@ -115,5 +158,8 @@ class CheckpointList(list):
         return names.pop()
 
     def plot(self, metric=None, logy=False, plot_only=False):
-
-        plot_checkpoints(self, metric or self.primary_metric(), logy=logy, plot_only=plot_only)
+        """Plots a metric (default: the primary metric) against the step, in a new figure
+        unless ``plot_only``. Needs matplotlib."""
+        first = self[0]._experiment if len(self) else None
+        label = first.short_id() if first is not None else None
+        plot_checkpoints(self, metric or self.primary_metric(), logy=logy, plot_only=plot_only, label=label)

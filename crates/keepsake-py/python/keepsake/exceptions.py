@@ -53,6 +53,11 @@ class InvalidArgument(KeepsakeError, ValueError):
     """A bad argument: the message names the value."""
 
 
+class InvalidID(DoesNotExist, InvalidArgument):
+    """An ID or ID prefix that is not one (IDs are hexadecimal): it names nothing, so it is a
+    ``DoesNotExist`` as in Keepsake 0.4.2, and a bad argument."""
+
+
 class UnsafeArchive(KeepsakeError):
     """A tarball entry, tree entry or storage key would be written outside its target."""
 

@@ -1,5 +1,6 @@
 """Experiments: a training run's code, params and checkpoints."""
 
+import html
 import json
 import math
 import os
@@ -38,7 +39,55 @@ def _validate_primary_metric(primary_metric, metrics):
 class Experiment:
     """An experiment. Created by ``keepsake.init()``; read back by ``keepsake.experiments``."""
 
-    def __init__(self, project, data, recorder=None):
+    def __init__(
+        self,
+        project,
+        id,
+        created=None,
+        user=None,
+        host=None,
+        command=None,
+        config=None,
+        path=None,
+        params=None,
+        python_version=None,
+        python_packages=None,
+        keepsake_version=None,
+        checkpoints=None,
+    ):
+        """Keepsake 0.4.2's fields, as its tests and notebooks build experiments; one read back
+        from a project comes from ``project.experiments``."""
+        self._setup(project, None)
+        self.id = id
+        self.created = created
+        self.user = user
+        self.host = host
+        self.command = command
+        self.config = config
+        self.path = path
+        self.params = params
+        self.python_version = python_version
+        self.python_packages = python_packages
+        self.keepsake_version = keepsake_version
+        self.git_commit = None
+        self.git_dirty = False
+        self._running = False
+        self.checkpoints = CheckpointList(checkpoints or [])
+        for c in self.checkpoints:
+            if c._experiment is None:
+                c._experiment = self
+        self._after_load()
+
+    @classmethod
+    def _from_record(cls, project, data, recorder=None):
+        """An experiment as the core recorded it (its JSON record)."""
+        exp = cls.__new__(cls)
+        exp._setup(project, recorder)
+        exp._load(data)
+        exp._after_load()
+        return exp
+
+    def _setup(self, project, recorder):
         self._project = project
         self._recorder = recorder
         # Whether this process started the run (and beats its heartbeat): only then does the
@@ -47,9 +96,11 @@ class Experiment:
         self._stopped = False
         self._pid = os.getpid()
         self._next_step = 0
-        self._load(data)
-        if self.checkpoints:
-            self._next_step = max(c.step for c in self.checkpoints) + 1
+
+    def _after_load(self):
+        steps = [c.step for c in self.checkpoints if isinstance(c.step, int)]
+        if steps:
+            self._next_step = max(steps) + 1
 
     def _load(self, data):
         self.id = data["id"]
@@ -66,7 +117,7 @@ class Experiment:
         self.git_commit = data.get("git_commit")
         self.git_dirty = data.get("git_dirty", False)
         self._running = data.get("running", False)
-        self.checkpoints = CheckpointList(Checkpoint(c, self) for c in (data.get("checkpoints") or []))
+        self.checkpoints = CheckpointList(Checkpoint._from_record(c, self) for c in (data.get("checkpoints") or []))
 
     def short_id(self):
         return self.id[:7]
@@ -82,7 +133,9 @@ class Experiment:
         return latest.created - self.created
 
     def checkpoint(self, path=None, step=None, metrics=None, primary_metric=None, quiet=False):
-        """Records a checkpoint and returns it at once; its files upload in the background.
+        """Records a checkpoint. With a local store it returns once the checkpoint is saved;
+        with S3 or GCS at once, its files uploading in the background (``wait()``, ``stop()``
+        and the end of the process wait for them).
 
         Bad arguments raise ``keepsake.exceptions.InvalidArgument`` and consume no step.
         """
@@ -112,11 +165,12 @@ class Experiment:
             self._recorder = self._project._core.resume(self.id)
             _track(self)
         data = json.loads(self._recorder.checkpoint(json.dumps(spec, allow_nan=False)))
-        checkpoint = Checkpoint(data, self)
+        checkpoint = Checkpoint._from_record(data, self)
         self.checkpoints.append(checkpoint)
         self._next_step = step + 1
         if not quiet:
-            what = f", saving '{path}' in the background" if path else ""
+            done = "saved" if self._recorder.waits else "saving"
+            what = f", {done} '{path}'" + ("" if self._recorder.waits else " in the background") if path else ""
             print(f"keepsake: checkpoint {checkpoint.short_id()} (step {step}){what}", file=sys.stderr)
         return checkpoint
 
@@ -168,11 +222,25 @@ class Experiment:
     def plot(self, metric=None, logy=False, plot_only=False):
         """Plots a metric (default: the primary metric) against the step. Needs matplotlib."""
         require_matplotlib()
-        plot_checkpoints(self.checkpoints, metric or self.primary_metric(), logy=logy, plot_only=plot_only, label=self.short_id())
+        metric = metric or self.primary_metric()
+        plot_checkpoints(self.checkpoints, metric, logy=logy, plot_only=plot_only, label=self.short_id())
 
     def _repr_html_(self):
-        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in (self.params or {}).items())
-        return f"<p>Experiment {self.short_id()}</p><table>{rows}</table>"
+        # Keepsake 0.4.2's layout; every value escaped.
+        out = f'<p><b><pre style="display: inline">Experiment(id="{html.escape(self.id)}")</pre></b></p><p>'
+        for name in ["created", "host", "user", "command", "duration"]:
+            out += '<pre style="display: inline">{:10s}</pre> {}<br/>'.format(
+                html.escape(name) + ":", html.escape(str(getattr(self, name)))
+            )
+        out += "</p>"
+        out += '<p><b><pre style="display: inline">params:</pre></b></p>'
+        out += '<table><tr><th style="text-align: left">Name</th><th style="text-align: left">Value</th></tr>'
+        for key, value in (self.params or {}).items():
+            out += '<tr><td style="text-align: left"><pre>{}</pre></td><td style="text-align: left">{}</td>'.format(
+                html.escape(str(key)), html.escape(str(value))
+            )
+        out += "</table>"
+        return out
 
 
 class ExperimentList(list):
@@ -189,13 +257,18 @@ class ExperimentList(list):
         return names.pop()
 
     def plot(self, metric=None, logy=False):
+        """Plots a metric (default: the shared primary metric) of every experiment against the
+        step, in a new figure per call (Keepsake 0.4.2 drew each call into fresh axes)."""
         plt = require_matplotlib()
         metric = metric or self.primary_metric()
+        plt.figure()
         for e in self:
-            plot_checkpoints(e.checkpoints, metric, logy=logy, plot_only=True, label=e.short_id())
-        plt.legend()
+            plot_checkpoints(e.checkpoints, metric, plot_only=True, label=e.short_id())
+        plt.legend(bbox_to_anchor=(1, 1))
         plt.xlabel("step")
         plt.ylabel(metric)
+        if logy:
+            plt.yscale("log")
 
     def scatter(self, param, metric=None, logx=False, logy=False):
         plt = require_matplotlib()
@@ -219,8 +292,43 @@ class ExperimentList(list):
             e.delete()
 
     def _repr_html_(self):
-        rows = "".join(f"<tr><td>{e.short_id()}</td><td>{e.params}</td></tr>" for e in self)
-        return f"<table><tr><th>id</th><th>params</th></tr>{rows}</table>"
+        """A table as Keepsake 0.4.2's: id, created, user and host (when they differ), params,
+        latest and best checkpoint; every cell escaped."""
+
+        def differs(name):
+            values = {getattr(e, name) or "" for e in self}
+            # Keepsake hid the host when it was not recorded.
+            return len(values) > 1 and not (name == "host" and "" in values)
+
+        def checkpoint_cell(c):
+            if c is None:
+                return ""
+            parens = []
+            if c.step is not None:
+                parens.append(f"step {c.step}")
+            pm = c.primary_metric
+            if pm and c.metrics and c.metrics.get(pm["name"]) is not None:
+                parens.append(f"{pm['name']}: {c.metrics[pm['name']]}")
+            return f"{c.short_id()} ({'; '.join(parens)})" if parens else c.short_id()
+
+        headings = ["id", "created"] + [h for h in ("user", "host") if differs(h)]
+        headings += ["params", "latest_checkpoint", "best_checkpoint"]
+        out = ["<table><tr>"] + [f"<th>{html.escape(h)}</th>" for h in headings] + ["</tr>"]
+        for e in self:
+            out.append("<tr>")
+            for h in headings:
+                if h == "id":
+                    cell = e.short_id()
+                elif h == "latest_checkpoint":
+                    cell = checkpoint_cell(e.latest())
+                elif h == "best_checkpoint":
+                    cell = checkpoint_cell(e.best())
+                else:
+                    cell = str(getattr(e, h))
+                out.append(f"<th>{html.escape(cell)}</th>")
+            out.append("</tr>")
+        out.append("</table>")
+        return "".join(out)
 
 
 # Experiments recording in this process: saved and stopped at interpreter exit and on SIGTERM.

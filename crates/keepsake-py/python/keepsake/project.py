@@ -23,19 +23,35 @@ def _user():
 
 
 def _imported_packages():
-    """Versions of the installed distributions that this process has imported."""
+    """Versions of the installed distributions that this process has imported, by distribution
+    name (``scikit-learn``, imported as ``sklearn``), through ``packages_distributions()``."""
     try:
         import importlib.metadata as md
     except ImportError:
         return {}
-    out = {}
+    imported = {name for name in list(sys.modules) if "." not in name}
+    names = set()
+    mapping = getattr(md, "packages_distributions", None)
+    if mapping is not None:  # Python 3.10+
+        try:
+            for module, dists in mapping().items():
+                if module in imported:
+                    names.update(dists)
+        except Exception:  # a broken distribution on sys.path must not stop init()
+            pass
+    # And by name, as before: an editable install lists no modules of its own.
     for dist in md.distributions():
         name = dist.metadata.get("Name") if dist.metadata else None
-        if not name:
+        if name and (name in imported or name.lower().replace("-", "_") in imported):
+            names.add(name)
+    out = {}
+    for name in names:
+        try:
+            version = md.version(name)
+        except Exception:
             continue
-        key = name.lower().replace("_", "-")
-        if key in sys.modules or key.replace("-", "_") in sys.modules or name in sys.modules:
-            out[key] = dist.version
+        if version:
+            out[name.lower().replace("_", "-")] = version
     return out
 
 
@@ -60,7 +76,7 @@ class ExperimentCollection:
         }
         core = self._project._core
         recorder = core.create(json.dumps(spec, allow_nan=False), not disable_heartbeat)
-        exp = Experiment(self._project, json.loads(recorder.experiment()), recorder)
+        exp = Experiment._from_record(self._project, json.loads(recorder.experiment()), recorder)
         _experiment._track(exp)
         if not quiet:
             saving = f", saved '{path}' to {core.repository}" if path else ""
@@ -69,13 +85,19 @@ class ExperimentCollection:
 
     def get(self, experiment_id_prefix):
         """The experiment whose ID starts with the prefix."""
-        return Experiment(self._project, json.loads(self._project._core.get(experiment_id_prefix)))
+        return Experiment._from_record(self._project, json.loads(self._project._core.get(experiment_id_prefix)))
 
     def list(self, filter=None):
-        """Every experiment, oldest first; ``filter`` is a callable that keeps an experiment."""
-        items = [Experiment(self._project, d) for d in json.loads(self._project._core.list())]
+        """Every experiment, oldest first. ``filter`` keeps some: a callable given each
+        experiment, or a string in ``git keepsake ls --filter``'s grammar (``"lr > 0.005"``),
+        which raises ``InvalidArgument`` for a name no experiment has, suggesting the closest."""
+        if filter is not None and not isinstance(filter, str) and not callable(filter):
+            raise InvalidArgument(f"filter = {filter!r} must be a callable or a string such as 'lr > 0.005'")
+        text = filter if isinstance(filter, str) else None
+        records = json.loads(self._project._core.list(text))
+        items = [Experiment._from_record(self._project, d) for d in records]
         items.sort(key=lambda e: (e.created, e.id))
-        if filter is None:
+        if filter is None or text is not None:
             return ExperimentList(items)
         kept = []
         for e in items:
@@ -109,6 +131,31 @@ class Project:
     @property
     def experiments(self):
         return ExperimentCollection(self)
+
+
+def init(path=None, params=None, disable_heartbeat=False, debug=False):
+    """Creates an experiment in the project of the current directory and returns it."""
+    return Project(debug=debug).experiments.create(path=path, params=params, disable_heartbeat=disable_heartbeat)
+
+
+class ProjectSpec:
+    """repository.json's contents (Keepsake 0.4.2's name): the storage format version."""
+
+    def __init__(self, version):
+        self.version = version
+
+    def __eq__(self, other):
+        return isinstance(other, ProjectSpec) and other.version == self.version
+
+    def __repr__(self):
+        return f"ProjectSpec(version={self.version!r})"
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(**data)
+
+    def to_json(self):
+        return json.dumps({"version": self.version}, indent=2)
 
 
 atexit.register(_experiment._finish_all)

@@ -63,6 +63,10 @@ pub struct RecorderOptions {
     /// How many bytes of captured files may wait in memory for their save; past it, they wait
     /// on disk.
     pub capture_memory: u64,
+    /// Whether `checkpoint()` returns only once the checkpoint is saved and recorded when the
+    /// store is a local directory (a remote store's upload stays in the background): a
+    /// process may then remove its directory right after, as a test's temporary one.
+    pub wait_when_local: bool,
     pub on_event: EventSink,
 }
 
@@ -73,6 +77,7 @@ impl Default for RecorderOptions {
             retry_for: Duration::from_secs(600),
             staging_root: None,
             capture_memory: crate::experiments::capture::DEFAULT_MEMORY_BUDGET,
+            wait_when_local: true,
             on_event: Arc::new(|_| {}),
         }
     }
@@ -235,6 +240,11 @@ impl Recorder {
                     return;
                 }
                 drop(stopped);
+                // A local store that is gone (its directory removed, a test's temporary one)
+                // is not made again by a beat: nothing would read it, and it would be left over.
+                if !shared.project.store.exists() {
+                    continue;
+                }
                 if let Err(e) = crate::experiments::running::heartbeat(&shared.project, &id) {
                     if !reported {
                         (shared.options.on_event)(Event::HeartbeatFailed(e.to_string()));
@@ -328,7 +338,21 @@ impl Recorder {
                 "its upload worker has stopped",
             ));
         }
+        drop(queue);
+        if self.waits_for_saves() {
+            // Saved or given up; a failure stays for `wait()`/`stop()` to raise, as a remote
+            // store's does (the event reported it already).
+            let short = checkpoint.id.short();
+            while progress.pending.iter().any(|p| p == short) {
+                self.shared.drained.wait(&mut progress);
+            }
+        }
         Ok(checkpoint)
+    }
+
+    /// Whether `checkpoint()` returns with the checkpoint saved (see `wait_when_local`).
+    pub fn waits_for_saves(&self) -> bool {
+        self.shared.options.wait_when_local && self.shared.project.store_is_local()
     }
 
     /// Checkpoints captured but not yet saved (or given up).
