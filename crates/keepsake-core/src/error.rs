@@ -156,6 +156,14 @@ pub enum Error {
     },
     /// Something that cannot happen did (a worker thread panicked, a record failed to encode):
     /// a bug in git-keepsake, not in what it was given.
+    /// A filter, sort key or column naming what no experiment has (a typo, most often).
+    #[error("Invalid {what} `{name}`: no experiment has a param, metric or field of that name")]
+    UnknownName {
+        what: String,
+        name: String,
+        /// The closest names that exist, best first.
+        suggestions: Vec<String>,
+    },
     #[error("Internal error: {message}")]
     Internal { message: String },
 }
@@ -253,6 +261,17 @@ impl Error {
             Error::Storage { url, .. } if url.starts_with("s3://") => Some(
                 "Check AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and that the bucket exists".into(),
             ),
+            Error::UnknownName { suggestions, .. } => Some(match suggestions.as_slice() {
+                [] => format!(
+                    "Names are params, metrics of the best (else latest) checkpoint, or one of: {}",
+                    crate::model::filter::BUILT_IN.join(", ")
+                ),
+                [one] => format!("Did you mean `{one}`?"),
+                [first @ .., last] => format!(
+                    "Did you mean {} or `{last}`?",
+                    first.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                ),
+            }),
             Error::Internal { .. } => Some(
                 "This is a bug in git-keepsake; please report it with the command that failed".into(),
             ),

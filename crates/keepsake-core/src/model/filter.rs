@@ -3,6 +3,7 @@
 //! panicked.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
@@ -191,15 +192,136 @@ pub fn lookup(s: &Summary, name: &str) -> Value {
     nested(&e.params, name).cloned().unwrap_or(Value::Null)
 }
 
-/// `KEY` ascending, `-KEY` (or Keepsake's `KEY-desc`) descending.
-pub fn sort(rows: &mut Vec<Summary>, key: &str) -> Result<()> {
-    let (name, descending) = if let Some(k) = key.strip_prefix('-') {
+/// The names every experiment has, besides its params and metrics.
+pub const BUILT_IN: [&str; 8] = [
+    "created", "started", "step", "user", "host", "command", "status", "id",
+];
+
+/// A sort key's name and whether it is descending: `KEY`, `-KEY` or Keepsake's `KEY-desc` /
+/// `KEY-asc`.
+pub fn sort_key(key: &str) -> (&str, bool) {
+    if let Some(k) = key.strip_prefix('-') {
         (k, true)
     } else if let Some(k) = key.strip_suffix("-desc") {
         (k, true)
     } else {
         (key.strip_suffix("-asc").unwrap_or(key), false)
-    };
+    }
+}
+
+/// Whether `name` is a built-in field or a param or metric (nested by dots) of some row; a name
+/// whose value is null counts, since `name = None` means something then.
+pub fn has_name(rows: &[Summary], name: &str) -> bool {
+    BUILT_IN.contains(&name)
+        || rows.iter().any(|s| {
+            nested(&s.experiment.params, name).is_some()
+                || [&s.best, &s.latest]
+                    .into_iter()
+                    .flatten()
+                    .any(|c| nested(&c.metrics, name).is_some())
+        })
+}
+
+/// Every name `has_name` takes for these rows, sorted: built-ins, params and metrics, nested
+/// ones by dots.
+pub fn known_names(rows: &[Summary]) -> Vec<String> {
+    fn walk(prefix: &str, map: &serde_json::Map<String, Value>, out: &mut BTreeSet<String>) {
+        for (k, v) in map {
+            let name = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            if let Value::Object(m) = v {
+                walk(&name, m, out);
+            }
+            out.insert(name);
+        }
+    }
+    let mut names: BTreeSet<String> = BUILT_IN.iter().map(|s| s.to_string()).collect();
+    for s in rows {
+        walk("", &s.experiment.params, &mut names);
+        for c in [&s.best, &s.latest].into_iter().flatten() {
+            walk("", &c.metrics, &mut names);
+        }
+    }
+    names.into_iter().collect()
+}
+
+/// The names of `candidates` closest to `name`, best first, at most three (none when nothing
+/// is close enough to be a likely typo).
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let lower = name.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
+        // clap's threshold for "did you mean".
+        .filter(|(score, _)| *score > 0.7)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
+/// An error naming `name` unless some row has it (`what` says where it came from: "filter",
+/// "sort key", "column"); `also` are more names that count (a caller's own columns). With no
+/// rows there is nothing to tell a typo by, so every name passes.
+pub fn check_name(rows: &[Summary], what: &str, name: &str, also: &[&str]) -> Result<()> {
+    if rows.is_empty() || also.contains(&name) || has_name(rows, name) {
+        return Ok(());
+    }
+    let known = known_names(rows);
+    let candidates = known.iter().map(String::as_str).chain(also.iter().copied());
+    Err(Error::UnknownName {
+        what: what.to_string(),
+        name: name.to_string(),
+        suggestions: closest(name, candidates),
+    })
+}
+
+/// Checks that every filter and the sort key (when given) name something at least one of
+/// `rows` has: a typo is an error with the closest names, never an empty listing.
+pub fn check_names(rows: &[Summary], filters: &[Filter], sort: Option<&str>) -> Result<()> {
+    for f in filters {
+        check_name(rows, "filter", &f.name, &[])?;
+    }
+    if let Some(key) = sort {
+        check_name(rows, "sort key", sort_key(key).0, &[])?;
+    }
+    Ok(())
+}
+
+/// `rows` checked (`check_names`), filtered and sorted: what `ls`, the dashboard and Python's
+/// `experiments.list(filter=...)` show.
+pub fn select(
+    rows: Vec<Summary>,
+    filters: &[Filter],
+    sort_by: Option<&str>,
+) -> Result<Vec<Summary>> {
+    check_names(&rows, filters, sort_by)?;
+    let mut kept = Vec::with_capacity(rows.len());
+    for s in rows {
+        let mut keep = true;
+        for f in filters {
+            keep &= f.matches(&s)?;
+        }
+        if keep {
+            kept.push(s);
+        }
+    }
+    if let Some(key) = sort_by {
+        sort(&mut kept, key)?;
+    }
+    Ok(kept)
+}
+
+/// `KEY` ascending, `-KEY` (or Keepsake's `KEY-desc`) descending.
+pub fn sort(rows: &mut Vec<Summary>, key: &str) -> Result<()> {
+    let (name, descending) = sort_key(key);
     let mut keyed: Vec<(Value, usize)> = rows
         .iter()
         .enumerate()
