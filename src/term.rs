@@ -46,6 +46,10 @@ pub enum Kind {
     Hint,
     Id,
     Running,
+    /// A unified diff's lines, coloured as git colours them.
+    DiffAdded,
+    DiffRemoved,
+    DiffHunk,
 }
 
 fn style(kind: Kind) -> Style {
@@ -57,6 +61,9 @@ fn style(kind: Kind) -> Style {
         Kind::Hint => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
         Kind::Id => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
         Kind::Running => Style::new().fg_color(Some(AnsiColor::Green.into())),
+        Kind::DiffAdded => Style::new().fg_color(Some(AnsiColor::Green.into())),
+        Kind::DiffRemoved => Style::new().fg_color(Some(AnsiColor::Red.into())),
+        Kind::DiffHunk => Style::new().fg_color(Some(AnsiColor::Cyan.into())),
     }
 }
 

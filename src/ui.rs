@@ -17,6 +17,40 @@ pub fn paint(kind: Kind, text: &str) -> String {
     term::paint(Stream::Stdout, kind, text)
 }
 
+/// A unified diff (escaped already) coloured line by line as git colours one, when stdout is.
+pub fn paint_diff(diff: &str) -> String {
+    if !term::colored(Stream::Stdout) {
+        return diff.to_string();
+    }
+    let mut out = String::with_capacity(diff.len() + diff.len() / 8);
+    for line in diff.split_inclusive('\n') {
+        let (text, end) = match line.strip_suffix('\n') {
+            Some(t) => (t, "\n"),
+            None => (line, ""),
+        };
+        let kind = if ["diff ", "index ", "--- ", "+++ "]
+            .iter()
+            .any(|p| text.starts_with(p))
+        {
+            Some(Kind::Header)
+        } else if text.starts_with("@@") {
+            Some(Kind::DiffHunk)
+        } else if text.starts_with('+') {
+            Some(Kind::DiffAdded)
+        } else if text.starts_with('-') {
+            Some(Kind::DiffRemoved)
+        } else {
+            None
+        };
+        match kind {
+            Some(k) => out.push_str(&term::paint_always(k, text)),
+            None => out.push_str(text),
+        }
+        out.push_str(end);
+    }
+    out
+}
+
 /// Text for people: every line as it is, anything else a terminal would act on escaped.
 pub fn out(text: &str) -> std::io::Result<()> {
     write_stdout(&escape_except(text, &['\n', '\t']))
@@ -123,6 +157,8 @@ pub fn truncate_to(text: &str, max: usize) -> String {
         used += w;
     }
     if max > 0 {
+        // "e73631d…", not "e73631d …": the mark stays on what was cut.
+        out.truncate(out.trim_end().len());
         out.push('…');
     }
     out
@@ -297,4 +333,83 @@ pub fn fields(rows: &[(String, String)]) -> String {
             format!("{key}{pad}{v}").trim_end().to_string() + "\n"
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: &[&[&str]]) -> Table {
+        let mut t = Table::default();
+        for r in rows {
+            t.row(r.iter().map(|c| vec![c.to_string()]).collect());
+        }
+        t
+    }
+
+    #[test]
+    fn widths_are_display_columns() {
+        let t = table(&[
+            &["A", "B"],
+            &["日本", "x"],
+            &["🚀", "y"],
+            &["a\u{1b}b", "z"],
+        ]);
+        // The escape shows as `\x1b`, four columns.
+        assert_eq!(
+            t.render_with(None, false),
+            "A       B\n日本    x\n🚀      y\na\\x1bb  z\n"
+        );
+    }
+
+    #[test]
+    fn truncation_counts_wide_characters_and_never_splits_one() {
+        assert_eq!(truncate_to("日本語", 6), "日本語");
+        assert_eq!(truncate_to("日本語", 5), "日本…");
+        assert_eq!(truncate_to("日本語", 4), "日…");
+        assert_eq!(width(&truncate_to("🚀🚀🚀", 4)), 3);
+        assert_eq!(truncate_to("ab cd", 4), "ab…");
+    }
+
+    #[test]
+    fn fitting_shortens_shrinkable_columns_by_order_down_to_their_minimum() {
+        let mut t = table(&[
+            &["ID", "P", "M"],
+            &["abcdefg", "p=0123456789", "m=0123456789"],
+        ]);
+        t.shrinkable(1, 4, 0);
+        t.shrinkable(2, 4, 1);
+        // 7 + 2 + 12 + 2 + 12 = 35: P goes first, to its minimum, then M.
+        let lines = |w| t.render_with(Some(w), false);
+        assert_eq!(lines(35), t.render_with(None, false));
+        assert_eq!(
+            lines(30).lines().nth(1).unwrap(),
+            "abcdefg  p=0123…  m=0123456789"
+        );
+        assert_eq!(
+            lines(25).lines().nth(1).unwrap(),
+            "abcdefg  p=0…  m=0123456…"
+        );
+        // Never below the minimums, never the ID column.
+        assert_eq!(lines(5).lines().nth(1).unwrap(), "abcdefg  p=0…  m=0…");
+        // Piped (no width): as it is.
+        assert!(!t.render_with(None, false).contains('…'));
+    }
+
+    #[test]
+    fn styles_come_after_padding() {
+        let mut t = Table::default();
+        t.header(vec![vec!["ID".into()], vec!["STATUS".into()]]);
+        t.row(vec![vec!["abcdefg".into()], vec!["running".into()]]);
+        t.paint(1, Kind::Running);
+        let colored = t.render_with(None, true);
+        assert!(
+            colored.starts_with("\x1b[1mID\x1b[0m       \x1b[1mSTATUS"),
+            "{colored:?}"
+        );
+        assert!(
+            colored.contains("abcdefg  \x1b[32mrunning\x1b[0m\n"),
+            "{colored:?}"
+        );
+    }
 }

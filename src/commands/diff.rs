@@ -293,7 +293,7 @@ impl<'a> Comparison<'a> {
         match &self.code {
             Some(c) if c.is_empty() => out.push_str("(no difference)\n"),
             // Printed as it is (with the table's styles), so escaped here: it is the code's.
-            Some(c) => out.push_str(&escape_except(c, &['\n', '\t'])),
+            Some(c) => out.push_str(&ui::paint_diff(&escape_except(c, &['\n', '\t']))),
             None => out.push_str("(code diff needs a git repository)\n"),
         }
         out

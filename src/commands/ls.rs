@@ -277,17 +277,15 @@ fn table(
             })
             .collect(),
     );
-    // On a terminal too narrow for the table, params are shortened first, then metrics.
-    let key_min = |keys: &mut dyn Iterator<Item = &String>| {
-        keys.map(|k| ui::width(k) + 2)
-            .max()
-            .unwrap_or(0)
-            .clamp(6, 16)
-    };
+    // On a terminal too narrow for the table, params are shortened first (to what still shows
+    // some of each value), then the checkpoints' metrics (to the short ID), then params again.
+    let longest_key = param_keys.iter().map(|k| ui::width(k)).max().unwrap_or(0);
     for (i, c) in columns.iter().enumerate() {
         match c {
-            Column::Params => t.shrinkable(i, key_min(&mut param_keys.iter()), 0),
-            // The checkpoint's short ID and `…`.
+            Column::Params => {
+                t.shrinkable(i, (longest_key + 8).clamp(12, 24), 0);
+                t.shrinkable(i, (longest_key + 2).clamp(6, 16), 2);
+            }
             Column::Best | Column::Latest => t.shrinkable(i, 8, 1),
             Column::Value(name) => {
                 let metric = rows.iter().any(|s| {
@@ -296,7 +294,12 @@ fn table(
                         .flatten()
                         .any(|c| c.metrics.contains_key(name))
                 });
-                t.shrinkable(i, 6, if metric { 1 } else { 0 });
+                if metric {
+                    t.shrinkable(i, 6, 1);
+                } else {
+                    t.shrinkable(i, 10, 0);
+                    t.shrinkable(i, 6, 2);
+                }
             }
             _ => {}
         }

@@ -202,10 +202,27 @@ fn show_and_diff_style_ids_and_headings_on_a_terminal_only() {
         run.stdout
     );
     assert_eq!(plain(&run.stdout), t.ks(&["show", id]).ok().stdout);
-    let (a, b) = (exps[0].id.as_str(), exps[1].id.as_str());
+    // The code diff as git colours one.
+    let t = TestProject::new(true);
+    let a = record_run(&t, 0.01, &[0.9]);
+    t.write("src/model.py", "def build(hidden):\n    return 2\n");
+    let b = record_run(&t, 0.1, &[0.8]);
+    let (a, b) = (a.id.as_str(), b.id.as_str());
     let run = ks_pty(&t.dir, &["diff", a, b], &[], 200);
-    assert!(has_color(&run.stdout));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\x1b[32m+    return 2\x1b[0m\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\x1b[31m-"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("\x1b[1m+++ b/src/model.py"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(plain(&run.stdout), t.ks(&["diff", a, b]).ok().stdout);
+    assert!(!has_color(&t.ks(&["diff", a, b]).ok().stdout));
 }
 
 /// A pager that notes it ran in `marker`, then shows its input.

@@ -374,4 +374,104 @@ mod tests {
         assert!(Filter::parse("no operator").is_err());
         assert_eq!(Filter::parse("seed = None").unwrap().value, Value::Null);
     }
+
+    fn row(params: Value, metrics: Value) -> Summary {
+        let experiment: crate::model::Experiment = serde_json::from_value(serde_json::json!({
+            "id": "a".repeat(64),
+            "created": "2026-03-01T12:00:00Z",
+            "params": params,
+        }))
+        .unwrap();
+        let latest: crate::model::Checkpoint = serde_json::from_value(serde_json::json!({
+            "id": "b".repeat(64),
+            "created": "2026-03-01T12:00:00Z",
+            "step": 1,
+            "metrics": metrics,
+        }))
+        .unwrap();
+        Summary {
+            experiment,
+            num_checkpoints: 1,
+            best: None,
+            latest: Some(latest),
+            running: false,
+        }
+    }
+
+    #[test]
+    fn names_no_experiment_has_are_errors_with_the_closest() {
+        let rows = vec![
+            row(
+                serde_json::json!({"learning_rate": 0.1, "model": {"dropout": 0.5}, "seed": null}),
+                serde_json::json!({"val_loss": 0.3}),
+            ),
+            row(serde_json::json!({"batch": 8}), serde_json::json!({})),
+        ];
+        let f = |e: &str| Filter::parse(e).unwrap();
+        // Params (nested, null), metrics and built-ins, in any row.
+        for ok in [
+            "learning_rate > 0",
+            "model.dropout < 1",
+            "seed = None",
+            "val_loss < 1",
+            "batch = 8",
+            "step > 0",
+            "status = running",
+        ] {
+            check_names(&rows, &[f(ok)], None).unwrap();
+        }
+        check_names(&rows, &[], Some("-val_loss")).unwrap();
+        check_names(&rows, &[], Some("model.dropout-desc")).unwrap();
+        let err = |e: Error| match e {
+            Error::UnknownName {
+                what,
+                name,
+                suggestions,
+            } => (what, name, suggestions),
+            other => panic!("{other}"),
+        };
+        let (what, name, s) = err(check_names(&rows, &[f("learning_rat > 1")], None).unwrap_err());
+        assert_eq!((what.as_str(), name.as_str()), ("filter", "learning_rat"));
+        assert_eq!(s[0], "learning_rate");
+        let (what, name, s) = err(check_names(&rows, &[], Some("-val_los")).unwrap_err());
+        assert_eq!(
+            (what.as_str(), name.as_str(), s[0].as_str()),
+            ("sort key", "val_los", "val_loss")
+        );
+        let (_, _, s) = err(check_names(&rows, &[f("model.dropuot < 1")], None).unwrap_err());
+        assert_eq!(s[0], "model.dropout");
+        let (_, _, s) = err(check_names(&rows, &[f("zzzzqqq = 1")], None).unwrap_err());
+        assert!(s.is_empty());
+        let e = check_names(&rows, &[f("stauts = running")], None).unwrap_err();
+        assert_eq!(e.hint().unwrap(), "Did you mean `status` or `started`?");
+        assert!(e.to_string().contains("`stauts`"), "{e}");
+        // Nothing to tell a typo by.
+        check_names(&[], &[f("nosuch > 1")], Some("nosuch")).unwrap();
+        // A caller's own names count, and are suggested.
+        check_name(&rows, "column", "latest", &["latest"]).unwrap();
+        let (_, _, s) = err(check_name(&rows, "column", "latset", &["latest"]).unwrap_err());
+        assert_eq!(s, ["latest"]);
+    }
+
+    #[test]
+    fn select_checks_filters_and_sorts() {
+        let rows = vec![
+            row(serde_json::json!({"lr": 0.1}), serde_json::json!({})),
+            row(serde_json::json!({"lr": 0.5}), serde_json::json!({})),
+            row(serde_json::json!({"lr": 0.3}), serde_json::json!({})),
+        ];
+        let lr = |rows: &[Summary]| {
+            rows.iter()
+                .map(|s| s.experiment.params["lr"].as_f64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let got = select(
+            rows.clone(),
+            &[Filter::parse("lr > 0.2").unwrap()],
+            Some("-lr"),
+        )
+        .unwrap();
+        assert_eq!(lr(&got), [0.5, 0.3]);
+        assert!(select(rows, &[Filter::parse("lrr > 0.2").unwrap()], None).is_err());
+    }
 }
