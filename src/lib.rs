@@ -26,30 +26,27 @@ where
         }
     };
     let paging = !cli.global.no_pager && cli.command.pages();
-    // One `git config` run, only when the answer can matter.
-    let settings = if cli.global.color.is_none() || (paging && term::stdout_is_terminal()) {
-        let dir = match &cli.global.project_directory {
-            Some(d) => d.clone(),
-            None => std::env::current_dir().unwrap_or_else(|_| ".".into()),
-        };
-        term::GitSettings::read(&dir)
-    } else {
-        term::GitSettings::default()
+    let dir = match &cli.global.project_directory {
+        Some(d) => d.clone(),
+        None => std::env::current_dir().unwrap_or_else(|_| ".".into()),
     };
-    if let Some(w) = term::init(cli.global.color, &settings) {
-        ui::warn(&w);
-    }
-    if paging {
-        pager::start(&settings);
+    term::configure(cli.global.color, dir);
+    if paging && term::stdout_is_terminal() {
+        term::decide_now();
+        pager::start(term::settings());
     }
     let result = commands::run(cli);
     // The pager first, so an error comes after the output the person has read.
     let paged = pager::active();
     pager::finish();
-    match result {
+    let code = match result {
         Ok(()) => error::exit::OK,
         // The person quit the pager before the end (`q` in less): what they wanted.
         Err(error::CliError::BrokenPipe) if paged => error::exit::OK,
         Err(e) => e.report(),
+    };
+    if let Some(w) = term::take_warning() {
+        ui::warn(&w);
     }
+    code
 }

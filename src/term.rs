@@ -78,9 +78,21 @@ struct State {
     stdout: bool,
     stderr: bool,
     width: Option<usize>,
+    /// A colour setting git would refuse, for one warning.
+    warning: Option<String>,
 }
 
+/// What the run was given: `--color` and the directory whose git config counts.
+struct Inputs {
+    flag: Option<When>,
+    dir: std::path::PathBuf,
+}
+
+static INPUTS: OnceLock<Inputs> = OnceLock::new();
+static SETTINGS: OnceLock<GitSettings> = OnceLock::new();
+// Decided on first use, so a run that styles nothing (`ls -q`, `--json`) never runs git.
 static STATE: OnceLock<State> = OnceLock::new();
+static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// What `init` reads from git's config (`git config`, as the core runs it).
 #[derive(Debug, Default, Clone)]
@@ -136,26 +148,59 @@ pub fn stdout_is_terminal() -> bool {
         || std::env::var("GIT_PAGER_IN_USE").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// Decides colour and width for this run; a warning for a colour setting git would refuse.
-/// Call it before the pager takes stdout, which is then a pipe.
-pub fn init(flag: Option<When>, settings: &GitSettings) -> Option<String> {
-    let mut warning = None;
-    let config = settings.color.as_deref().and_then(|v| {
-        let when = When::parse(v);
-        if when.is_none() {
-            warning = Some(format!(
-                "ignoring the colour setting `{v}` in git config (color.keepsake or color.ui): want auto, always, never, true or false"
-            ));
+/// Sets what this run decides colour by (`--color`, and `dir`'s git config); nothing is
+/// decided before (parts tested alone see no colour).
+pub fn configure(flag: Option<When>, dir: std::path::PathBuf) {
+    let _ = INPUTS.set(Inputs { flag, dir });
+}
+
+/// Git's colour and pager settings for this run, read once (one `git config` run).
+pub fn settings() -> &'static GitSettings {
+    SETTINGS.get_or_init(|| match INPUTS.get() {
+        Some(i) => GitSettings::read(&i.dir),
+        None => GitSettings::default(),
+    })
+}
+
+/// Decides colour and width now: before the pager takes stdout, which is then a pipe.
+pub fn decide_now() {
+    let _ = state();
+}
+
+/// The warning about a colour setting git would refuse, once, if colour was decided.
+pub fn take_warning() -> Option<String> {
+    let w = STATE.get()?.warning.clone()?;
+    (!WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)).then_some(w)
+}
+
+fn state() -> Option<&'static State> {
+    let inputs = INPUTS.get()?;
+    Some(STATE.get_or_init(|| {
+        let flag = inputs.flag;
+        let mut warning = None;
+        // The flag decides alone: no need to ask git.
+        let setting = if flag.is_none() {
+            settings().color.as_deref()
+        } else {
+            None
+        };
+        let config = setting.and_then(|v| {
+            let when = When::parse(v);
+            if when.is_none() {
+                warning = Some(format!(
+                    "ignoring the colour setting `{v}` in git config (color.keepsake or color.ui): want auto, always, never, true or false"
+                ));
+            }
+            when
+        });
+        let out_terminal = stdout_is_terminal();
+        State {
+            stdout: decide(flag, config, out_terminal),
+            stderr: decide(flag, config, std::io::stderr().is_terminal()),
+            width: if out_terminal { terminal_width() } else { None },
+            warning,
         }
-        when
-    });
-    let out_terminal = stdout_is_terminal();
-    let _ = STATE.set(State {
-        stdout: decide(flag, config, out_terminal),
-        stderr: decide(flag, config, std::io::stderr().is_terminal()),
-        width: if out_terminal { terminal_width() } else { None },
-    });
-    warning
+    }))
 }
 
 /// The width of the terminal stdout shows on: `COLUMNS` when it is a positive number, else
@@ -176,7 +221,7 @@ fn terminal_width() -> Option<usize> {
 
 /// Whether `stream` is coloured this run (never before `init`, so tests of parts see none).
 pub fn colored(stream: Stream) -> bool {
-    STATE.get().is_some_and(|s| match stream {
+    state().is_some_and(|s| match stream {
         Stream::Stdout => s.stdout,
         Stream::Stderr => s.stderr,
     })
@@ -184,7 +229,7 @@ pub fn colored(stream: Stream) -> bool {
 
 /// The width tables on stdout are fitted to: only when stdout is a terminal.
 pub fn width() -> Option<usize> {
-    STATE.get().and_then(|s| s.width)
+    state().and_then(|s| s.width)
 }
 
 /// `text` in `kind`'s style when `stream` is coloured; as it is otherwise. `text` must be
