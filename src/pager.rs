@@ -8,6 +8,8 @@ use std::os::fd::IntoRawFd;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
+use keepsake_core::env::EnvVars;
+
 use crate::term::GitSettings;
 
 struct Running {
@@ -31,10 +33,10 @@ pub fn command(settings: &GitSettings) -> Option<String> {
         return None;
     }
     let from_config = keepsake.filter(|_| as_bool.is_none()).map(str::to_string);
-    let pager = env("GIT_PAGER")
+    let pager = env(EnvVars::GIT_PAGER)
         .or(from_config)
         .or_else(|| settings.core_pager.clone())
-        .or_else(|| env("PAGER"))
+        .or_else(|| env(EnvVars::PAGER))
         .unwrap_or_else(|| "less".into());
     let pager = pager.trim();
     (!pager.is_empty() && pager != "cat").then(|| pager.to_string())
@@ -51,11 +53,11 @@ pub fn start(settings: &GitSettings) {
     };
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(&pager).stdin(Stdio::piped());
-    if std::env::var_os("LESS").is_none() {
-        cmd.env("LESS", "FRX");
+    if std::env::var_os(EnvVars::LESS).is_none() {
+        cmd.env(EnvVars::LESS, "FRX");
     }
-    if std::env::var_os("LV").is_none() {
-        cmd.env("LV", "-c");
+    if std::env::var_os(EnvVars::LV).is_none() {
+        cmd.env(EnvVars::LV, "-c");
     }
     let Ok(mut child) = cmd.spawn() else {
         return;
@@ -120,7 +122,9 @@ mod tests {
     #[test]
     fn chosen_as_git_does() {
         // Only when the environment does not say (the test process's may).
-        if std::env::var_os("GIT_PAGER").is_some() || std::env::var_os("PAGER").is_some() {
+        if std::env::var_os(EnvVars::GIT_PAGER).is_some()
+            || std::env::var_os(EnvVars::PAGER).is_some()
+        {
             return;
         }
         assert_eq!(command(&settings(None, None)).as_deref(), Some("less"));

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use anstyle::{AnsiColor, Style};
+use keepsake_core::env::EnvVars;
 
 /// `--color=WHEN` and git's colour settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,8 +135,8 @@ pub fn decide(flag: Option<When>, config: Option<When>, terminal: bool) -> bool 
         When::Always => true,
         When::Never => false,
         When::Auto => {
-            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-            let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+            let no_color = std::env::var_os(EnvVars::NO_COLOR).is_some_and(|v| !v.is_empty());
+            let dumb = std::env::var(EnvVars::TERM).is_ok_and(|t| t == "dumb");
             terminal && !no_color && !dumb
         }
     }
@@ -145,7 +146,7 @@ pub fn decide(flag: Option<When>, config: Option<When>, terminal: bool) -> bool 
 /// `GIT_PAGER_IN_USE`).
 pub fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
-        || std::env::var("GIT_PAGER_IN_USE").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var(EnvVars::GIT_PAGER_IN_USE).is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// Sets what this run decides colour by (`--color`, and `dir`'s git config); nothing is
@@ -206,7 +207,7 @@ fn state() -> Option<&'static State> {
 /// The width of the terminal stdout shows on: `COLUMNS` when it is a positive number, else
 /// the terminal's own size.
 fn terminal_width() -> Option<usize> {
-    if let Some(n) = std::env::var("COLUMNS")
+    if let Some(n) = std::env::var(EnvVars::COLUMNS)
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok())
         .filter(|n| *n > 0)
