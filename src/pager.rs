@@ -6,6 +6,7 @@
 use std::io::{IsTerminal, Write};
 use std::os::fd::IntoRawFd;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use keepsake_core::env::EnvVars;
@@ -19,6 +20,32 @@ struct Running {
 }
 
 static PAGER: Mutex<Option<Running>> = Mutex::new(None);
+// The same, for the signal handler (which may take no lock): the pager's pid, the saved fd.
+static PAGER_PID: AtomicI32 = AtomicI32::new(0);
+static SAVED_STDOUT: AtomicI32 = AtomicI32::new(-1);
+
+/// Ctrl-C (or a kill) while the pager shows our output: as git does, end the output and wait
+/// for the person to quit the pager, then die of the signal, so the shell never takes the
+/// terminal back from a pager still running. Only async-signal-safe calls here.
+extern "C" fn on_signal(sig: libc::c_int) {
+    let (pid, saved) = (PAGER_PID.load(Relaxed), SAVED_STDOUT.load(Relaxed));
+    // SAFETY: dup2, waitpid, signal and raise are async-signal-safe.
+    unsafe {
+        if saved >= 0 {
+            libc::dup2(saved, libc::STDOUT_FILENO);
+        }
+        if pid > 0 {
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+        }
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+const SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+// The handlers before ours (Python's, when the package's entry point runs us), put back after.
+static PREVIOUS: Mutex<Vec<libc::sighandler_t>> = Mutex::new(Vec::new());
 
 /// The pager command to run, or None for no pager.
 pub fn command(settings: &GitSettings) -> Option<String> {
@@ -68,7 +95,8 @@ pub fn start(settings: &GitSettings) {
     let _ = std::io::stdout().flush();
     // SAFETY: plain descriptor calls; fd 1 is ours, `pipe` is owned until closed here.
     unsafe {
-        let saved = libc::dup(libc::STDOUT_FILENO);
+        // Not inherited by the git processes the command runs.
+        let saved = libc::fcntl(libc::STDOUT_FILENO, libc::F_DUPFD_CLOEXEC, 0);
         if saved < 0 {
             return;
         }
@@ -79,6 +107,14 @@ pub fn start(settings: &GitSettings) {
             libc::close(saved);
             return;
         }
+        PAGER_PID.store(child.id() as i32, Relaxed);
+        SAVED_STDOUT.store(saved, Relaxed);
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        let previous: Vec<_> = SIGNALS
+            .iter()
+            .map(|&sig| libc::signal(sig, handler))
+            .collect();
+        *PREVIOUS.lock().unwrap_or_else(|e| e.into_inner()) = previous;
         *PAGER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Running {
             child,
             saved_stdout: saved,
@@ -102,9 +138,18 @@ pub fn finish() {
     // pager sees the end of its input.
     unsafe {
         libc::dup2(running.saved_stdout, libc::STDOUT_FILENO);
-        libc::close(running.saved_stdout);
     }
     let _ = running.child.wait();
+    // SAFETY: the handler is taken away before the descriptor it uses is closed.
+    unsafe {
+        let previous = std::mem::take(&mut *PREVIOUS.lock().unwrap_or_else(|e| e.into_inner()));
+        for (sig, old) in SIGNALS.iter().zip(previous) {
+            libc::signal(*sig, old);
+        }
+        PAGER_PID.store(0, Relaxed);
+        SAVED_STDOUT.store(-1, Relaxed);
+        libc::close(running.saved_stdout);
+    }
 }
 
 #[cfg(test)]

@@ -420,7 +420,7 @@ pub struct PtyRun {
 
 /// A pseudo-terminal `cols` wide, raw (no `\r` added before `\n`, so its bytes are the
 /// program's): (the side we read, the side the program writes to).
-fn pty(cols: u16) -> (std::fs::File, std::fs::File) {
+pub fn pty(cols: u16) -> (std::fs::File, std::fs::File) {
     use std::os::fd::FromRawFd;
     let (mut master, mut slave) = (0, 0);
     let size = libc::winsize {
@@ -454,7 +454,7 @@ fn pty(cols: u16) -> (std::fs::File, std::fs::File) {
 }
 
 /// Everything the program writes to `master`'s terminal, until the last writer closes it.
-fn drain(mut master: std::fs::File) -> std::thread::JoinHandle<String> {
+pub fn drain(mut master: std::fs::File) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         use std::io::Read;
         let mut out = Vec::new();

@@ -476,3 +476,45 @@ fn a_filter_or_sort_on_a_name_no_experiment_has_is_an_error_with_suggestions() {
     let run = empty.ks(&["ls", "-f", "nosuch > 3"]).ok();
     assert!(run.stderr.contains("No experiments found"));
 }
+
+/// Ctrl-C while the pager shows the output: as git does, the command waits for the person to
+/// quit the pager before it dies, so the shell never takes the terminal back from a pager.
+#[test]
+fn an_interrupt_waits_for_the_pager_to_exit() {
+    use std::os::unix::process::ExitStatusExt;
+    let (t, _) = scene();
+    let marker = t.tmp.path().join("pager-log");
+    let script = t.tmp.path().join("slow-pager.sh");
+    // Started once our output reaches it (our handler is in place by then); slow to quit.
+    std::fs::write(
+        &script,
+        format!(
+            "IFS= read -r first\necho started >> '{m}'\nsleep 1\necho done >> '{m}'\ncat > /dev/null\n",
+            m = marker.display()
+        ),
+    )
+    .unwrap();
+    let (master, slave) = pty(200);
+    let out = drain(master);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_git-keepsake"));
+    cmd.arg("ls")
+        .current_dir(&t.dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(slave)
+        .stderr(std::process::Stdio::null());
+    hermetic(&mut cmd, &t.dir);
+    cmd.env("GIT_PAGER", format!("sh '{}'", script.display()));
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd);
+    let started = (0..400).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        std::fs::read_to_string(&marker).is_ok_and(|m| m.contains("started"))
+    });
+    assert!(started, "the pager never started");
+    // SAFETY: a signal to the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "started\ndone\n");
+    assert_eq!(status.signal(), Some(libc::SIGINT));
+    drop(out);
+}
