@@ -131,7 +131,7 @@ pub fn confirm(question: &str) -> bool {
 pub struct Table {
     rows: Vec<Vec<Vec<String>>>,
     /// The style of a cell, by (row, column).
-    paints: Vec<(usize, usize, Kind)>,
+    paints: std::collections::HashMap<(usize, usize), Kind>,
     /// (column, narrowest width, order): lower orders are shortened first.
     shrinkable: Vec<(usize, usize, u8)>,
 }
@@ -190,7 +190,7 @@ impl Table {
     /// Styles column `col` of the last row.
     pub fn paint(&mut self, col: usize, kind: Kind) {
         if let Some(row) = self.rows.len().checked_sub(1) {
-            self.paints.push((row, col, kind));
+            self.paints.insert((row, col), kind);
         }
     }
 
@@ -248,12 +248,7 @@ impl Table {
             }
             _ => false,
         };
-        let paint_of = |r: usize, c: usize| {
-            self.paints
-                .iter()
-                .find(|(pr, pc, _)| *pr == r && *pc == c)
-                .map(|p| p.2)
-        };
+        let paint_of = |r: usize, c: usize| self.paints.get(&(r, c)).copied();
         let mut out = String::new();
         for (r, row) in self.rows.iter().enumerate() {
             let height = row.iter().map(Vec::len).max().unwrap_or(0).max(1);
