@@ -3,6 +3,8 @@
 
 mod commands;
 mod error;
+mod pager;
+mod term;
 mod ui;
 mod web;
 
@@ -28,8 +30,28 @@ where
             return e.exit_code();
         }
     };
-    match commands::run(cli) {
-        Ok(()) => error::exit::OK,
-        Err(e) => e.report(),
+    let paging = !cli.global.no_pager && cli.command.pages();
+    let dir = match &cli.global.project_directory {
+        Some(d) => d.clone(),
+        None => std::env::current_dir().unwrap_or_else(|_| ".".into()),
+    };
+    term::configure(cli.global.color, dir);
+    if paging && term::stdout_is_terminal() {
+        term::decide_now();
+        pager::start(term::settings());
     }
+    let result = commands::run(cli);
+    // The pager first, so an error comes after the output the person has read.
+    let paged = pager::active();
+    pager::finish();
+    let code = match result {
+        Ok(()) => error::exit::OK,
+        // The person quit the pager before the end (`q` in less): what they wanted.
+        Err(error::CliError::BrokenPipe) if paged => error::exit::OK,
+        Err(e) => e.report(),
+    };
+    if let Some(w) = term::take_warning() {
+        ui::warn(&w);
+    }
+    code
 }

@@ -4,9 +4,52 @@ use std::io::{IsTerminal, Write};
 
 use chrono::{DateTime, Utc};
 use keepsake_core::text::{escape_controls, escape_except, escape_json, redact};
+use unicode_width::UnicodeWidthStr;
+
+pub use crate::term::Kind;
+use crate::term::{self, Stream};
 
 // Records hold untrusted text: nothing printed here reaches the terminal with control
 // characters or bidi overrides in it (see keepsake_core::text).
+
+/// `text` (escaped already) in `kind`'s style when stdout is coloured.
+pub fn paint(kind: Kind, text: &str) -> String {
+    term::paint(Stream::Stdout, kind, text)
+}
+
+/// A unified diff (escaped already) coloured line by line as git colours one, when stdout is.
+pub fn paint_diff(diff: &str) -> String {
+    if !term::colored(Stream::Stdout) {
+        return diff.to_string();
+    }
+    let mut out = String::with_capacity(diff.len() + diff.len() / 8);
+    for line in diff.split_inclusive('\n') {
+        let (text, end) = match line.strip_suffix('\n') {
+            Some(t) => (t, "\n"),
+            None => (line, ""),
+        };
+        let kind = if ["diff ", "index ", "--- ", "+++ "]
+            .iter()
+            .any(|p| text.starts_with(p))
+        {
+            Some(Kind::Header)
+        } else if text.starts_with("@@") {
+            Some(Kind::DiffHunk)
+        } else if text.starts_with('+') {
+            Some(Kind::DiffAdded)
+        } else if text.starts_with('-') {
+            Some(Kind::DiffRemoved)
+        } else {
+            None
+        };
+        match kind {
+            Some(k) => out.push_str(&term::paint_always(k, text)),
+            None => out.push_str(text),
+        }
+        out.push_str(end);
+    }
+    out
+}
 
 /// Text for people: every line as it is, anything else a terminal would act on escaped.
 pub fn out(text: &str) -> std::io::Result<()> {
@@ -16,6 +59,12 @@ pub fn out(text: &str) -> std::io::Result<()> {
 /// JSON: the same values, with what a terminal would act on inside its strings `\u`-escaped.
 pub fn out_json(json: &str) -> std::io::Result<()> {
     write_stdout(&escape_json(json))
+}
+
+/// Text whose untrusted parts were escaped where it was made (a `Table`'s cells, `show`'s
+/// lines), with this module's styles in it: printed as it is.
+pub fn out_escaped(text: &str) -> std::io::Result<()> {
+    write_stdout(text)
 }
 
 fn write_stdout(text: &str) -> std::io::Result<()> {
@@ -30,16 +79,28 @@ pub fn progress(message: &str) {
 }
 
 pub fn warn(message: &str) {
-    eprintln!("warning: {}", escape_controls(message));
+    eprintln!(
+        "{} {}",
+        term::paint(Stream::Stderr, Kind::Warning, "warning:"),
+        escape_controls(message)
+    );
 }
 
 pub fn error(message: &str, causes: &[String], hint: Option<&str>) {
-    eprintln!("error: {}", one_line(message));
+    eprintln!(
+        "{} {}",
+        term::paint(Stream::Stderr, Kind::Error, "error:"),
+        one_line(message)
+    );
     for cause in causes {
         eprintln!("  caused by: {}", one_line(cause));
     }
     if let Some(h) = hint {
-        eprintln!("hint: {}", escape_controls(&h.replace('\n', " ")));
+        eprintln!(
+            "{} {}",
+            term::paint(Stream::Stderr, Kind::Hint, "hint:"),
+            escape_controls(&h.replace('\n', " "))
+        );
     }
 }
 
@@ -64,10 +125,43 @@ pub fn confirm(question: &str) -> bool {
 }
 
 /// A table whose cells may span several lines; columns are padded by two spaces, like Go's
-/// tabwriter in Keepsake's output.
+/// tabwriter in Keepsake's output. Widths are display columns (a CJK character or an emoji is
+/// two). On a terminal, the columns marked `shrinkable` are shortened with `…` to fit its width.
 #[derive(Default)]
 pub struct Table {
     rows: Vec<Vec<Vec<String>>>,
+    /// The style of a cell, by (row, column).
+    paints: std::collections::HashMap<(usize, usize), Kind>,
+    /// (column, narrowest width, order): lower orders are shortened first.
+    shrinkable: Vec<(usize, usize, u8)>,
+}
+
+/// What `text` takes on a terminal.
+pub fn width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
+}
+
+/// `text` cut to at most `max` display columns, ending in `…` when cut.
+pub fn truncate_to(text: &str, max: usize) -> String {
+    if width(text) <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if max > 0 {
+        // "e73631d…", not "e73631d …": the mark stays on what was cut.
+        out.truncate(out.trim_end().len());
+        out.push('…');
+    }
+    out
 }
 
 impl Table {
@@ -84,26 +178,97 @@ impl Table {
         self.rows.push(cells);
     }
 
+    /// The header row: as `row`, in bold on a terminal.
+    pub fn header(&mut self, cells: Vec<Vec<String>>) {
+        let n = cells.len();
+        self.row(cells);
+        for col in 0..n {
+            self.paint(col, Kind::Header);
+        }
+    }
+
+    /// Styles column `col` of the last row.
+    pub fn paint(&mut self, col: usize, kind: Kind) {
+        if let Some(row) = self.rows.len().checked_sub(1) {
+            self.paints.insert((row, col), kind);
+        }
+    }
+
+    /// Lets column `col` be shortened down to `min` display columns to fit a terminal, before
+    /// columns of a higher `order`.
+    pub fn shrinkable(&mut self, col: usize, min: usize, order: u8) {
+        self.shrinkable.push((col, min.max(2), order));
+    }
+
+    /// The table for stdout: fitted to the terminal and styled when stdout is one.
     pub fn render(&self) -> String {
+        self.render_with(term::width(), term::colored(Stream::Stdout))
+    }
+
+    fn widths(&self) -> Vec<usize> {
         let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let mut widths = vec![0usize; cols];
         for row in &self.rows {
             for (i, cell) in row.iter().enumerate() {
                 for line in cell {
-                    widths[i] = widths[i].max(line.chars().count());
+                    widths[i] = widths[i].max(width(line));
                 }
             }
         }
+        widths
+    }
+
+    /// The widths fitted to `max` columns: the widest shrinkable column of the lowest order is
+    /// narrowed a column at a time (so the widest share the cut), until the table fits or all
+    /// are at their narrowest.
+    fn fit(&self, widths: &mut [usize], max: usize) {
+        let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
+        let mut orders: Vec<u8> = self.shrinkable.iter().map(|s| s.2).collect();
+        orders.sort_unstable();
+        orders.dedup();
+        for order in orders {
+            while total(widths) > max {
+                let widest = self
+                    .shrinkable
+                    .iter()
+                    .filter(|(c, min, o)| *o == order && *c < widths.len() && widths[*c] > *min)
+                    .max_by_key(|(c, _, _)| widths[*c]);
+                let Some(&(col, _, _)) = widest else { break };
+                widths[col] -= 1;
+            }
+        }
+    }
+
+    fn render_with(&self, fit_to: Option<usize>, color: bool) -> String {
+        let mut widths = self.widths();
+        let fitted = match fit_to {
+            Some(max) if !self.shrinkable.is_empty() => {
+                self.fit(&mut widths, max);
+                true
+            }
+            _ => false,
+        };
+        let paint_of = |r: usize, c: usize| self.paints.get(&(r, c)).copied();
         let mut out = String::new();
-        for row in &self.rows {
+        for (r, row) in self.rows.iter().enumerate() {
             let height = row.iter().map(Vec::len).max().unwrap_or(0).max(1);
             for l in 0..height {
                 let mut line = String::new();
                 for (i, cell) in row.iter().enumerate() {
                     let text = cell.get(l).map(String::as_str).unwrap_or("");
-                    line.push_str(text);
+                    let text = if fitted {
+                        truncate_to(text, widths[i])
+                    } else {
+                        text.to_string()
+                    };
+                    let shown = width(&text);
+                    match paint_of(r, i) {
+                        Some(kind) if color => line.push_str(&term::paint_always(kind, &text)),
+                        _ => line.push_str(&text),
+                    }
                     if i + 1 < row.len() {
-                        line.push_str(&" ".repeat(widths[i] - text.chars().count() + 2));
+                        // Padded by what is shown, never by the bytes of a style.
+                        line.push_str(&" ".repeat(widths[i].saturating_sub(shown) + 2));
                     }
                 }
                 out.push_str(line.trim_end());
@@ -151,7 +316,7 @@ pub fn long_time(t: DateTime<Utc>) -> String {
 pub fn fields(rows: &[(String, String)]) -> String {
     let width = rows
         .iter()
-        .map(|(k, _)| k.chars().count() + 1)
+        .map(|(k, _)| width(&escape_controls(k)) + 1)
         .max()
         .unwrap_or(0)
         + 2;
@@ -159,7 +324,87 @@ pub fn fields(rows: &[(String, String)]) -> String {
         .map(|(k, v)| {
             let (k, v) = (escape_controls(k), escape_controls(v));
             let key = format!("{k}:");
-            format!("{key:<width$}{v}").trim_end().to_string() + "\n"
+            let pad = " ".repeat(width.saturating_sub(self::width(&key)));
+            format!("{key}{pad}{v}").trim_end().to_string() + "\n"
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: &[&[&str]]) -> Table {
+        let mut t = Table::default();
+        for r in rows {
+            t.row(r.iter().map(|c| vec![c.to_string()]).collect());
+        }
+        t
+    }
+
+    #[test]
+    fn widths_are_display_columns() {
+        let t = table(&[
+            &["A", "B"],
+            &["日本", "x"],
+            &["🚀", "y"],
+            &["a\u{1b}b", "z"],
+        ]);
+        // The escape shows as `\x1b`, four columns.
+        assert_eq!(
+            t.render_with(None, false),
+            "A       B\n日本    x\n🚀      y\na\\x1bb  z\n"
+        );
+    }
+
+    #[test]
+    fn truncation_counts_wide_characters_and_never_splits_one() {
+        assert_eq!(truncate_to("日本語", 6), "日本語");
+        assert_eq!(truncate_to("日本語", 5), "日本…");
+        assert_eq!(truncate_to("日本語", 4), "日…");
+        assert_eq!(width(&truncate_to("🚀🚀🚀", 4)), 3);
+        assert_eq!(truncate_to("ab cd", 4), "ab…");
+    }
+
+    #[test]
+    fn fitting_shortens_shrinkable_columns_by_order_down_to_their_minimum() {
+        let mut t = table(&[
+            &["ID", "P", "M"],
+            &["abcdefg", "p=0123456789", "m=0123456789"],
+        ]);
+        t.shrinkable(1, 4, 0);
+        t.shrinkable(2, 4, 1);
+        // 7 + 2 + 12 + 2 + 12 = 35: P goes first, to its minimum, then M.
+        let lines = |w| t.render_with(Some(w), false);
+        assert_eq!(lines(35), t.render_with(None, false));
+        assert_eq!(
+            lines(30).lines().nth(1).unwrap(),
+            "abcdefg  p=0123…  m=0123456789"
+        );
+        assert_eq!(
+            lines(25).lines().nth(1).unwrap(),
+            "abcdefg  p=0…  m=0123456…"
+        );
+        // Never below the minimums, never the ID column.
+        assert_eq!(lines(5).lines().nth(1).unwrap(), "abcdefg  p=0…  m=0…");
+        // Piped (no width): as it is.
+        assert!(!t.render_with(None, false).contains('…'));
+    }
+
+    #[test]
+    fn styles_come_after_padding() {
+        let mut t = Table::default();
+        t.header(vec![vec!["ID".into()], vec!["STATUS".into()]]);
+        t.row(vec![vec!["abcdefg".into()], vec!["running".into()]]);
+        t.paint(1, Kind::Running);
+        let colored = t.render_with(None, true);
+        assert!(
+            colored.starts_with("\x1b[1mID\x1b[0m       \x1b[1mSTATUS"),
+            "{colored:?}"
+        );
+        assert!(
+            colored.contains("abcdefg  \x1b[32mrunning\x1b[0m\n"),
+            "{colored:?}"
+        );
+    }
 }

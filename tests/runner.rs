@@ -26,6 +26,8 @@ mod shared_store;
 mod sharing;
 #[path = "runner/storage.rs"]
 mod storage;
+#[path = "runner/terminal.rs"]
+mod terminal;
 #[path = "runner/web.rs"]
 mod web;
 #[path = "runner/workflow/mod.rs"]

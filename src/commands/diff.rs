@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use clap::Args;
 use keepsake_core::model::StoreOnlyFile;
-use keepsake_core::text::human_size;
+use keepsake_core::text::{escape_except, human_size};
 use keepsake_core::{experiments, model::value, Checkpoint, Experiment, Project, Target};
 use serde_json::{json, Map, Value};
 
@@ -93,7 +93,7 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
     if args.format == Format::Markdown {
         return Ok(ui::out(&d.markdown())?);
     }
-    Ok(ui::out(&d.text())?)
+    Ok(ui::out_escaped(&d.text())?)
 }
 
 /// What differs between two experiments (and the checkpoints compared), section by section,
@@ -245,9 +245,11 @@ impl<'a> Comparison<'a> {
         let ((ea, ca), (eb, cb)) = (self.a, self.b);
         let mut t = ui::Table::default();
         let mut section = |title: &str, id_row: Option<(String, String)>, rows: &Rows| {
-            t.row(vec![vec![title.to_string()]]);
+            t.header(vec![vec![title.to_string()]]);
             if let Some((a, b)) = id_row {
                 t.row(vec![vec!["ID:".into()], vec![a], vec![b]]);
+                t.paint(1, ui::Kind::Id);
+                t.paint(2, ui::Kind::Id);
             }
             if rows.is_empty() && title != "Experiment" {
                 t.row(vec![vec!["(no difference)".into()]]);
@@ -286,10 +288,12 @@ impl<'a> Comparison<'a> {
             .collect();
         section("Store-only files (not in git)", None, &store_only_text);
         let mut out = t.render();
-        out.push_str("Code\n");
+        out.push_str(&ui::paint(ui::Kind::Header, "Code"));
+        out.push('\n');
         match &self.code {
             Some(c) if c.is_empty() => out.push_str("(no difference)\n"),
-            Some(c) => out.push_str(c),
+            // Printed as it is (with the table's styles), so escaped here: it is the code's.
+            Some(c) => out.push_str(&ui::paint_diff(&escape_except(c, &['\n', '\t']))),
             None => out.push_str("(code diff needs a git repository)\n"),
         }
         out

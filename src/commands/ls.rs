@@ -35,6 +35,13 @@ pub struct LsArgs {
     /// List the experiments on this git remote instead
     #[arg(long, value_name = "REMOTE")]
     remote: Option<String>,
+    /// Show only the first N experiments (after sorting)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    limit: Option<i64>,
+    /// The table's columns, in order: experiment, started, status, host, user, params, best,
+    /// latest, or the name of a param or metric (a column of its own)
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    columns: Vec<String>,
 }
 
 pub fn cmd_ls(g: &Global, mut args: LsArgs, running_only: bool) -> CliResult {
@@ -43,6 +50,18 @@ pub fn cmd_ls(g: &Global, mut args: LsArgs, running_only: bool) -> CliResult {
         return Err(CliError::user(
             "Cannot use --quiet with --json or --format markdown",
             None,
+        ));
+    }
+    let limit = match args.limit {
+        Some(n) if n <= 0 => {
+            return Err(keepsake_core::Error::invalid("--limit", n, "it must be 1 or more").into())
+        }
+        n => n.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+    };
+    if !args.columns.is_empty() && (args.json || args.quiet || args.format == Format::Markdown) {
+        return Err(CliError::user(
+            "Cannot use --columns with --json, --quiet or --format markdown",
+            Some("--columns chooses the columns of the table"),
         ));
     }
     let mut filters: Vec<Filter> = args
@@ -59,7 +78,11 @@ pub fn cmd_ls(g: &Global, mut args: LsArgs, running_only: bool) -> CliResult {
     for w in &selected.warnings {
         ui::warn(w);
     }
-    let (rows, status_known) = (selected.rows, selected.status_known);
+    let (mut rows, status_known) = (selected.rows, selected.status_known);
+    if let Some(n) = limit {
+        rows.truncate(n);
+    }
+    let columns = columns(&rows, &args.columns)?;
     let now = clock::now();
     if args.json {
         return Ok(ui::out_json(&listing_json(&rows))?);
@@ -78,7 +101,13 @@ pub fn cmd_ls(g: &Global, mut args: LsArgs, running_only: bool) -> CliResult {
         ui::progress("No experiments found");
         return Ok(());
     }
-    Ok(ui::out(&table(&rows, args.all, now, status_known))?)
+    Ok(ui::out_escaped(&table(
+        &rows,
+        columns,
+        args.all,
+        now,
+        status_known,
+    ))?)
 }
 
 /// The rows `ls` shows: the listing (local, or a remote's), filtered and sorted; what could not be
@@ -111,17 +140,7 @@ pub fn select(
             project.store_url()
         ));
     }
-    let mut rows = Vec::new();
-    for s in listing.experiments {
-        let mut keep = true;
-        for f in filters {
-            keep &= f.matches(&s)?;
-        }
-        if keep {
-            rows.push(s);
-        }
-    }
-    filter::sort(&mut rows, sort)?;
+    let rows = filter::select(listing.experiments, filters, Some(sort))?;
     Ok(Selected {
         rows,
         status_known,
@@ -154,69 +173,173 @@ pub fn summary_json(s: &Summary) -> Value {
     })
 }
 
+/// A column of the text table.
+#[derive(Debug, Clone, PartialEq)]
+enum Column {
+    Experiment,
+    Started,
+    Status,
+    Host,
+    User,
+    Params,
+    Best,
+    Latest,
+    /// A param, metric or built-in field by name, in a column of its own.
+    Value(String),
+}
+
+/// `--columns`' fixed names (and their other spellings).
+const FIXED_COLUMNS: [(&str, Column); 12] = [
+    ("experiment", Column::Experiment),
+    ("id", Column::Experiment),
+    ("started", Column::Started),
+    ("created", Column::Started),
+    ("status", Column::Status),
+    ("host", Column::Host),
+    ("user", Column::User),
+    ("params", Column::Params),
+    ("best", Column::Best),
+    ("best_checkpoint", Column::Best),
+    ("latest", Column::Latest),
+    ("latest_checkpoint", Column::Latest),
+];
+
+/// The columns `--columns` names (each checked: a name no experiment has is an error with the
+/// closest names), or None for Keepsake's own choice.
+fn columns(rows: &[Summary], names: &[String]) -> CliResult<Option<Vec<Column>>> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let fixed: Vec<&str> = FIXED_COLUMNS.iter().map(|(n, _)| *n).collect();
+    let mut out = Vec::new();
+    for name in names {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(keepsake_core::Error::invalid(
+                "--columns",
+                names.join(","),
+                "a column name is empty",
+            )
+            .into());
+        }
+        if let Some((_, c)) = FIXED_COLUMNS.iter().find(|(n, _)| *n == name) {
+            out.push(c.clone());
+            continue;
+        }
+        filter::check_name(rows, "column", name, &fixed)?;
+        out.push(Column::Value(name.to_string()));
+    }
+    Ok(Some(out))
+}
+
 fn table(
     rows: &[Summary],
+    chosen: Option<Vec<Column>>,
     all: bool,
     now: chrono::DateTime<chrono::Utc>,
     status_known: bool,
 ) -> String {
-    let show_host = rows
-        .iter()
-        .map(|s| &s.experiment.host)
-        .collect::<BTreeSet<_>>()
-        .len()
-        > 1;
-    let show_user = rows
-        .iter()
-        .map(|s| &s.experiment.user)
-        .collect::<BTreeSet<_>>()
-        .len()
-        > 1;
-    let show_best = rows.iter().any(|s| s.best.is_some());
+    let distinct =
+        |f: fn(&Summary) -> &String| rows.iter().map(f).collect::<BTreeSet<_>>().len() > 1;
+    let columns = chosen.unwrap_or_else(|| {
+        let mut c = vec![Column::Experiment, Column::Started, Column::Status];
+        if distinct(|s| &s.experiment.host) {
+            c.push(Column::Host);
+        }
+        if distinct(|s| &s.experiment.user) {
+            c.push(Column::User);
+        }
+        c.push(Column::Params);
+        if rows.iter().any(|s| s.best.is_some()) {
+            c.push(Column::Best);
+        }
+        c.push(Column::Latest);
+        c
+    });
     let param_keys = param_keys(rows, all);
     let metric_keys = metric_keys(rows, all);
-    let mut header = vec!["EXPERIMENT", "STARTED", "STATUS"];
-    if show_host {
-        header.push("HOST");
-    }
-    if show_user {
-        header.push("USER");
-    }
-    header.push("PARAMS");
-    if show_best {
-        header.push("BEST CHECKPOINT");
-    }
-    header.push("LATEST CHECKPOINT");
     let mut t = ui::Table::default();
-    t.row(header.iter().map(|h| vec![h.to_string()]).collect());
+    t.header(
+        columns
+            .iter()
+            .map(|c| {
+                vec![match c {
+                    Column::Experiment => "EXPERIMENT".into(),
+                    Column::Started => "STARTED".into(),
+                    Column::Status => "STATUS".into(),
+                    Column::Host => "HOST".into(),
+                    Column::User => "USER".into(),
+                    Column::Params => "PARAMS".into(),
+                    Column::Best => "BEST CHECKPOINT".into(),
+                    Column::Latest => "LATEST CHECKPOINT".into(),
+                    Column::Value(name) => name.to_uppercase(),
+                }]
+            })
+            .collect(),
+    );
+    // On a terminal too narrow for the table, params are shortened first (to what still shows
+    // some of each value), then the checkpoints' metrics (to the short ID), then params again.
+    let longest_key = param_keys.iter().map(|k| ui::width(k)).max().unwrap_or(0);
+    for (i, c) in columns.iter().enumerate() {
+        match c {
+            Column::Params => {
+                t.shrinkable(i, (longest_key + 8).clamp(12, 24), 0);
+                t.shrinkable(i, (longest_key + 2).clamp(6, 16), 2);
+            }
+            Column::Best | Column::Latest => t.shrinkable(i, 8, 1),
+            Column::Value(name) => {
+                let metric = rows.iter().any(|s| {
+                    [&s.best, &s.latest]
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c.metrics.contains_key(name))
+                });
+                if metric {
+                    t.shrinkable(i, 6, 1);
+                } else {
+                    t.shrinkable(i, 10, 0);
+                    t.shrinkable(i, 6, 2);
+                }
+            }
+            _ => {}
+        }
+    }
     for s in rows {
         let e = &s.experiment;
-        let mut cells = vec![
-            vec![e.id.short().to_string()],
-            vec![ui::ago(e.created, now)],
-            vec![status_word(status_known, s.running).to_string()],
-        ];
-        if show_host {
-            cells.push(vec![e.host.clone()]);
-        }
-        if show_user {
-            cells.push(vec![e.user.clone()]);
-        }
-        cells.push(
-            param_keys
-                .iter()
-                .filter_map(|k| {
-                    e.params
-                        .get(k)
-                        .map(|v| format!("{k}={}", value::short_string(v, 20, 5)))
-                })
-                .collect(),
-        );
-        if show_best {
-            cells.push(checkpoint_cell(s.best.as_ref(), &metric_keys));
-        }
-        cells.push(checkpoint_cell(s.latest.as_ref(), &metric_keys));
+        let cells = columns
+            .iter()
+            .map(|c| match c {
+                Column::Experiment => vec![e.id.short().to_string()],
+                Column::Started => vec![ui::ago(e.created, now)],
+                Column::Status => vec![status_word(status_known, s.running).to_string()],
+                Column::Host => vec![e.host.clone()],
+                Column::User => vec![e.user.clone()],
+                Column::Params => param_keys
+                    .iter()
+                    .filter_map(|k| {
+                        e.params
+                            .get(k)
+                            .map(|v| format!("{k}={}", value::short_string(v, 20, 5)))
+                    })
+                    .collect(),
+                Column::Best => checkpoint_cell(s.best.as_ref(), &metric_keys),
+                Column::Latest => checkpoint_cell(s.latest.as_ref(), &metric_keys),
+                Column::Value(name) => {
+                    let v = filter::lookup(s, name);
+                    if value::is_none(&v) {
+                        vec![]
+                    } else {
+                        vec![value::short_string(&v, 20, 5)]
+                    }
+                }
+            })
+            .collect();
         t.row(cells);
+        if status_known && s.running {
+            if let Some(i) = columns.iter().position(|c| *c == Column::Status) {
+                t.paint(i, ui::Kind::Running);
+            }
+        }
         t.row(vec![vec![String::new()]]);
     }
     t.render()

@@ -66,6 +66,20 @@ pub struct Global {
         help_heading = "Global options"
     )]
     pub project_directory: Option<PathBuf>,
+    /// Colour the output: auto (on a terminal, unless NO_COLOR is set), always or never
+    #[arg(
+        long,
+        global = true,
+        value_name = "WHEN",
+        require_equals = true,
+        num_args = 0..=1,
+        default_missing_value = "always",
+        value_parser = crate::term::parse_when
+    )]
+    pub color: Option<crate::term::When>,
+    /// Do not pipe long output into a pager
+    #[arg(long = "no-pager", global = true)]
+    pub no_pager: bool,
 }
 
 #[derive(Subcommand)]
@@ -133,6 +147,16 @@ pub enum Command {
     /// Run a git hook (called by the installed hooks)
     #[command(hide = true)]
     Hook(hook::HookArgs),
+}
+
+impl Command {
+    /// Whether its output can be long enough for the pager, as `git log` is.
+    pub fn pages(&self) -> bool {
+        matches!(
+            self,
+            Command::Ls(_) | Command::Ps(_) | Command::Show(_) | Command::Diff(_)
+        )
+    }
 }
 
 pub fn run(cli: Cli) -> CliResult {

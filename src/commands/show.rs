@@ -36,7 +36,7 @@ pub fn render(lines: &[Line]) -> String {
     let width = lines
         .iter()
         .filter_map(|l| match l {
-            Line::Field(k, _) => Some(k.chars().count() + 1),
+            Line::Field(k, _) => Some(ui::width(&escape_controls(k)) + 1),
             _ => None,
         })
         .max()
@@ -47,14 +47,20 @@ pub fn render(lines: &[Line]) -> String {
         let text = match l {
             // Tables come rendered (their cells escaped); everything else is one line each.
             Line::Raw(t) => t.clone(),
-            Line::Title(t) => escape_controls(t).into_owned(),
-            Line::Heading(h) => h.to_string(),
+            // "Experiment: <id>": the ID coloured, as git colours a commit's.
+            Line::Title(t) => match t.split_once(": ") {
+                Some((label, id)) => {
+                    format!("{label}: {}", ui::paint(ui::Kind::Id, &escape_controls(id)))
+                }
+                None => escape_controls(t).into_owned(),
+            },
+            Line::Heading(h) => ui::paint(ui::Kind::Header, h),
             Line::Blank => String::new(),
-            Line::Field(k, v) => format!(
-                "{:<width$}{}",
-                format!("{}:", escape_controls(k)),
-                escape_controls(v)
-            ),
+            Line::Field(k, v) => {
+                let key = format!("{}:", escape_controls(k));
+                let pad = " ".repeat(width.saturating_sub(ui::width(&key)));
+                format!("{key}{pad}{}", escape_controls(v))
+            }
         };
         out.push_str(text.trim_end());
         out.push('\n');
@@ -144,7 +150,7 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
             }
         }
     }
-    Ok(ui::out(&render(&lines))?)
+    Ok(ui::out_escaped(&render(&lines))?)
 }
 
 const INTERESTING_PACKAGES: [&str; 10] = [
@@ -235,7 +241,7 @@ fn store_only_section(e: &Experiment, lines: &mut Vec<Line>) {
     lines.push(Line::Blank);
     lines.push(Line::Heading("Store only (left out of git)"));
     let mut t = ui::Table::default();
-    t.row(vec![
+    t.header(vec![
         vec!["PATH".into()],
         vec!["SIZE".into()],
         vec!["WHY".into()],
@@ -266,7 +272,7 @@ fn checkpoints_table(e: &Experiment, lines: &mut Vec<Line>) {
         vec!["CREATED".to_string()],
     ];
     header.extend(metrics.iter().map(|m| vec![m.to_uppercase()]));
-    t.row(header);
+    t.header(header);
     for c in &e.checkpoints {
         let mut row = vec![
             vec![c.id.short().to_string()],

@@ -81,6 +81,7 @@ fn cli_error(e: CliError) -> Response {
             | Error::UnknownRemote { .. }
             | Error::Ambiguous { .. }
             | Error::BadExpression { .. }
+            | Error::UnknownName { .. }
             | Error::BadName { .. } => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -410,3 +410,115 @@ pub fn checkout_text(dir: &Path, id: &str, out: &Path, rel: &str) -> String {
     ks_in(dir, &["checkout", id, "-o", out.to_str().unwrap()]).ok();
     std::fs::read_to_string(out.join(rel)).unwrap()
 }
+
+/// What `ks_pty` saw on each terminal.
+pub struct PtyRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A pseudo-terminal `cols` wide, raw (no `\r` added before `\n`, so its bytes are the
+/// program's): (the side we read, the side the program writes to).
+pub fn pty(cols: u16) -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 40,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes the two descriptors; the files own them from here on.
+    unsafe {
+        let rc = libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        );
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // Not inherited by what other test threads spawn, which would hold the terminal open.
+        libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::fcntl(slave, libc::F_SETFD, libc::FD_CLOEXEC);
+        let mut t: libc::termios = std::mem::zeroed();
+        libc::tcgetattr(slave, &mut t);
+        libc::cfmakeraw(&mut t);
+        libc::tcsetattr(slave, libc::TCSANOW, &t);
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    }
+}
+
+/// Everything the program writes to `master`'s terminal, until the last writer closes it.
+pub fn drain(mut master: std::fs::File) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8192];
+        // Linux answers EIO once no program has the terminal open: the end.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+/// Runs `git keepsake <args>` in `dir` as from a person's terminal: stdout and stderr each on a
+/// pseudo-terminal `cols` wide (stdin is not one). The sealed environment with TERM set, no
+/// pager (`GIT_PAGER=cat`) and none of the caller's colour, width or pager variables; `env` on top.
+pub fn ks_pty(dir: &Path, args: &[&str], env: &[(&str, &str)], cols: u16) -> PtyRun {
+    ks_pty_unset(dir, args, env, cols, &[])
+}
+
+/// `ks_pty` with the variables `unset` not set at all (GIT_PAGER, so git config chooses).
+pub fn ks_pty_unset(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    cols: u16,
+    unset: &[&str],
+) -> PtyRun {
+    let (out_master, out_slave) = pty(cols);
+    let (err_master, err_slave) = pty(cols);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-keepsake"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(out_slave)
+        .stderr(err_slave);
+    hermetic(&mut cmd, dir);
+    for var in [
+        "NO_COLOR",
+        "COLUMNS",
+        "PAGER",
+        "LESS",
+        "LV",
+        "GIT_PAGER_IN_USE",
+        "GIT_CONFIG_PARAMETERS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("TERM", "xterm-256color").env("GIT_PAGER", "cat");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for var in unset {
+        cmd.env_remove(var);
+    }
+    let (out, err) = (drain(out_master), drain(err_master));
+    let status = cmd.status().unwrap();
+    // The terminals' program side closes with `cmd` (and with the program's children).
+    drop(cmd);
+    PtyRun {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}

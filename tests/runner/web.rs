@@ -388,3 +388,17 @@ fn the_remote_toggle_lists_what_ls_remote_lists() {
     );
     assert!(!body.contains("\"checkpoints\""), "{body}");
 }
+
+/// The dashboard's filter and sort are `ls`'s: a name no experiment has is a 400 naming it,
+/// with the closest name, never an empty table.
+#[test]
+fn the_api_refuses_a_filter_or_sort_on_a_name_no_experiment_has() {
+    let t = three_runs();
+    let server = Server::start(&t, &[]);
+    let (status, _, body) = server.get(&format!("/api/experiments?filter={}", pct("lrr < 1")));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("`lrr`") && body.contains("`lr`"), "{body}");
+    let (status, _, body) = server.get("/api/experiments?sort=-los");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("`los`") && body.contains("`loss`"), "{body}");
+}

@@ -62,6 +62,33 @@ impl EnvVars {
 
     /// Read by Keepsake 0.4.2 (not by git-keepsake): set by the tests so it sends no analytics.
     pub const KEEPSAKE_NO_ANALYTICS: &'static str = "KEEPSAKE_NO_ANALYTICS";
+
+    /// Any non-empty value turns colour off (no-color.org), unless `--color=always` or a git
+    /// colour setting of `always` asks for it.
+    pub const NO_COLOR: &'static str = "NO_COLOR";
+
+    /// `dumb` turns automatic colour off, as in git.
+    pub const TERM: &'static str = "TERM";
+
+    /// The terminal's width for fitting `ls`'s table (on a terminal only), over its own size.
+    pub const COLUMNS: &'static str = "COLUMNS";
+
+    /// The pager for `ls`, `ps`, `show` and `diff` on a terminal, over git's `pager.keepsake`
+    /// and `core.pager`; empty or `cat` means none.
+    pub const GIT_PAGER: &'static str = "GIT_PAGER";
+
+    /// The pager when neither `GIT_PAGER` nor git config names one (then `less`).
+    pub const PAGER: &'static str = "PAGER";
+
+    /// less's options; `FRX` is set for the pager when it is unset, as git does.
+    pub const LESS: &'static str = "LESS";
+
+    /// lv's options; `-c` is set for the pager when it is unset, as git does.
+    pub const LV: &'static str = "LV";
+
+    /// Set by git when it runs our output through its pager (`pager.keepsake = true`): stdout
+    /// is a person's, so colour and the table's fitting follow as on a terminal.
+    pub const GIT_PAGER_IN_USE: &'static str = "GIT_PAGER_IN_USE";
 }
 
 /// Google Cloud credentials variables, any of which configures a `gs://` store.

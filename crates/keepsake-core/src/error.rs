@@ -154,6 +154,14 @@ pub enum Error {
         checkpoints: Vec<String>,
         reason: String,
     },
+    /// A filter, sort key or column naming what no experiment has (a typo, most often).
+    #[error("Invalid {what} `{name}`: no experiment has a param, metric or field of that name")]
+    UnknownName {
+        what: String,
+        name: String,
+        /// The closest names that exist, best first.
+        suggestions: Vec<String>,
+    },
     /// Something that cannot happen did (a worker thread panicked, a record failed to encode):
     /// a bug in git-keepsake, not in what it was given.
     #[error("Internal error: {message}")]
@@ -270,6 +278,17 @@ impl Error {
             Error::NoFiles { .. } => Some(
                 "Only what was recorded with a path has files: pass `path` to init() or checkpoint() to save files".into(),
             ),
+            Error::UnknownName { suggestions, .. } => Some(match suggestions.as_slice() {
+                [] => format!(
+                    "Names are params, metrics of the best (else latest) checkpoint, or one of: {}",
+                    crate::model::filter::BUILT_IN.join(", ")
+                ),
+                [one] => format!("Did you mean `{one}`?"),
+                [first @ .., last] => format!(
+                    "Did you mean {} or `{last}`?",
+                    first.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                ),
+            }),
             Error::Internal { .. } => Some(
                 "This is a bug in git-keepsake; please report it with the command that failed".into(),
             ),

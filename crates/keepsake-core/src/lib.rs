@@ -36,3 +36,8 @@ pub use pack::Codec;
 pub mod refs {
     pub use crate::git::{EXPERIMENT_REFS, NOTES_REF};
 }
+
+/// Git's settings, for the command line's colour and pager (git stays the core's to run).
+pub mod git_config {
+    pub use crate::git::transport::config_matching;
+}

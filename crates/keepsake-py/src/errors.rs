@@ -25,6 +25,7 @@ pub(crate) fn exception_class(e: &Error) -> &'static str {
         | Error::Diverged { .. }
         | Error::UnknownRemote { .. }
         | Error::BadExpression { .. }
+        | Error::UnknownName { .. }
         | Error::BadCheckpoint { .. } => "InvalidArgument",
         Error::Storage { .. } | Error::MissingData { .. } | Error::StoreOnlyMissing { .. } => {
             "StorageError"

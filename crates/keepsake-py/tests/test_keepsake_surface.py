@@ -254,9 +254,9 @@ def test_string_filters_use_the_clis_grammar_and_suggest_names(tmp_path):
     assert ours["metric"] == [0.001, 0.01]
     assert ours["nested"] == [0.001, 0.01, 0.1]
     assert ours["callable"] == [0.001, 0.01]
-    assert "`lr2`" in ours["lr2 > 1"] and "did you mean `lr`" in ours["lr2 > 1"]
+    assert "`lr2`" in ours["lr2 > 1"] and "did you mean `lr`" in ours["lr2 > 1"].lower()
     assert "lr >> 1" in ours["lr >> 1"]
-    assert "did you mean" not in ours["nothing_like_it = 1"]
+    assert "did you mean" not in ours["nothing_like_it = 1"].lower()
 
 
 def test_callable_filters_agree_with_keepsake(tmp_path):

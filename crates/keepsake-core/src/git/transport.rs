@@ -248,6 +248,23 @@ pub fn config_values(dir: &Path, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Every `git config` key matching the regular expression `pattern`, with its value, in the
+/// order git reads them (the last one of a key wins); empty when none, outside a repository
+/// only the user's and system's. One git run for several settings.
+pub fn config_matching(dir: &Path, pattern: &str) -> Vec<(String, String)> {
+    run(dir, &["config", "--get-regexp", pattern], "config")
+        .map(|s| {
+            s.lines()
+                .map(|l| match l.split_once(' ') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    // A key with no `=` is a boolean true to git.
+                    None => (l.to_string(), "true".to_string()),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn config_add(dir: &Path, key: &str, value: &str) -> Result<()> {
     run(dir, &["config", "--add", key, value], key).map(|_| ())
 }

@@ -3,6 +3,7 @@
 //! panicked.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
@@ -191,15 +192,136 @@ pub fn lookup(s: &Summary, name: &str) -> Value {
     nested(&e.params, name).cloned().unwrap_or(Value::Null)
 }
 
-/// `KEY` ascending, `-KEY` (or Keepsake's `KEY-desc`) descending.
-pub fn sort(rows: &mut Vec<Summary>, key: &str) -> Result<()> {
-    let (name, descending) = if let Some(k) = key.strip_prefix('-') {
+/// The names every experiment has, besides its params and metrics.
+pub const BUILT_IN: [&str; 8] = [
+    "created", "started", "step", "user", "host", "command", "status", "id",
+];
+
+/// A sort key's name and whether it is descending: `KEY`, `-KEY` or Keepsake's `KEY-desc` /
+/// `KEY-asc`.
+pub fn sort_key(key: &str) -> (&str, bool) {
+    if let Some(k) = key.strip_prefix('-') {
         (k, true)
     } else if let Some(k) = key.strip_suffix("-desc") {
         (k, true)
     } else {
         (key.strip_suffix("-asc").unwrap_or(key), false)
-    };
+    }
+}
+
+/// Whether `name` is a built-in field or a param or metric (nested by dots) of some row; a name
+/// whose value is null counts, since `name = None` means something then.
+pub fn has_name(rows: &[Summary], name: &str) -> bool {
+    BUILT_IN.contains(&name)
+        || rows.iter().any(|s| {
+            nested(&s.experiment.params, name).is_some()
+                || [&s.best, &s.latest]
+                    .into_iter()
+                    .flatten()
+                    .any(|c| nested(&c.metrics, name).is_some())
+        })
+}
+
+/// Every name `has_name` takes for these rows, sorted: built-ins, params and metrics, nested
+/// ones by dots.
+pub fn known_names(rows: &[Summary]) -> Vec<String> {
+    fn walk(prefix: &str, map: &serde_json::Map<String, Value>, out: &mut BTreeSet<String>) {
+        for (k, v) in map {
+            let name = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            if let Value::Object(m) = v {
+                walk(&name, m, out);
+            }
+            out.insert(name);
+        }
+    }
+    let mut names: BTreeSet<String> = BUILT_IN.iter().map(|s| s.to_string()).collect();
+    for s in rows {
+        walk("", &s.experiment.params, &mut names);
+        for c in [&s.best, &s.latest].into_iter().flatten() {
+            walk("", &c.metrics, &mut names);
+        }
+    }
+    names.into_iter().collect()
+}
+
+/// The names of `candidates` closest to `name`, best first, at most three (none when nothing
+/// is close enough to be a likely typo).
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let lower = name.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
+        // clap's threshold for "did you mean".
+        .filter(|(score, _)| *score > 0.7)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
+/// An error naming `name` unless some row has it (`what` says where it came from: "filter",
+/// "sort key", "column"); `also` are more names that count (a caller's own columns). With no
+/// rows there is nothing to tell a typo by, so every name passes.
+pub fn check_name(rows: &[Summary], what: &str, name: &str, also: &[&str]) -> Result<()> {
+    if rows.is_empty() || also.contains(&name) || has_name(rows, name) {
+        return Ok(());
+    }
+    let known = known_names(rows);
+    let candidates = known.iter().map(String::as_str).chain(also.iter().copied());
+    Err(Error::UnknownName {
+        what: what.to_string(),
+        name: name.to_string(),
+        suggestions: closest(name, candidates),
+    })
+}
+
+/// Checks that every filter and the sort key (when given) name something at least one of
+/// `rows` has: a typo is an error with the closest names, never an empty listing.
+pub fn check_names(rows: &[Summary], filters: &[Filter], sort: Option<&str>) -> Result<()> {
+    for f in filters {
+        check_name(rows, "filter", &f.name, &[])?;
+    }
+    if let Some(key) = sort {
+        check_name(rows, "sort key", sort_key(key).0, &[])?;
+    }
+    Ok(())
+}
+
+/// `rows` checked (`check_names`), filtered and sorted: what `ls`, the dashboard and Python's
+/// `experiments.list(filter=...)` show.
+pub fn select(
+    rows: Vec<Summary>,
+    filters: &[Filter],
+    sort_by: Option<&str>,
+) -> Result<Vec<Summary>> {
+    check_names(&rows, filters, sort_by)?;
+    let mut kept = Vec::with_capacity(rows.len());
+    for s in rows {
+        let mut keep = true;
+        for f in filters {
+            keep &= f.matches(&s)?;
+        }
+        if keep {
+            kept.push(s);
+        }
+    }
+    if let Some(key) = sort_by {
+        sort(&mut kept, key)?;
+    }
+    Ok(kept)
+}
+
+/// `KEY` ascending, `-KEY` (or Keepsake's `KEY-desc`) descending.
+pub fn sort(rows: &mut Vec<Summary>, key: &str) -> Result<()> {
+    let (name, descending) = sort_key(key);
     let mut keyed: Vec<(Value, usize)> = rows
         .iter()
         .enumerate()
@@ -231,60 +353,8 @@ pub fn sort(rows: &mut Vec<Summary>, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// The names `lookup` answers for built-in fields, whatever the experiment.
-const BUILT_IN: [&str; 8] = [
-    "created", "started", "step", "user", "host", "command", "status", "id",
-];
-
-fn names_of(map: &serde_json::Map<String, Value>, prefix: &str, out: &mut Vec<String>) {
-    for (k, v) in map {
-        let name = format!("{prefix}{k}");
-        if let Value::Object(m) = v {
-            names_of(m, &format!("{name}."), out);
-        }
-        out.push(name);
-    }
-}
-
-impl Filter {
-    /// An error when no row has the filter's name (a built-in field, a param, or a metric of a
-    /// checkpoint), with the closest names as a hint; none when there are no rows at all.
-    pub fn check_known(&self, rows: &[Summary]) -> Result<()> {
-        if rows.is_empty() || BUILT_IN.contains(&self.name.as_str()) {
-            return Ok(());
-        }
-        let mut names = Vec::new();
-        for s in rows {
-            names_of(&s.experiment.params, "", &mut names);
-            for c in s.best.iter().chain(s.latest.iter()) {
-                names_of(&c.metrics, "", &mut names);
-            }
-        }
-        if names.contains(&self.name) {
-            return Ok(());
-        }
-        names.sort();
-        names.dedup();
-        let near = crate::text::closest(&self.name, names.iter().map(String::as_str));
-        let message = if near.is_empty() {
-            "no experiment has a param or metric of that name".to_string()
-        } else {
-            let near: Vec<String> = near.iter().map(|n| format!("`{n}`")).collect();
-            format!(
-                "no experiment has a param or metric of that name; did you mean {}?",
-                near.join(" or ")
-            )
-        };
-        Err(Error::BadExpression {
-            what: "filter name".into(),
-            value: self.name.clone(),
-            message,
-        })
-    }
-}
-
 /// Of `exps` (each with whether it is running), those every filter keeps, as `ls --filter`
-/// keeps rows; a filter naming what none of them has is an error (`Filter::check_known`).
+/// keeps rows; a filter naming what none of them has is an error (`check_names`).
 pub fn keep_experiments(
     exps: Vec<(Experiment, bool)>,
     filters: &[Filter],
@@ -293,9 +363,7 @@ pub fn keep_experiments(
         .iter()
         .map(|(e, running)| Summary::of(e.clone(), *running))
         .collect();
-    for f in filters {
-        f.check_known(&rows)?;
-    }
+    check_names(&rows, filters, None)?;
     let mut out = Vec::new();
     for ((exp, _), row) in exps.into_iter().zip(&rows) {
         let mut keep = true;
@@ -329,5 +397,105 @@ mod tests {
         assert!(Filter::parse("foo >> bar").is_err());
         assert!(Filter::parse("no operator").is_err());
         assert_eq!(Filter::parse("seed = None").unwrap().value, Value::Null);
+    }
+
+    fn row(params: Value, metrics: Value) -> Summary {
+        let experiment: crate::model::Experiment = serde_json::from_value(serde_json::json!({
+            "id": "a".repeat(64),
+            "created": "2026-03-01T12:00:00Z",
+            "params": params,
+        }))
+        .unwrap();
+        let latest: crate::model::Checkpoint = serde_json::from_value(serde_json::json!({
+            "id": "b".repeat(64),
+            "created": "2026-03-01T12:00:00Z",
+            "step": 1,
+            "metrics": metrics,
+        }))
+        .unwrap();
+        Summary {
+            experiment,
+            num_checkpoints: 1,
+            best: None,
+            latest: Some(latest),
+            running: false,
+        }
+    }
+
+    #[test]
+    fn names_no_experiment_has_are_errors_with_the_closest() {
+        let rows = vec![
+            row(
+                serde_json::json!({"learning_rate": 0.1, "model": {"dropout": 0.5}, "seed": null}),
+                serde_json::json!({"val_loss": 0.3}),
+            ),
+            row(serde_json::json!({"batch": 8}), serde_json::json!({})),
+        ];
+        let f = |e: &str| Filter::parse(e).unwrap();
+        // Params (nested, null), metrics and built-ins, in any row.
+        for ok in [
+            "learning_rate > 0",
+            "model.dropout < 1",
+            "seed = None",
+            "val_loss < 1",
+            "batch = 8",
+            "step > 0",
+            "status = running",
+        ] {
+            check_names(&rows, &[f(ok)], None).unwrap();
+        }
+        check_names(&rows, &[], Some("-val_loss")).unwrap();
+        check_names(&rows, &[], Some("model.dropout-desc")).unwrap();
+        let err = |e: Error| match e {
+            Error::UnknownName {
+                what,
+                name,
+                suggestions,
+            } => (what, name, suggestions),
+            other => panic!("{other}"),
+        };
+        let (what, name, s) = err(check_names(&rows, &[f("learning_rat > 1")], None).unwrap_err());
+        assert_eq!((what.as_str(), name.as_str()), ("filter", "learning_rat"));
+        assert_eq!(s[0], "learning_rate");
+        let (what, name, s) = err(check_names(&rows, &[], Some("-val_los")).unwrap_err());
+        assert_eq!(
+            (what.as_str(), name.as_str(), s[0].as_str()),
+            ("sort key", "val_los", "val_loss")
+        );
+        let (_, _, s) = err(check_names(&rows, &[f("model.dropuot < 1")], None).unwrap_err());
+        assert_eq!(s[0], "model.dropout");
+        let (_, _, s) = err(check_names(&rows, &[f("zzzzqqq = 1")], None).unwrap_err());
+        assert!(s.is_empty());
+        let e = check_names(&rows, &[f("stauts = running")], None).unwrap_err();
+        assert_eq!(e.hint().unwrap(), "Did you mean `status` or `started`?");
+        assert!(e.to_string().contains("`stauts`"), "{e}");
+        // Nothing to tell a typo by.
+        check_names(&[], &[f("nosuch > 1")], Some("nosuch")).unwrap();
+        // A caller's own names count, and are suggested.
+        check_name(&rows, "column", "latest", &["latest"]).unwrap();
+        let (_, _, s) = err(check_name(&rows, "column", "latset", &["latest"]).unwrap_err());
+        assert_eq!(s, ["latest"]);
+    }
+
+    #[test]
+    fn select_checks_filters_and_sorts() {
+        let rows = vec![
+            row(serde_json::json!({"lr": 0.1}), serde_json::json!({})),
+            row(serde_json::json!({"lr": 0.5}), serde_json::json!({})),
+            row(serde_json::json!({"lr": 0.3}), serde_json::json!({})),
+        ];
+        let lr = |rows: &[Summary]| {
+            rows.iter()
+                .map(|s| s.experiment.params["lr"].as_f64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let got = select(
+            rows.clone(),
+            &[Filter::parse("lr > 0.2").unwrap()],
+            Some("-lr"),
+        )
+        .unwrap();
+        assert_eq!(lr(&got), [0.5, 0.3]);
+        assert!(select(rows, &[Filter::parse("lrr > 0.2").unwrap()], None).is_err());
     }
 }
