@@ -196,7 +196,11 @@ impl PyProject {
                     Some(c) => Target::Checkpoint(exp, Id::parse(&c)?),
                     None => Target::Experiment(exp),
                 };
-                let opts = CheckoutOptions { force, path: None };
+                let opts = CheckoutOptions {
+                    force,
+                    path: None,
+                    ..Default::default()
+                };
                 let mut progress = |m: String| {
                     if !quiet {
                         stderr_line(&format!("keepsake: {m}"));

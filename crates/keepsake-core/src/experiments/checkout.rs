@@ -21,6 +21,8 @@ pub struct CheckoutOptions {
     pub force: bool,
     /// Only this file or directory (project-relative).
     pub path: Option<String>,
+    /// Told of the bytes read from the store.
+    pub progress: crate::progress::Progress,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +43,12 @@ pub(crate) struct Opened {
 }
 
 impl Opened {
+    /// Reports the bytes read from the store to `progress`.
+    pub fn reporting(mut self, progress: &crate::progress::Progress) -> Opened {
+        self.reader = self.reader.reporting(progress);
+        self
+    }
+
     /// Unpacks it into `staging` (bounded by its record); a stream that is not the recorded one
     /// is an error naming the object and its store, whatever the unpacker met first.
     pub fn unpack(mut self, staging: &Path, only: Option<&str>) -> Result<()> {
@@ -97,6 +105,7 @@ pub(crate) fn unpack_experiment(
     exp: &Experiment,
     staging: &Path,
     only: Option<&str>,
+    progress: &crate::progress::Progress,
 ) -> Result<()> {
     if exp.path.is_empty() {
         return Ok(());
@@ -106,7 +115,7 @@ pub(crate) fn unpack_experiment(
         storage::experiment_tarball_key(&exp.id, c)
     });
     match (opened, &project.git, &exp.git_tree) {
-        (Ok(opened), _, _) => opened.unpack(staging, only),
+        (Ok(opened), _, _) => opened.reporting(progress).unpack(staging, only),
         // The code is in git too: a store that lost the tarball still gives it back.
         (Err(Error::MissingData { key, url, .. }), Some(git), Some(tree)) => {
             // Git never had the files left out of its tree: say which, rather than restore
@@ -137,6 +146,7 @@ fn unpack_checkpoint(
     c: &Checkpoint,
     staging: &Path,
     only: Option<&str>,
+    progress: &crate::progress::Progress,
 ) -> Result<()> {
     if c.path.is_empty() {
         return Ok(());
@@ -145,7 +155,7 @@ fn unpack_checkpoint(
     let opened = open_tarball(project, &what, c.files.as_ref(), |codec| {
         storage::checkpoint_tarball_key(&c.id, codec)
     })?;
-    opened.unpack(staging, only)
+    opened.reporting(progress).unpack(staging, only)
 }
 
 /// Refuses a destination inside the repository's git directory: files named by a snapshot
@@ -198,13 +208,36 @@ pub fn checkout(
     }
     check_destination(project, dest)?;
     let staging = staging_in(dest)?;
+    // One phase over both tarballs, sized from their records (none for an unrecorded size).
+    let tarballs = [
+        (!exp.path.is_empty()).then_some(exp.files.as_ref()),
+        checkpoint
+            .filter(|c| !c.path.is_empty())
+            .map(|c| c.files.as_ref()),
+    ];
+    let total = tarballs
+        .iter()
+        .flatten()
+        .map(|f| f.map(|f| f.size))
+        .sum::<Option<u64>>();
+    let _phase = opts.progress.phase(
+        || format!("Reading from {}", project.store.url()),
+        crate::progress::Unit::Bytes,
+        total,
+    );
     if !exp.path.is_empty() {
         progress(format!(
             "Copying code of experiment {} to {}",
             exp.id.short(),
             dest.display()
         ));
-        unpack_experiment(project, exp, staging.path(), only.as_deref())?;
+        unpack_experiment(
+            project,
+            exp,
+            staging.path(),
+            only.as_deref(),
+            &opts.progress,
+        )?;
     }
     if let Some(c) = checkpoint.filter(|c| !c.path.is_empty()) {
         progress(format!(
@@ -212,7 +245,7 @@ pub fn checkout(
             c.id.short(),
             dest.display()
         ));
-        unpack_checkpoint(project, c, staging.path(), only.as_deref())?;
+        unpack_checkpoint(project, c, staging.path(), only.as_deref(), &opts.progress)?;
     }
     let mut files = staged_files(staging.path())?;
     if let Some(p) = only.as_deref().filter(|p| !p.is_empty()) {

@@ -19,13 +19,19 @@ pub(super) fn work(shared: &Shared, rx: &mpsc::Receiver<Job>) {
         next = rx.try_recv().ok();
         behind |= save_with_retries(shared, &job.prepared);
         let short = job.prepared.checkpoint.id.short().to_string();
+        let bytes = crate::pack::files_size(&job.prepared.files);
         drop(job);
         if next.is_none() && behind {
             write_metadata(shared, &short);
             behind = false;
         }
         // Counted done only now, so that `wait()` returns with the metadata written.
-        shared.progress().pending.pop_front();
+        {
+            let mut progress = shared.progress();
+            progress.pending.pop_front();
+            progress.pending_bytes = progress.pending_bytes.saturating_sub(bytes);
+            progress.done_bytes += bytes;
+        }
         shared.drained.notify_all();
         if next.is_none() {
             next = rx.recv().ok();
