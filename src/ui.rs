@@ -26,11 +26,13 @@ fn write_stdout(text: &str) -> std::io::Result<()> {
 
 /// One line of progress: a newline inside (from a record) is escaped, so no line can be forged.
 pub fn progress(message: &str) {
-    eprintln!("{}", escape_controls(message));
+    if !quiet() {
+        eprint_line(&escape_controls(message));
+    }
 }
 
 pub fn warn(message: &str) {
-    eprintln!("warning: {}", escape_controls(message));
+    eprint_line(&format!("warning: {}", escape_controls(message)));
 }
 
 pub fn error(message: &str, causes: &[String], hint: Option<&str>) {
@@ -162,4 +164,135 @@ pub fn fields(rows: &[(String, String)]) -> String {
             format!("{key:<width$}{v}").trim_end().to_string() + "\n"
         })
         .collect()
+}
+
+// Progress bars: drawn on stderr only when it is a terminal, and never with `-q`; elsewhere
+// (tests, scripts, logs) stderr carries the same plain lines as without them.
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The bar being drawn, if any: lines printed meanwhile go above it, not through it.
+static ACTIVE: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+/// `-q`: no progress lines, bars or summaries from here on (warnings and errors still print).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Prints a line on stderr without tearing a bar being drawn.
+fn eprint_line(line: &str) {
+    let active = ACTIVE.lock().ok().and_then(|a| a.clone());
+    match active {
+        Some(bar) => bar.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+}
+
+/// What long operations report to: bars on a terminal, nothing otherwise.
+pub fn bars() -> keepsake_core::progress::Progress {
+    if quiet() || !std::io::stderr().is_terminal() {
+        return keepsake_core::progress::Progress::none();
+    }
+    keepsake_core::progress::Progress::new(std::sync::Arc::new(Bars::default()))
+}
+
+#[derive(Default)]
+struct Bars {
+    bar: std::sync::Mutex<Option<(indicatif::ProgressBar, keepsake_core::progress::Unit)>>,
+}
+
+fn bar_style(template: &str) -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+impl keepsake_core::progress::Observer for Bars {
+    fn begin(&self, what: &str, unit: keepsake_core::progress::Unit, total: Option<u64>) {
+        use keepsake_core::progress::Unit;
+        let bar = indicatif::ProgressBar::with_draw_target(
+            total,
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(bar_style(match (unit, total.is_some()) {
+            (Unit::Bytes, true) => {
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"
+            }
+            (Unit::Bytes, false) => "{msg} {spinner} {bytes} {binary_bytes_per_sec}",
+            (Unit::Items, true) => "{msg} [{bar:30}] {human_pos}/{human_len} ETA {eta}",
+            (Unit::Items, false) => "{msg} {spinner} {human_pos}",
+        }));
+        bar.set_message(escape_controls(what).into_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        if let Ok(mut a) = ACTIVE.lock() {
+            *a = Some(bar.clone());
+        }
+        if let Ok(mut b) = self.bar.lock() {
+            if let Some((old, _)) = b.replace((bar, unit)) {
+                old.finish_and_clear();
+            }
+        }
+    }
+
+    fn grow(&self, n: u64) {
+        if let Ok(b) = self.bar.lock() {
+            if let Some((bar, _)) = b.as_ref() {
+                bar.inc_length(n);
+            }
+        }
+    }
+
+    fn advance(&self, n: u64) {
+        if let Ok(b) = self.bar.lock() {
+            if let Some((bar, _)) = b.as_ref() {
+                bar.inc(n);
+            }
+        }
+    }
+
+    fn end(&self) {
+        let Some((bar, unit)) = self.bar.lock().ok().and_then(|mut b| b.take()) else {
+            return;
+        };
+        if let Ok(mut a) = ACTIVE.lock() {
+            *a = None;
+        }
+        // One clean line stays: what was done, and how fast.
+        bar.set_style(bar_style(match unit {
+            keepsake_core::progress::Unit::Bytes => {
+                "{msg}: {bytes} in {elapsed} ({binary_bytes_per_sec})"
+            }
+            keepsake_core::progress::Unit::Items => "{msg}: {human_pos} in {elapsed}",
+        }));
+        bar.finish();
+    }
+}
+
+/// Bytes for people, in SI units as `du -h --si` and most tools print them: `512 B`,
+/// `1.2 GB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `1 experiment`, `3 experiments`.
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Whether stdout is a terminal (a person reading, not a script).
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
 }

@@ -199,7 +199,10 @@ impl PyProject {
                 let opts = CheckoutOptions {
                     force,
                     path: None,
-                    ..Default::default()
+                    progress: match quiet {
+                        true => keepsake_core::progress::Progress::none(),
+                        false => crate::output::PyBars::progress(),
+                    },
                 };
                 let mut progress = |m: String| {
                     if !quiet {
