@@ -271,22 +271,6 @@ impl keepsake_core::progress::Observer for Bars {
     }
 }
 
-/// Bytes for people, in SI units as `du -h --si` and most tools print them: `512 B`,
-/// `1.2 GB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
-    if n < 1000 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 999.95 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 /// `1 experiment`, `3 experiments`.
 pub fn count(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })

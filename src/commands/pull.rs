@@ -34,7 +34,7 @@ pub fn cmd_pull(g: &Global, args: PullArgs) -> CliResult {
         "Pulled {} ({}, {}, read from its store on checkout) from {}; {} up to date",
         ui::count(report.fetched.len(), "experiment"),
         ui::count(report.objects, "object"),
-        ui::human_bytes(report.bytes),
+        keepsake_core::text::human_size(report.bytes),
         args.remote,
         report.up_to_date.len()
     ));

@@ -51,7 +51,7 @@ pub fn cmd_push(g: &Global, args: PushArgs) -> CliResult {
         "Pushed {} ({}, {}) to {}",
         ui::count(report.pushed.len(), "experiment"),
         ui::count(report.uploaded, "object"),
-        ui::human_bytes(report.bytes),
+        keepsake_core::text::human_size(report.bytes),
         args.remote
     );
     line += &format!(

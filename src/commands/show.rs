@@ -123,6 +123,7 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
                     },
                 ));
             }
+            contents_section(&project, c, &mut lines);
             lines.push(Line::Blank);
             lines.push(Line::Heading("Experiment"));
             lines.push(Line::Field("ID".into(), e.id.to_string()));
@@ -224,6 +225,39 @@ fn experiment_fields(e: &Experiment, running: bool, all: bool, lines: &mut Vec<L
             "... and {} more. Use --all to view.",
             packages.len() - shown.len()
         )));
+    }
+}
+
+/// The files in a checkpoint's tarball with their sizes, read from the store (headers only,
+/// checked like a checkout). A store that cannot give them leaves a warning, not a failure:
+/// git has everything else on the page.
+fn contents_section(project: &keepsake_core::Project, c: &Checkpoint, lines: &mut Vec<Line>) {
+    if c.path.is_empty() {
+        return;
+    }
+    lines.push(Line::Blank);
+    lines.push(Line::Heading("Contents"));
+    match experiments::checkout::checkpoint_files(project, c, &ui::bars()) {
+        Ok(files) => {
+            let mut files = files;
+            files.sort();
+            let mut t = ui::Table::default();
+            t.row(vec![vec!["PATH".into()], vec!["SIZE".into()]]);
+            for (path, size) in &files {
+                t.row(vec![vec![path.clone()], vec![human_size(*size)]]);
+            }
+            lines.push(Line::Raw(t.render().trim_end().to_string()));
+            let total: u64 = files.iter().map(|(_, s)| s).sum();
+            lines.push(Line::Raw(format!(
+                "{}, {}",
+                ui::count(files.len(), "file"),
+                human_size(total)
+            )));
+        }
+        Err(e) => {
+            ui::warn(&format!("files unknown: {}", ui::one_line(&e.to_string())));
+            lines.push(Line::Raw("(unknown: the store did not give them)".into()));
+        }
     }
 }
 

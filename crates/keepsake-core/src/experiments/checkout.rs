@@ -61,6 +61,17 @@ impl Opened {
         }
     }
 
+    /// The files it holds with their sizes, from the entry headers; nothing is returned unless
+    /// the whole stream is the recorded one.
+    fn list(mut self) -> Result<Vec<(String, u64)>> {
+        let listed = pack::list_entries(&mut self.reader, &self.key, self.limit);
+        let checked = self.reader.finish();
+        match (listed, checked) {
+            (_, Err(corrupt)) => Err(corrupt),
+            (listed, Ok(())) => listed,
+        }
+    }
+
     /// Streams the one file `rel` into `sink`; false when the tarball lacks it. The rest of the
     /// stream is read and checked before this returns.
     fn read_entry(mut self, rel: &str, sink: &mut dyn Write) -> Result<bool> {
@@ -302,6 +313,29 @@ pub fn read_file(
         path: rel.to_string(),
         dir: PathBuf::from(format!("experiment {}", exp.id.short())),
     })
+}
+
+/// The files in a checkpoint's tarball, `(path, size)` in tarball order, read from the store
+/// (this clone's, then its remotes') and checked like a checkout: the whole stream must be the
+/// recorded one, every entry one a checkout would restore. Empty for a checkpoint with no files.
+pub fn checkpoint_files(
+    project: &Project,
+    c: &Checkpoint,
+    progress: &crate::progress::Progress,
+) -> Result<Vec<(String, u64)>> {
+    if c.path.is_empty() {
+        return Ok(Vec::new());
+    }
+    let what = format!("checkpoint {}", c.id.short());
+    let opened = open_tarball(project, &what, c.files.as_ref(), |codec| {
+        storage::checkpoint_tarball_key(&c.id, codec)
+    })?;
+    let _phase = progress.phase(
+        || format!("Reading the file list from {}", project.store.url()),
+        crate::progress::Unit::Bytes,
+        c.files.as_ref().map(|f| f.size),
+    );
+    opened.reporting(progress).list()
 }
 
 fn selected(path: &Path, only: Option<&str>) -> bool {

@@ -8,7 +8,7 @@ mod unpack;
 mod write;
 
 pub use select::{collect, files_size, FileEntry};
-pub use unpack::{decoder, read_entry, unpack};
+pub use unpack::{decoder, list_entries, read_entry, unpack};
 pub use write::{write_tarball, write_tarball_from_memory, write_tarball_hashing};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,15 +14,14 @@ LINE_EVERY = 0.1
 
 
 def _human(n):
-    """Bytes in SI units, as the command line prints them: 512 B, 1.2 GB."""
-    if n < 1000:
-        return f"{n} B"
-    value = n / 1000.0
-    for unit in ("kB", "MB", "GB", "TB", "PB"):
-        if value < 999.95:
+    """Bytes as the command line prints them (keepsake_core::text::human_size): 512 bytes, 1.2 GiB."""
+    if n < 1024:
+        return f"{int(n)} bytes"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024.0
+        if value < 1024.0 or unit == "TiB":
             return f"{value:.1f} {unit}"
-        value /= 1000.0
-    return f"{value:.1f} EB"
 
 
 def _duration(seconds):
@@ -72,7 +71,7 @@ class Bar:
                 desc=what,
                 unit=unit if bytes_ else " items",
                 unit_scale=bytes_,
-                unit_divisor=1000,
+                unit_divisor=1024,
                 file=self.stream,
                 leave=True,
                 delay=delay,
