@@ -201,73 +201,105 @@ pub fn bars() -> keepsake_core::progress::Progress {
 
 #[derive(Default)]
 struct Bars {
-    bar: std::sync::Mutex<Option<(indicatif::ProgressBar, keepsake_core::progress::Unit)>>,
+    bar: std::sync::Mutex<Option<Drawn>>,
 }
 
-fn bar_style(template: &str) -> indicatif::ProgressStyle {
+struct Drawn {
+    bar: indicatif::ProgressBar,
+    unit: keepsake_core::progress::Unit,
+    what: String,
+    /// Whether the bar (rather than a spinner, while the total is unknown or 0) is drawn.
+    sized: bool,
+}
+
+fn bar_style(unit: keepsake_core::progress::Unit, sized: bool) -> indicatif::ProgressStyle {
+    use keepsake_core::progress::Unit;
+    // The bar takes the width left, so a line never wraps (a wrapped line is redrawn badly).
+    let template = match (unit, sized) {
+        (Unit::Bytes, true) => {
+            "{msg} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"
+        }
+        (Unit::Bytes, false) => "{msg} {spinner} {bytes} {binary_bytes_per_sec}",
+        (Unit::Items, true) => "{msg} [{wide_bar}] {human_pos}/{human_len} ETA {eta}",
+        (Unit::Items, false) => "{msg} {spinner} {human_pos}",
+    };
     indicatif::ProgressStyle::with_template(template)
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> ")
+        .tick_chars("-\\|/ ")
 }
 
 impl keepsake_core::progress::Observer for Bars {
     fn begin(&self, what: &str, unit: keepsake_core::progress::Unit, total: Option<u64>) {
-        use keepsake_core::progress::Unit;
+        let sized = total.is_some_and(|n| n > 0);
         let bar = indicatif::ProgressBar::with_draw_target(
             total,
             indicatif::ProgressDrawTarget::stderr(),
         );
-        bar.set_style(bar_style(match (unit, total.is_some()) {
-            (Unit::Bytes, true) => {
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"
-            }
-            (Unit::Bytes, false) => "{msg} {spinner} {bytes} {binary_bytes_per_sec}",
-            (Unit::Items, true) => "{msg} [{bar:30}] {human_pos}/{human_len} ETA {eta}",
-            (Unit::Items, false) => "{msg} {spinner} {human_pos}",
-        }));
-        bar.set_message(escape_controls(what).into_owned());
+        bar.set_style(bar_style(unit, sized));
+        let what = escape_controls(what).into_owned();
+        bar.set_message(what.clone());
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         if let Ok(mut a) = ACTIVE.lock() {
             *a = Some(bar.clone());
         }
+        let drawn = Drawn {
+            bar,
+            unit,
+            what,
+            sized,
+        };
         if let Ok(mut b) = self.bar.lock() {
-            if let Some((old, _)) = b.replace((bar, unit)) {
-                old.finish_and_clear();
+            if let Some(old) = b.replace(drawn) {
+                old.bar.finish_and_clear();
             }
         }
     }
 
     fn grow(&self, n: u64) {
-        if let Ok(b) = self.bar.lock() {
-            if let Some((bar, _)) = b.as_ref() {
-                bar.inc_length(n);
+        if let Ok(mut b) = self.bar.lock() {
+            if let Some(d) = b.as_mut() {
+                d.bar.inc_length(n);
+                if !d.sized && d.bar.length().is_some_and(|l| l > 0) {
+                    d.sized = true;
+                    d.bar.set_style(bar_style(d.unit, true));
+                }
             }
         }
     }
 
     fn advance(&self, n: u64) {
         if let Ok(b) = self.bar.lock() {
-            if let Some((bar, _)) = b.as_ref() {
-                bar.inc(n);
+            if let Some(d) = b.as_ref() {
+                d.bar.inc(n);
             }
         }
     }
 
     fn end(&self) {
-        let Some((bar, unit)) = self.bar.lock().ok().and_then(|mut b| b.take()) else {
+        let Some(d) = self.bar.lock().ok().and_then(|mut b| b.take()) else {
             return;
         };
         if let Ok(mut a) = ACTIVE.lock() {
             *a = None;
         }
-        // One clean line stays: what was done, and how fast.
-        bar.set_style(bar_style(match unit {
-            keepsake_core::progress::Unit::Bytes => {
-                "{msg}: {bytes} in {elapsed} ({binary_bytes_per_sec})"
+        // Cleared, then one line of our own in its place: what was done, and how fast (a
+        // finished indicatif line leaves the cursor on it, where stdout would then write).
+        let elapsed = d.bar.elapsed().as_secs_f64();
+        let done = d.bar.position();
+        d.bar.finish_and_clear();
+        let line = match d.unit {
+            keepsake_core::progress::Unit::Bytes => format!(
+                "{}: {} in {elapsed:.1}s ({}/s)",
+                d.what,
+                keepsake_core::text::human_size(done),
+                keepsake_core::text::human_size((done as f64 / elapsed.max(0.001)) as u64)
+            ),
+            keepsake_core::progress::Unit::Items => {
+                format!("{}: {done} in {elapsed:.1}s", d.what)
             }
-            keepsake_core::progress::Unit::Items => "{msg}: {human_pos} in {elapsed}",
-        }));
-        bar.finish();
+        };
+        eprintln!("{line}");
     }
 }
 

@@ -14,7 +14,8 @@ pub enum Unit {
 
 /// What a display implements. Calls may come from several threads at once.
 pub trait Observer: Send + Sync {
-    /// A phase starts (`what` is a short line for people, e.g. "Uploading to s3://b");
+    /// A phase starts (`what` is a word or two for people, e.g. "Uploading": a display puts a
+    /// bar beside it, so where it goes is said in a line of its own before);
     /// `total` is how much there is to do when known, and may grow with `grow`.
     fn begin(&self, what: &str, unit: Unit, total: Option<u64>);
     /// More work was found for the phase (an object that must be copied after all).

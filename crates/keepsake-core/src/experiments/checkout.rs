@@ -232,7 +232,7 @@ pub fn checkout(
         .map(|f| f.map(|f| f.size))
         .sum::<Option<u64>>();
     let _phase = opts.progress.phase(
-        || format!("Reading from {}", project.store.url()),
+        || "Checking out".to_string(),
         crate::progress::Unit::Bytes,
         total,
     );
@@ -331,7 +331,7 @@ pub fn checkpoint_files(
         storage::checkpoint_tarball_key(&c.id, codec)
     })?;
     let _phase = progress.phase(
-        || format!("Reading the file list from {}", project.store.url()),
+        || "Listing files".to_string(),
         crate::progress::Unit::Bytes,
         c.files.as_ref().map(|f| f.size),
     );

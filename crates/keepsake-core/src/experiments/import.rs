@@ -56,7 +56,7 @@ pub fn import_with(
     let mut report = ImportReport::default();
     // The total grows as each tarball is found (its size is asked for before it is read).
     let _phase = progress.phase(
-        || format!("Importing from {}", source.url()),
+        || "Importing".to_string(),
         crate::progress::Unit::Bytes,
         Some(0),
     );

@@ -83,7 +83,7 @@ pub fn execute(project: &Project, plan: GcReport) -> Result<GcReport> {
 pub fn execute_with(project: &Project, plan: GcReport, progress: &Progress) -> Result<GcReport> {
     let doomed = plan.unreferenced.len() + plan.temporaries.len();
     let _phase = progress.phase(
-        || format!("Deleting from {}", project.store.url()),
+        || "Deleting".to_string(),
         crate::progress::Unit::Items,
         Some(doomed as u64),
     );

@@ -92,7 +92,7 @@ pub fn pull_with(
     )?;
     let outcomes = {
         let _phase = progress.phase(
-            || format!("Checking experiments from {remote}"),
+            || "Checking experiments".to_string(),
             crate::progress::Unit::Items,
             Some(wanted.len() as u64),
         );

@@ -150,7 +150,7 @@ pub fn push(
         let ids: Vec<(&Id, &str)> = to_upload.iter().map(|e| (&e.id, e.tip.as_str())).collect();
         // The total grows as each experiment's objects are found missing from the target.
         let _phase = opts.progress.phase(
-            || format!("Uploading to {}", target.url()),
+            || "Uploading".to_string(),
             crate::progress::Unit::Bytes,
             Some(0),
         );
