@@ -189,3 +189,83 @@ fn push_and_checkout_of_a_large_checkpoint_draw_a_bar_on_a_terminal_only() {
     assert!(!has_bar_traces(&run.stderr), "{:?}", run.stderr);
     assert!(!run.stderr.contains("Checking out:"), "{}", run.stderr);
 }
+
+/// The summary lines count what moved: objects uploaded and already there, experiments up to
+/// date, and for `pull` the data the new checkpoints name (fetched later, by `checkout`).
+#[test]
+fn push_and_pull_summaries_count_objects_and_bytes() {
+    let t = TestProject::new(true);
+    let (remote, _) = t.publish_with_store();
+    let mut exp = record_run(&t, 0.1, &[0.9, 0.5]);
+    let (objects, bytes) = data_of(&exp);
+    assert_eq!(objects, 3);
+    let run = t.ks(&["push", "origin", exp.id.short()]).ok();
+    assert_eq!(run.stdout, format!("{}\n", exp.id));
+    assert!(
+        run.stderr.ends_with(&format!(
+            "\nPushed 1 experiment (3 objects, {}) to origin; 0 up to date, 0 objects already in the store\n",
+            human_size(bytes)
+        )),
+        "{}",
+        run.stderr
+    );
+    let bob = t.tmp.path().join("bob");
+    git_in(
+        t.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            bob.to_str().unwrap(),
+        ],
+    );
+    let team_store = t.git(&["config", "remote.origin.keepsakeStore"]);
+    git_in(
+        &bob,
+        &["config", "remote.origin.keepsakeStore", team_store.trim()],
+    );
+    let pull_line = |n: usize, b: u64, up: usize| {
+        format!(
+            "Pulled 1 experiment ({}, {}, read from its store on checkout) from origin; {up} up to date\n",
+            if n == 1 { "1 object".to_string() } else { format!("{n} objects") },
+            human_size(b)
+        )
+    };
+    assert_eq!(
+        ks_in(&bob, &["pull", "origin"]).ok().stderr,
+        pull_line(3, bytes, 0)
+    );
+
+    // One more checkpoint: only it is uploaded, and only it is new to the other clone.
+    let project = t.project();
+    t.write("model.pth", &"more weights\n".repeat(100));
+    let c = checkpoint(&project, &mut exp, Some("model.pth"), 2, 0.2);
+    let added = c.files.as_ref().unwrap().size;
+    let run = t.ks(&["push", "origin", exp.id.short()]).ok();
+    assert!(
+        run.stderr.ends_with(&format!(
+            "\nPushed 1 experiment (1 object, {}) to origin; 0 up to date, 3 objects already in the store\n",
+            human_size(added)
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        ks_in(&bob, &["pull", "origin"]).ok().stderr,
+        pull_line(1, added, 0)
+    );
+    let run = t.ks(&["push", "origin", exp.id.short()]).ok();
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "Pushed 0 experiments (0 objects, 0 bytes) to origin; 1 up to date, 0 objects already in the store\n"
+    );
+    let run = ks_in(&bob, &["pull", "origin"]).ok();
+    assert_eq!(
+        run.stderr,
+        "Pulled 0 experiments (0 objects, 0 bytes, read from its store on checkout) from origin; 1 up to date\n"
+    );
+    // -q: nothing on stderr; the IDs for scripts stay on stdout.
+    let run = t.ks(&["push", "-q", "origin", exp.id.short()]).ok();
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+}
