@@ -85,6 +85,32 @@ impl Progress {
     }
 }
 
+/// An observer that only counts what is done, for a caller that shows it its own way (the
+/// recorder adds the bytes of the upload in flight to what `settle` reports).
+#[derive(Default)]
+pub struct Counter {
+    done: std::sync::atomic::AtomicU64,
+}
+
+impl Counter {
+    pub fn get(&self) -> u64 {
+        self.done.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn reset(&self) {
+        self.done.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Observer for Counter {
+    fn begin(&self, _: &str, _: Unit, _: Option<u64>) {}
+    fn grow(&self, _: u64) {}
+    fn advance(&self, n: u64) {
+        self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn end(&self) {}
+}
+
 /// A phase in progress; dropping it ends it.
 #[must_use = "the phase ends when this is dropped"]
 pub struct Phase {

@@ -115,6 +115,8 @@ struct Shared {
     drained: Condvar,
     memory: Arc<MemoryBudget>,
     options: RecorderOptions,
+    /// Bytes of the tarball being uploaded now, for what `settle` reports.
+    in_flight: Arc<crate::progress::Counter>,
 }
 
 struct Heartbeat {
@@ -179,6 +181,7 @@ impl Recorder {
             drained: Condvar::new(),
             memory: MemoryBudget::new(options.capture_memory),
             options,
+            in_flight: Arc::default(),
         });
         let (tx, rx) = mpsc::channel::<Job>();
         let worker_shared = shared.clone();
@@ -364,8 +367,10 @@ impl Recorder {
             if !progress.is_observed() || started.elapsed() < Duration::from_millis(900) {
                 continue;
             }
-            let done = state.done_bytes - done_at_start;
-            let total = done + state.pending_bytes;
+            // The upload in flight counts tarball bytes: at most the files it holds.
+            let in_flight = self.shared.in_flight.get().min(state.pending_bytes);
+            let done = state.done_bytes - done_at_start + in_flight;
+            let total = state.done_bytes - done_at_start + state.pending_bytes;
             let count = state.pending.len();
             // The display may take the GIL or a terminal lock: never under the recorder's.
             parking_lot::MutexGuard::unlocked(&mut state, || {
