@@ -20,6 +20,10 @@ pub struct ShowArgs {
     /// Show all Python packages
     #[arg(long)]
     all: bool,
+    /// With --json of a checkpoint: add `contents`, the files in its tarball with their sizes
+    /// (read from the store; without it the JSON is Keepsake's checkpoint exactly)
+    #[arg(long, requires = "json")]
+    files: bool,
 }
 
 /// Lines of a `show` page; field rows share one column width across sections.
@@ -88,10 +92,19 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
     if args.json {
         let v = match &target {
             Target::Experiment(e) => experiment_json(e),
-            Target::Checkpoint(e, id) => e
-                .checkpoint(id)
-                .map(Checkpoint::to_json_value)
-                .unwrap_or(Value::Null),
+            Target::Checkpoint(e, id) => match e.checkpoint(id) {
+                Some(c) if args.files => {
+                    let mut v = c.to_json_value();
+                    let files = experiments::checkout::checkpoint_files(&project, c, &ui::bars())?;
+                    v["contents"] = files
+                        .into_iter()
+                        .map(|(path, size)| serde_json::json!({"path": path, "size": size}))
+                        .collect();
+                    v
+                }
+                Some(c) => c.to_json_value(),
+                None => Value::Null,
+            },
         };
         return Ok(ui::out_json(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
     }

@@ -295,3 +295,23 @@ fn show_checkpoint_files() {
         settings(&t, &ids).bind(|| insta::assert_snapshot!(name, shown(&run)));
     }
 }
+
+/// `show --json --files` adds the checkpoint's `contents`; plain `show --json` stays Keepsake's
+/// checkpoint object, with no field of ours.
+#[test]
+fn show_json_files_of_a_checkpoint() {
+    let s = scene();
+    let c = s.a.checkpoints[1].id.as_str();
+    let plain = s.t.ks(&["show", "--json", c]).ok().json();
+    assert!(plain.get("contents").is_none(), "{plain}");
+    let with = s.t.ks(&["show", "--json", "--files", c]).ok().json();
+    assert_eq!(
+        with["contents"],
+        serde_json::json!([{"path": "model.pth", "size": 23}])
+    );
+    let mut without = with.clone();
+    without.as_object_mut().unwrap().remove("contents");
+    assert_eq!(without, plain);
+    let run = s.t.ks(&["show", "--files", c]).fails();
+    assert!(run.stderr.contains("--json"), "{}", run.stderr);
+}
