@@ -1,7 +1,7 @@
 """Progress while `stop()` waits for uploads, through `sys.stderr` (issue 14): plain lines when
 stderr is not a terminal (captured by pytest, a pipe, a log), one line rewritten with `\\r` on a
 terminal, tqdm's bar when tqdm is installed. The store is the S3 server behind a proxy that
-lets uploads through at 4 MB/s, so the wait lasts a few seconds whatever the machine."""
+lets bytes through at 4 MB/s each way, so the wait lasts a few seconds whatever the machine."""
 
 import os
 import re
@@ -18,12 +18,12 @@ import keepsake
 
 from conftest import ROOT, require_env
 
-RATE = 4 << 20  # bytes per second, client to server
+RATE = 4 << 20  # bytes per second, each way
 SIZE = 12 << 20  # the checkpoint: about 3 s through the proxy
 
 
 class SlowProxy(threading.Thread):
-    """A TCP proxy to the S3 server that holds uploads to RATE bytes a second."""
+    """A TCP proxy to the S3 server that holds each direction to RATE bytes a second."""
 
     def __init__(self, endpoint):
         super().__init__(daemon=True)
@@ -42,7 +42,7 @@ class SlowProxy(threading.Thread):
                 return
             server = socket.create_connection(self.upstream)
             threading.Thread(target=self.pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self.pump, args=(server, client, False), daemon=True).start()
+            threading.Thread(target=self.pump, args=(server, client, True), daemon=True).start()
 
     def pump(self, src, dst, slow):
         started, sent = time.monotonic(), 0
@@ -141,3 +141,23 @@ def test_stop_waiting_on_a_terminal_uses_tqdm_when_installed(slow_s3, project):
     # tqdm's own bar: a description, a percentage, a `|...|` bar and its byte counts.
     assert re.search(r"keepsake: saving 1 checkpoint\(s\): +\d+%\|", shown), repr(shown)
     assert re.search(r"100%\|[^|]*\| 12\.\d+MB?/12\.\d+M", shown), repr(shown)
+
+
+def test_checkout_shows_its_bytes_through_sys_stderr(slow_s3, project, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    exp = keepsake.init(path="src", params={"lr": 0.1})
+    c = exp.checkpoint(path="model.pth", step=1, quiet=True)
+    exp.stop()
+    capsys.readouterr()
+    c.checkout(tmp_path / "out")
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("keepsake: Checking out:")]
+    # After a second, a line with the bytes read of the total; at the end, the total.
+    assert len(lines) >= 2, err
+    assert re.match(r"keepsake: Checking out: +\d+% [\d.]+ \w+/12\.\d MiB", lines[0]), lines
+    assert re.fullmatch(r"keepsake: Checking out: 12\.\d MiB in \d+s \([\d.]+ \w+/s\)", lines[-1]), lines
+    assert (tmp_path / "out" / "model.pth").read_bytes() == (project / "model.pth").read_bytes()
+    # quiet: nothing drawn.
+    c.checkout(tmp_path / "quiet", quiet=True)
+    assert "Checking out" not in capsys.readouterr().err
