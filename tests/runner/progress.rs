@@ -269,3 +269,37 @@ fn push_and_pull_summaries_count_objects_and_bytes() {
     let run = t.ks(&["push", "-q", "origin", exp.id.short()]).ok();
     assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
 }
+
+/// `import` and `gc` report too: a bar on a terminal, ended by one line of what was done.
+#[test]
+fn import_and_gc_draw_progress_on_a_terminal() {
+    let t = TestProject::new(false);
+    t.write("keepsake.yaml", "repository: file://.keepsake\n");
+    let exp = record_run(&t, 0.01, &[0.9, 0.5]);
+    let (_, bytes) = data_of(&exp);
+    t.git(&["init", "-q", "."]);
+    let run = in_terminal(&t.dir, &["import"]).ok();
+    let finished = finished_line(&run.stdout, "Importing");
+    assert!(
+        finished.starts_with(&format!("Importing: {} in ", human_size(bytes))),
+        "{finished:?} {:?}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\r\x1b[2K"), "{:?}", run.stdout);
+
+    // An object nothing references, and a gc that deletes it.
+    let orphan = format!("checkpoints/{}.tar.gz", Id::generate());
+    std::fs::write(t.dir.join(".keepsake").join(&orphan), "orphan").unwrap();
+    let run = in_terminal(&t.dir, &["gc", "--grace", "0"]).ok();
+    assert!(
+        run.stdout.contains(&format!("{orphan}\r\n")),
+        "{:?}",
+        run.stdout
+    );
+    let finished = finished_line(&run.stdout, "Deleting");
+    assert!(finished.starts_with("Deleting: 1 in "), "{finished:?}");
+    // -q: the deleted keys only.
+    std::fs::write(t.dir.join(".keepsake").join(&orphan), "orphan").unwrap();
+    let run = in_terminal(&t.dir, &["gc", "-q", "--grace", "0"]).ok();
+    assert_eq!(run.stdout, format!("{orphan}\r\n"));
+}
