@@ -199,9 +199,23 @@ pub fn bars() -> keepsake_core::progress::Progress {
     keepsake_core::progress::Progress::new(std::sync::Arc::new(Bars::default()))
 }
 
+/// `bars`, for what is usually quick (`show` reading a file list): nothing is drawn, nor the
+/// finished line, unless it is still going after a second.
+pub fn bars_if_slow() -> keepsake_core::progress::Progress {
+    if quiet() || !std::io::stderr().is_terminal() {
+        return keepsake_core::progress::Progress::none();
+    }
+    keepsake_core::progress::Progress::new(std::sync::Arc::new(Bars {
+        delay: std::time::Duration::from_secs(1),
+        ..Bars::default()
+    }))
+}
+
 #[derive(Default)]
 struct Bars {
     bar: std::sync::Mutex<Option<Drawn>>,
+    /// How long a phase runs hidden before it is drawn.
+    delay: std::time::Duration,
 }
 
 struct Drawn {
@@ -210,6 +224,18 @@ struct Drawn {
     what: String,
     /// Whether the bar (rather than a spinner, while the total is unknown or 0) is drawn.
     sized: bool,
+    /// Drawn yet (a delayed bar is hidden at first).
+    shown: bool,
+}
+
+impl Drawn {
+    fn show_when_due(&mut self, delay: std::time::Duration) {
+        if !self.shown && self.bar.elapsed() >= delay {
+            self.shown = true;
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    }
 }
 
 fn bar_style(unit: keepsake_core::progress::Unit, sized: bool) -> indicatif::ProgressStyle {
@@ -232,10 +258,11 @@ fn bar_style(unit: keepsake_core::progress::Unit, sized: bool) -> indicatif::Pro
 impl keepsake_core::progress::Observer for Bars {
     fn begin(&self, what: &str, unit: keepsake_core::progress::Unit, total: Option<u64>) {
         let sized = total.is_some_and(|n| n > 0);
-        let bar = indicatif::ProgressBar::with_draw_target(
-            total,
-            indicatif::ProgressDrawTarget::stderr(),
-        );
+        let target = match self.delay.is_zero() {
+            true => indicatif::ProgressDrawTarget::stderr(),
+            false => indicatif::ProgressDrawTarget::hidden(),
+        };
+        let bar = indicatif::ProgressBar::with_draw_target(total, target);
         bar.set_style(bar_style(unit, sized));
         let what = escape_controls(what).into_owned();
         bar.set_message(what.clone());
@@ -248,6 +275,7 @@ impl keepsake_core::progress::Observer for Bars {
             unit,
             what,
             sized,
+            shown: self.delay.is_zero(),
         };
         if let Ok(mut b) = self.bar.lock() {
             if let Some(old) = b.replace(drawn) {
@@ -264,14 +292,16 @@ impl keepsake_core::progress::Observer for Bars {
                     d.sized = true;
                     d.bar.set_style(bar_style(d.unit, true));
                 }
+                d.show_when_due(self.delay);
             }
         }
     }
 
     fn advance(&self, n: u64) {
-        if let Ok(b) = self.bar.lock() {
-            if let Some(d) = b.as_ref() {
+        if let Ok(mut b) = self.bar.lock() {
+            if let Some(d) = b.as_mut() {
                 d.bar.inc(n);
+                d.show_when_due(self.delay);
             }
         }
     }
@@ -288,6 +318,9 @@ impl keepsake_core::progress::Observer for Bars {
         let elapsed = d.bar.elapsed().as_secs_f64();
         let done = d.bar.position();
         d.bar.finish_and_clear();
+        if !d.shown {
+            return;
+        }
         let line = match d.unit {
             keepsake_core::progress::Unit::Bytes => format!(
                 "{}: {} in {elapsed:.1}s ({}/s)",

@@ -95,7 +95,8 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
             Target::Checkpoint(e, id) => match e.checkpoint(id) {
                 Some(c) if args.files => {
                     let mut v = c.to_json_value();
-                    let files = experiments::checkout::checkpoint_files(&project, c, &ui::bars())?;
+                    let files =
+                        experiments::checkout::checkpoint_files(&project, c, &ui::bars_if_slow())?;
                     v["contents"] = files
                         .into_iter()
                         .map(|(path, size)| serde_json::json!({"path": path, "size": size}))
@@ -250,7 +251,7 @@ fn contents_section(project: &keepsake_core::Project, c: &Checkpoint, lines: &mu
     }
     lines.push(Line::Blank);
     lines.push(Line::Heading("Contents"));
-    match experiments::checkout::checkpoint_files(project, c, &ui::bars()) {
+    match experiments::checkout::checkpoint_files(project, c, &ui::bars_if_slow()) {
         Ok(files) => {
             let mut files = files;
             files.sort();

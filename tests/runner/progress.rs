@@ -24,10 +24,12 @@ fn in_terminal(dir: &Path, args: &[&str]) -> Run {
     to_run(cmd.output().unwrap())
 }
 
-/// What a bar's redraws leave in a terminal's stream: escape sequences, or a carriage return
-/// that is not the terminal's own `\r\n`.
+/// What a bar's redraws leave in a terminal's stream: line erasing and cursor moves, or a
+/// carriage return that is not the terminal's own `\r\n` (colour codes are no bar's).
 fn has_bar_traces(text: &str) -> bool {
-    text.contains('\x1b') || text.replace("\r\n", "\n").contains('\r')
+    text.contains("\x1b[2K")
+        || text.contains("\x1b[1A")
+        || text.replace("\r\n", "\n").contains('\r')
 }
 
 /// A project published to a bare remote `origin` whose store is a fresh prefix of the S3
@@ -298,6 +300,19 @@ fn import_and_gc_draw_progress_on_a_terminal() {
     );
     let finished = finished_line(&run.stdout, "Deleting");
     assert!(finished.starts_with("Deleting: 1 in "), "{finished:?}");
+    // `show` of a checkpoint reads its file list quickly: nothing of a bar is drawn.
+    let ck = exp.checkpoints[1].id.as_str();
+    let run = in_terminal(&t.dir, &["show", ck]).ok();
+    assert!(
+        run.stdout.contains("model.pth  23 bytes"),
+        "{:?}",
+        run.stdout
+    );
+    assert!(
+        !has_bar_traces(&run.stdout) && !run.stdout.contains("Listing files"),
+        "{:?}",
+        run.stdout
+    );
     // -q: the deleted keys only.
     std::fs::write(t.dir.join(".keepsake").join(&orphan), "orphan").unwrap();
     let run = in_terminal(&t.dir, &["gc", "-q", "--grace", "0"]).ok();
