@@ -75,32 +75,34 @@ fn write_stdout(text: &str) -> std::io::Result<()> {
 
 /// One line of progress: a newline inside (from a record) is escaped, so no line can be forged.
 pub fn progress(message: &str) {
-    eprintln!("{}", escape_controls(message));
+    if !quiet() {
+        eprint_line(&escape_controls(message));
+    }
 }
 
 pub fn warn(message: &str) {
-    eprintln!(
+    eprint_line(&format!(
         "{} {}",
         term::paint(Stream::Stderr, Kind::Warning, "warning:"),
         escape_controls(message)
-    );
+    ));
 }
 
 pub fn error(message: &str, causes: &[String], hint: Option<&str>) {
-    eprintln!(
+    eprint_line(&format!(
         "{} {}",
         term::paint(Stream::Stderr, Kind::Error, "error:"),
         one_line(message)
-    );
+    ));
     for cause in causes {
-        eprintln!("  caused by: {}", one_line(cause));
+        eprint_line(&format!("  caused by: {}", one_line(cause)));
     }
     if let Some(h) = hint {
-        eprintln!(
+        eprint_line(&format!(
             "{} {}",
             term::paint(Stream::Stderr, Kind::Hint, "hint:"),
             escape_controls(&h.replace('\n', " "))
-        );
+        ));
     }
 }
 
@@ -328,6 +330,186 @@ pub fn fields(rows: &[(String, String)]) -> String {
             format!("{key}{pad}{v}").trim_end().to_string() + "\n"
         })
         .collect()
+}
+
+// Progress bars: drawn on stderr only when it is a terminal, and never with `-q`; elsewhere
+// (tests, scripts, logs) stderr carries the same plain lines as without them.
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The bar being drawn, if any: lines printed meanwhile go above it, not through it.
+static ACTIVE: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+/// `-q`: no progress lines, bars or summaries from here on (warnings and errors still print).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Prints a line on stderr without tearing a bar being drawn.
+fn eprint_line(line: &str) {
+    let active = ACTIVE.lock().ok().and_then(|a| a.clone());
+    match active {
+        Some(bar) => bar.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+}
+
+/// What long operations report to: bars on a terminal, nothing otherwise.
+pub fn bars() -> keepsake_core::progress::Progress {
+    if quiet() || !std::io::stderr().is_terminal() {
+        return keepsake_core::progress::Progress::none();
+    }
+    keepsake_core::progress::Progress::new(std::sync::Arc::new(Bars::default()))
+}
+
+/// `bars`, for what is usually quick (`show` reading a file list): nothing is drawn, nor the
+/// finished line, unless it is still going after a second.
+pub fn bars_if_slow() -> keepsake_core::progress::Progress {
+    if quiet() || !std::io::stderr().is_terminal() {
+        return keepsake_core::progress::Progress::none();
+    }
+    keepsake_core::progress::Progress::new(std::sync::Arc::new(Bars {
+        delay: std::time::Duration::from_secs(1),
+        ..Bars::default()
+    }))
+}
+
+#[derive(Default)]
+struct Bars {
+    bar: std::sync::Mutex<Option<Drawn>>,
+    /// How long a phase runs hidden before it is drawn.
+    delay: std::time::Duration,
+}
+
+struct Drawn {
+    bar: indicatif::ProgressBar,
+    unit: keepsake_core::progress::Unit,
+    what: String,
+    /// Whether the bar (rather than a spinner, while the total is unknown or 0) is drawn.
+    sized: bool,
+    /// Drawn yet (a delayed bar is hidden at first).
+    shown: bool,
+}
+
+impl Drawn {
+    fn show_when_due(&mut self, delay: std::time::Duration) {
+        if !self.shown && self.bar.elapsed() >= delay {
+            self.shown = true;
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    }
+}
+
+fn bar_style(unit: keepsake_core::progress::Unit, sized: bool) -> indicatif::ProgressStyle {
+    use keepsake_core::progress::Unit;
+    // The bar takes the width left, so a line never wraps (a wrapped line is redrawn badly).
+    let template = match (unit, sized) {
+        (Unit::Bytes, true) => {
+            "{msg} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"
+        }
+        (Unit::Bytes, false) => "{msg} {spinner} {bytes} {binary_bytes_per_sec}",
+        (Unit::Items, true) => "{msg} [{wide_bar}] {human_pos}/{human_len} ETA {eta}",
+        (Unit::Items, false) => "{msg} {spinner} {human_pos}",
+    };
+    indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ")
+        .tick_chars("-\\|/ ")
+}
+
+impl keepsake_core::progress::Observer for Bars {
+    fn begin(&self, what: &str, unit: keepsake_core::progress::Unit, total: Option<u64>) {
+        let sized = total.is_some_and(|n| n > 0);
+        let target = match self.delay.is_zero() {
+            true => indicatif::ProgressDrawTarget::stderr(),
+            false => indicatif::ProgressDrawTarget::hidden(),
+        };
+        let bar = indicatif::ProgressBar::with_draw_target(total, target);
+        bar.set_style(bar_style(unit, sized));
+        let what = escape_controls(what).into_owned();
+        bar.set_message(what.clone());
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        if let Ok(mut a) = ACTIVE.lock() {
+            *a = Some(bar.clone());
+        }
+        let drawn = Drawn {
+            bar,
+            unit,
+            what,
+            sized,
+            shown: self.delay.is_zero(),
+        };
+        if let Ok(mut b) = self.bar.lock() {
+            if let Some(old) = b.replace(drawn) {
+                old.bar.finish_and_clear();
+            }
+        }
+    }
+
+    fn grow(&self, n: u64) {
+        if let Ok(mut b) = self.bar.lock() {
+            if let Some(d) = b.as_mut() {
+                d.bar.inc_length(n);
+                if !d.sized && d.bar.length().is_some_and(|l| l > 0) {
+                    d.sized = true;
+                    d.bar.set_style(bar_style(d.unit, true));
+                }
+                d.show_when_due(self.delay);
+            }
+        }
+    }
+
+    fn advance(&self, n: u64) {
+        if let Ok(mut b) = self.bar.lock() {
+            if let Some(d) = b.as_mut() {
+                d.bar.inc(n);
+                d.show_when_due(self.delay);
+            }
+        }
+    }
+
+    fn end(&self) {
+        let Some(d) = self.bar.lock().ok().and_then(|mut b| b.take()) else {
+            return;
+        };
+        if let Ok(mut a) = ACTIVE.lock() {
+            *a = None;
+        }
+        // Cleared, then one line of our own in its place: what was done, and how fast (a
+        // finished indicatif line leaves the cursor on it, where stdout would then write).
+        let elapsed = d.bar.elapsed().as_secs_f64();
+        let done = d.bar.position();
+        d.bar.finish_and_clear();
+        if !d.shown {
+            return;
+        }
+        let line = match d.unit {
+            keepsake_core::progress::Unit::Bytes => format!(
+                "{}: {} in {elapsed:.1}s ({}/s)",
+                d.what,
+                keepsake_core::text::human_size(done),
+                keepsake_core::text::human_size((done as f64 / elapsed.max(0.001)) as u64)
+            ),
+            keepsake_core::progress::Unit::Items => {
+                format!("{}: {done} in {elapsed:.1}s", d.what)
+            }
+        };
+        eprintln!("{line}");
+    }
+}
+
+/// `1 experiment`, `3 experiments`.
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Whether stdout is a terminal (a person reading, not a script).
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ mod hostile;
 mod keepsake_compat;
 #[path = "runner/output.rs"]
 mod output;
+#[path = "runner/progress.rs"]
+mod progress;
 #[path = "runner/s3.rs"]
 mod s3;
 #[path = "runner/shared_store/mod.rs"]

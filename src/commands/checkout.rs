@@ -24,9 +24,13 @@ pub struct CheckoutArgs {
     /// Only this file or directory
     #[arg(long, value_name = "PATH")]
     path: Option<String>,
+    /// No progress bar or progress lines (warnings and errors still print)
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
+    ui::set_quiet(args.quiet);
     let project = open_project(g)?;
     let Some(id) = &args.id else {
         let dest = args
@@ -72,6 +76,7 @@ pub fn cmd_checkout(g: &Global, args: CheckoutArgs) -> CliResult {
     let opts = CheckoutOptions {
         force: args.force,
         path: args.path.clone(),
+        progress: ui::bars(),
     };
     let report = experiments::checkout::checkout(&project, &target, &dest, &opts, &mut |m| {
         ui::progress(&m)

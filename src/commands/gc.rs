@@ -26,6 +26,10 @@ pub struct GcArgs {
     /// Do not ask for confirmation (with --prune-store-only)
     #[arg(short = 'y', long)]
     yes: bool,
+    /// No progress bar or summary (the deleted keys still go to stdout; warnings and errors
+    /// still print)
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn cmd_gc(g: &Global, args: GcArgs) -> CliResult {
@@ -44,13 +48,15 @@ pub fn cmd_gc(g: &Global, args: GcArgs) -> CliResult {
     };
     let asked =
         args.prune_store_only && !prunable.is_empty() && confirm_prune(&project, &prunable, &args)?;
+    // Only now: what --prune-store-only asks about is always listed first.
+    ui::set_quiet(args.quiet);
     let report = if args.dry_run {
         plan
     } else if asked {
         // Time went by while the user read the list: delete only what is still unreferenced.
-        gc::apply(&project, &plan, options)?
+        gc::apply_with(&project, &plan, options, &ui::bars())?
     } else {
-        gc::execute(&project, plan)?
+        gc::execute_with(&project, plan, &ui::bars())?
     };
     print_report(&project, &report, &args, kept)
 }

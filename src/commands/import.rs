@@ -11,11 +11,15 @@ use crate::ui;
 pub struct ImportArgs {
     /// Store to import from (default: the project's own store)
     url: Option<String>,
+    /// No progress bar or progress lines (warnings and errors still print)
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn cmd_import(g: &Global, args: ImportArgs) -> CliResult {
+    ui::set_quiet(args.quiet);
     let project = open_project(g)?;
-    let report = experiments::import::import(&project, args.url.as_deref())?;
+    let report = experiments::import::import_with(&project, args.url.as_deref(), &ui::bars())?;
     for e in &report.imported {
         ui::out(&format!(
             "imported {} ({} checkpoints)\n",

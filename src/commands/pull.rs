@@ -13,23 +13,28 @@ pub struct PullArgs {
     remote: String,
     /// Experiments to fetch (ID prefixes; default: all)
     experiments: Vec<String>,
+    /// No progress bar, progress lines or summary (warnings and errors still print)
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn cmd_pull(g: &Global, args: PullArgs) -> CliResult {
+    ui::set_quiet(args.quiet);
     let project = open_project(g)?;
-    let report = sharing::pull::pull(&project, &args.remote, &args.experiments)?;
-    for id in &report.fetched {
-        ui::out(&format!("{id}\n"))?;
-    }
+    let report = sharing::pull::pull_with(&project, &args.remote, &args.experiments, &ui::bars())?;
+    super::push::print_ids(&report.fetched)?;
     for name in &report.ignored {
         ui::warn(&format!(
             "Ignored `{name}` on `{}`: its name is not an experiment ID",
             args.remote
         ));
     }
+    // The data stays in the remote's store until `checkout` reads it: said so, with its size.
     ui::progress(&format!(
-        "Fetched {} experiment(s) from {} ({} up to date)",
-        report.fetched.len(),
+        "Pulled {} ({}, {}, read from its store on checkout) from {}; {} up to date",
+        ui::count(report.fetched.len(), "experiment"),
+        ui::count(report.objects, "object"),
+        keepsake_core::text::human_size(report.bytes),
         args.remote,
         report.up_to_date.len()
     ));

@@ -20,6 +20,9 @@ pub struct PushArgs {
     /// default such a push is refused, listing them)
     #[arg(long)]
     include_commits: bool,
+    /// No progress bar, progress lines or summary (warnings and errors still print)
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn cmd_push(g: &Global, args: PushArgs) -> CliResult {
@@ -29,10 +32,12 @@ pub fn cmd_push(g: &Global, args: PushArgs) -> CliResult {
             Some("Name experiments to push, or pass --all"),
         ));
     }
+    ui::set_quiet(args.quiet);
     let project = open_project(g)?;
     let opts = keepsake_core::sharing::PushOptions {
         all: args.all,
         include_commits: args.include_commits,
+        progress: ui::bars(),
     };
     let report = sharing::push::push(&project, &args.remote, &args.experiments, &opts, &mut |m| {
         ui::progress(&m)
@@ -40,23 +45,41 @@ pub fn cmd_push(g: &Global, args: PushArgs) -> CliResult {
     for problem in &report.problems {
         ui::warn(&format!("Not pushed: {problem}"));
     }
-    for id in &report.pushed {
-        ui::out(&format!("{id}\n"))?;
-    }
-    ui::progress(&format!(
-        "Pushed {} experiment(s) to {} ({} up to date); uploaded {} object(s), {} bytes; {} already in the store",
-        report.pushed.len(),
-        args.remote,
+    print_ids(&report.pushed)?;
+    // One line for people: short IDs and sizes are for them; the full IDs went to stdout.
+    let mut line = format!(
+        "Pushed {} ({}, {}) to {}",
+        ui::count(report.pushed.len(), "experiment"),
+        ui::count(report.uploaded, "object"),
+        keepsake_core::text::human_size(report.bytes),
+        args.remote
+    );
+    line += &format!(
+        "; {} up to date, {} already in the store",
         report.up_to_date.len(),
-        report.uploaded,
-        report.bytes,
-        report.already_there
-    ));
+        ui::count(report.already_there, "object")
+    );
     if report.commits_published > 0 {
-        ui::progress(&format!(
-            "Published {} commit(s) the experiments ran on with them (--include-commits)",
-            report.commits_published
-        ));
+        line += &format!(
+            "; published {} the experiments ran on (--include-commits)",
+            ui::count(report.commits_published, "commit")
+        );
     }
+    ui::progress(&line);
+    Ok(())
+}
+
+/// The experiments pushed or pulled, on stdout: full IDs, one a line (as `ls -q`) for scripts;
+/// short ones (as `ls` shows them) for a person at a terminal.
+pub(crate) fn print_ids(ids: &[keepsake_core::Id]) -> CliResult {
+    let terminal = ui::stdout_is_terminal();
+    let listing: String = ids
+        .iter()
+        .map(|id| match terminal {
+            true => format!("{}\n", id.short()),
+            false => format!("{id}\n"),
+        })
+        .collect();
+    ui::out(&listing)?;
     Ok(())
 }

@@ -20,6 +20,10 @@ pub struct ShowArgs {
     /// Show all Python packages
     #[arg(long)]
     all: bool,
+    /// With --json of a checkpoint: add `contents`, the files in its tarball with their sizes
+    /// (read from the store; without it the JSON is Keepsake's checkpoint exactly)
+    #[arg(long, requires = "json")]
+    files: bool,
 }
 
 /// Lines of a `show` page; field rows share one column width across sections.
@@ -94,10 +98,20 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
     if args.json {
         let v = match &target {
             Target::Experiment(e) => experiment_json(e),
-            Target::Checkpoint(e, id) => e
-                .checkpoint(id)
-                .map(Checkpoint::to_json_value)
-                .unwrap_or(Value::Null),
+            Target::Checkpoint(e, id) => match e.checkpoint(id) {
+                Some(c) if args.files => {
+                    let mut v = c.to_json_value();
+                    let files =
+                        experiments::checkout::checkpoint_files(&project, c, &ui::bars_if_slow())?;
+                    v["contents"] = files
+                        .into_iter()
+                        .map(|(path, size)| serde_json::json!({"path": path, "size": size}))
+                        .collect();
+                    v
+                }
+                Some(c) => c.to_json_value(),
+                None => Value::Null,
+            },
         };
         return Ok(ui::out_json(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
     }
@@ -129,6 +143,7 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
                     },
                 ));
             }
+            contents_section(&project, c, &mut lines);
             lines.push(Line::Blank);
             lines.push(Line::Heading("Experiment"));
             lines.push(Line::Field("ID".into(), e.id.to_string()));
@@ -230,6 +245,39 @@ fn experiment_fields(e: &Experiment, running: bool, all: bool, lines: &mut Vec<L
             "... and {} more. Use --all to view.",
             packages.len() - shown.len()
         )));
+    }
+}
+
+/// The files in a checkpoint's tarball with their sizes, read from the store (headers only,
+/// checked like a checkout). A store that cannot give them leaves a warning, not a failure:
+/// git has everything else on the page.
+fn contents_section(project: &keepsake_core::Project, c: &Checkpoint, lines: &mut Vec<Line>) {
+    if c.path.is_empty() {
+        return;
+    }
+    lines.push(Line::Blank);
+    lines.push(Line::Heading("Contents"));
+    match experiments::checkout::checkpoint_files(project, c, &ui::bars_if_slow()) {
+        Ok(files) => {
+            let mut files = files;
+            files.sort();
+            let mut t = ui::Table::default();
+            t.row(vec![vec!["PATH".into()], vec!["SIZE".into()]]);
+            for (path, size) in &files {
+                t.row(vec![vec![path.clone()], vec![human_size(*size)]]);
+            }
+            lines.push(Line::Raw(t.render().trim_end().to_string()));
+            let total: u64 = files.iter().map(|(_, s)| s).sum();
+            lines.push(Line::Raw(format!(
+                "{}, {}",
+                ui::count(files.len(), "file"),
+                human_size(total)
+            )));
+        }
+        Err(e) => {
+            ui::warn(&format!("files unknown: {}", ui::one_line(&e.to_string())));
+            lines.push(Line::Raw("(unknown: the store did not give them)".into()));
+        }
     }
 }
 

@@ -266,3 +266,52 @@ fn ls_markdown_escapes_hostile_values() {
         run.stdout
     );
 }
+
+/// `show` of a checkpoint of a directory lists every file in its tarball with its size, read
+/// from the store; a checkpoint whose tarball the store lost still shows, with one warning.
+#[test]
+fn show_checkpoint_files() {
+    let t = TestProject::new(true);
+    let project = t.project();
+    let mut exp = create(&project, None, serde_json::json!({"lr": 0.1}));
+    std::fs::create_dir_all(t.dir.join("weights/sub")).unwrap();
+    std::fs::write(t.dir.join("weights/a.bin"), vec![7u8; 3000]).unwrap();
+    std::fs::write(t.dir.join("weights/sub/b.txt"), "hello").unwrap();
+    std::fs::write(t.dir.join("weights/sub/big.pt"), vec![1u8; 5 << 20]).unwrap();
+    let c = checkpoint(&project, &mut exp, Some("weights"), 0, 0.5);
+    let lost = checkpoint(&project, &mut exp, Some("weights/sub/b.txt"), 1, 0.4);
+    let key = lost.files.as_ref().unwrap().key.clone();
+    std::fs::remove_file(t.dir.join(".git/keepsake/storage").join(&key)).unwrap();
+    let ids = vec![
+        (&exp.id, "<exp>".to_string()),
+        (&c.id, "<ck-0>".to_string()),
+        (&lost.id, "<ck-1>".to_string()),
+    ];
+    for (name, id) in [
+        ("show_checkpoint_files", &c.id),
+        ("show_checkpoint_files_lost", &lost.id),
+    ] {
+        let run = t.ks(&["show", id.as_str()]);
+        settings(&t, &ids).bind(|| insta::assert_snapshot!(name, shown(&run)));
+    }
+}
+
+/// `show --json --files` adds the checkpoint's `contents`; plain `show --json` stays Keepsake's
+/// checkpoint object, with no field of ours.
+#[test]
+fn show_json_files_of_a_checkpoint() {
+    let s = scene();
+    let c = s.a.checkpoints[1].id.as_str();
+    let plain = s.t.ks(&["show", "--json", c]).ok().json();
+    assert!(plain.get("contents").is_none(), "{plain}");
+    let with = s.t.ks(&["show", "--json", "--files", c]).ok().json();
+    assert_eq!(
+        with["contents"],
+        serde_json::json!([{"path": "model.pth", "size": 23}])
+    );
+    let mut without = with.clone();
+    without.as_object_mut().unwrap().remove("contents");
+    assert_eq!(without, plain);
+    let run = s.t.ks(&["show", "--files", c]).fails();
+    assert!(run.stderr.contains("--json"), "{}", run.stderr);
+}

@@ -15,6 +15,7 @@ pub mod id;
 pub mod model;
 pub mod pack;
 pub mod paths;
+pub mod progress;
 pub mod sharing;
 pub mod storage;
 pub mod text;

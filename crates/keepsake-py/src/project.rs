@@ -212,7 +212,14 @@ impl PyProject {
                     Some(c) => Target::Checkpoint(exp, Id::parse(&c)?),
                     None => Target::Experiment(exp),
                 };
-                let opts = CheckoutOptions { force, path: None };
+                let opts = CheckoutOptions {
+                    force,
+                    path: None,
+                    progress: match quiet {
+                        true => keepsake_core::progress::Progress::none(),
+                        false => crate::output::PyBars::progress(),
+                    },
+                };
                 let mut progress = |m: String| {
                     if !quiet {
                         stderr_line(&format!("keepsake: {m}"));

@@ -67,7 +67,7 @@ pub(crate) fn settle(prefix: Option<&str>) {
         .filter(|r| prefix.is_none_or(|p| r.id().as_str().starts_with(p)))
         .collect();
     for r in matching {
-        r.settle(&mut wait_progress);
+        r.settle(&wait_progress());
     }
 }
 
@@ -154,12 +154,12 @@ impl PyRecorder {
     /// checkpoints that were not saved.
     fn wait(&self, py: Python<'_>) -> PyResult<()> {
         let recorder = Arc::clone(&self.inner);
-        py_result(py, py.allow_threads(|| recorder.wait(&mut wait_progress)))
+        py_result(py, py.allow_threads(|| recorder.wait(&wait_progress())))
     }
 
     /// Saves what is pending, stops the heartbeat, marks the experiment stopped.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
         let recorder = Arc::clone(&self.inner);
-        py_result(py, py.allow_threads(|| recorder.stop(&mut wait_progress)))
+        py_result(py, py.allow_threads(|| recorder.stop(&wait_progress())))
     }
 }

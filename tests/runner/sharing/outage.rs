@@ -85,16 +85,17 @@ fn counts(stderr: &str) -> (usize, usize) {
         .lines()
         .find(|l| l.starts_with("Pushed"))
         .unwrap_or_else(|| panic!("{stderr}"));
-    let num = |after: &str| -> usize {
-        let i = line.find(after).unwrap();
-        line[..i]
-            .rsplit(|c: char| !c.is_ascii_digit())
-            .find(|s| !s.is_empty())
+    // "Pushed 1 experiment (3 objects, 3.0 MiB) to origin; 0 up to date, 1 object already in
+    // the store": the objects uploaded, and those the store had.
+    let number_after = |marker: &str| -> usize {
+        let rest = &line[line.find(marker).unwrap_or_else(|| panic!("{line}")) + marker.len()..];
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()
             .unwrap()
             .parse()
             .unwrap()
     };
-    (num(" object(s)"), num(" already in the store"))
+    (number_after("("), number_after("up to date, "))
 }
 
 #[test]

@@ -45,7 +45,9 @@ fn alice_pushes_one_bob_pulls_it_and_checks_out_its_best_checkpoint() {
     // Pushing again changes nothing and uploads nothing; pushing nothing is refused.
     let again = t.alice.ks(&["push", "origin", shared.id.as_str()]).ok();
     assert!(
-        again.stderr.contains("uploaded 0 object(s)"),
+        again
+            .stderr
+            .contains("Pushed 0 experiments (0 objects, 0 bytes) to origin; 1 up to date"),
         "{}",
         again.stderr
     );

@@ -123,7 +123,7 @@ fn push_all_of_ten_thousand_experiments() {
     // Pushing again finds everything up to date.
     let run = alice.ks(&["push", "origin", "--all"]).ok();
     assert!(
-        run.stdout.is_empty() && run.stderr.contains("(10000 up to date)"),
+        run.stdout.is_empty() && run.stderr.contains("; 10000 up to date,"),
         "{}",
         run.stderr
     );

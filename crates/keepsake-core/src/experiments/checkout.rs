@@ -21,6 +21,8 @@ pub struct CheckoutOptions {
     pub force: bool,
     /// Only this file or directory (project-relative).
     pub path: Option<String>,
+    /// Told of the bytes read from the store.
+    pub progress: crate::progress::Progress,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +43,12 @@ pub(crate) struct Opened {
 }
 
 impl Opened {
+    /// Reports the bytes read from the store to `progress`.
+    pub fn reporting(mut self, progress: &crate::progress::Progress) -> Opened {
+        self.reader = self.reader.reporting(progress);
+        self
+    }
+
     /// Unpacks it into `staging` (bounded by its record); a stream that is not the recorded one
     /// is an error naming the object and its store, whatever the unpacker met first.
     pub fn unpack(mut self, staging: &Path, only: Option<&str>) -> Result<()> {
@@ -50,6 +58,17 @@ impl Opened {
             (_, Err(corrupt)) => Err(corrupt),
             (Err(e), Ok(())) => Err(e),
             (Ok(_), Ok(())) => Ok(()),
+        }
+    }
+
+    /// The files it holds with their sizes, from the entry headers; nothing is returned unless
+    /// the whole stream is the recorded one.
+    fn list(mut self) -> Result<Vec<(String, u64)>> {
+        let listed = pack::list_entries(&mut self.reader, &self.key, self.limit);
+        let checked = self.reader.finish();
+        match (listed, checked) {
+            (_, Err(corrupt)) => Err(corrupt),
+            (listed, Ok(())) => listed,
         }
     }
 
@@ -97,6 +116,7 @@ pub(crate) fn unpack_experiment(
     exp: &Experiment,
     staging: &Path,
     only: Option<&str>,
+    progress: &crate::progress::Progress,
 ) -> Result<()> {
     if exp.path.is_empty() {
         return Ok(());
@@ -106,7 +126,7 @@ pub(crate) fn unpack_experiment(
         storage::experiment_tarball_key(&exp.id, c)
     });
     match (opened, &project.git, &exp.git_tree) {
-        (Ok(opened), _, _) => opened.unpack(staging, only),
+        (Ok(opened), _, _) => opened.reporting(progress).unpack(staging, only),
         // The code is in git too: a store that lost the tarball still gives it back.
         (Err(Error::MissingData { key, url, .. }), Some(git), Some(tree)) => {
             // Git never had the files left out of its tree: say which, rather than restore
@@ -137,6 +157,7 @@ fn unpack_checkpoint(
     c: &Checkpoint,
     staging: &Path,
     only: Option<&str>,
+    progress: &crate::progress::Progress,
 ) -> Result<()> {
     if c.path.is_empty() {
         return Ok(());
@@ -145,7 +166,7 @@ fn unpack_checkpoint(
     let opened = open_tarball(project, &what, c.files.as_ref(), |codec| {
         storage::checkpoint_tarball_key(&c.id, codec)
     })?;
-    opened.unpack(staging, only)
+    opened.reporting(progress).unpack(staging, only)
 }
 
 /// Refuses a destination inside the repository's git directory: files named by a snapshot
@@ -197,13 +218,36 @@ pub fn checkout(
     }
     check_destination(project, dest)?;
     let staging = staging_in(dest)?;
+    // One phase over both tarballs, sized from their records (none for an unrecorded size).
+    let tarballs = [
+        (!exp.path.is_empty()).then_some(exp.files.as_ref()),
+        checkpoint
+            .filter(|c| !c.path.is_empty())
+            .map(|c| c.files.as_ref()),
+    ];
+    let total = tarballs
+        .iter()
+        .flatten()
+        .map(|f| f.map(|f| f.size))
+        .sum::<Option<u64>>();
+    let _phase = opts.progress.phase(
+        || "Checking out".to_string(),
+        crate::progress::Unit::Bytes,
+        total,
+    );
     if !exp.path.is_empty() {
         progress(format!(
             "Copying code of experiment {} to {}",
             exp.id.short(),
             dest.display()
         ));
-        unpack_experiment(project, exp, staging.path(), only.as_deref())?;
+        unpack_experiment(
+            project,
+            exp,
+            staging.path(),
+            only.as_deref(),
+            &opts.progress,
+        )?;
     }
     if let Some(c) = checkpoint.filter(|c| !c.path.is_empty()) {
         progress(format!(
@@ -211,7 +255,7 @@ pub fn checkout(
             c.id.short(),
             dest.display()
         ));
-        unpack_checkpoint(project, c, staging.path(), only.as_deref())?;
+        unpack_checkpoint(project, c, staging.path(), only.as_deref(), &opts.progress)?;
     }
     let mut files = staged_files(staging.path())?;
     if let Some(p) = only.as_deref().filter(|p| !p.is_empty()) {
@@ -268,6 +312,29 @@ pub fn read_file(
         path: rel.to_string(),
         dir: PathBuf::from(format!("experiment {}", exp.id.short())),
     })
+}
+
+/// The files in a checkpoint's tarball, `(path, size)` in tarball order, read from the store
+/// (this clone's, then its remotes') and checked like a checkout: the whole stream must be the
+/// recorded one, every entry one a checkout would restore. Empty for a checkpoint with no files.
+pub fn checkpoint_files(
+    project: &Project,
+    c: &Checkpoint,
+    progress: &crate::progress::Progress,
+) -> Result<Vec<(String, u64)>> {
+    if c.path.is_empty() {
+        return Ok(Vec::new());
+    }
+    let what = format!("checkpoint {}", c.id.short());
+    let opened = open_tarball(project, &what, c.files.as_ref(), |codec| {
+        storage::checkpoint_tarball_key(&c.id, codec)
+    })?;
+    let _phase = progress.phase(
+        || "Listing files".to_string(),
+        crate::progress::Unit::Bytes,
+        c.files.as_ref().map(|f| f.size),
+    );
+    opened.reporting(progress).list()
 }
 
 fn selected(path: &Path, only: Option<&str>) -> bool {

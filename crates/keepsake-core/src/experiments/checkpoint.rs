@@ -4,13 +4,14 @@
 use crate::error::{Error, Result};
 use crate::experiments::capture::{InMemory, MemoryBudget};
 use crate::experiments::create::{
-    non_empty, upload_snapshot, upload_tarball, write_storage_metadata,
+    non_empty, upload_snapshot, upload_tarball_reporting, write_storage_metadata,
 };
 use crate::experiments::Project;
 use crate::git::log::{commit_checkpoint, experiment_ref};
 use crate::git::GitRepo;
 use crate::id::Id;
 use crate::model::{Checkpoint, Experiment, Params, PrimaryMetric};
+use crate::progress::Progress;
 use crate::{clock, pack, storage};
 
 #[derive(Debug, Clone, Default)]
@@ -161,6 +162,18 @@ pub fn save_checkpoint_with(
     prepared: &PreparedCheckpoint,
     metadata: Metadata,
 ) -> Result<Checkpoint> {
+    save_checkpoint_reporting(project, exp, prepared, metadata, &Progress::none())
+}
+
+/// `save_checkpoint_with`, reporting the bytes of the tarball uploaded to `progress` (a
+/// capture packed on disk and renamed into a local store moves none).
+pub fn save_checkpoint_reporting(
+    project: &Project,
+    exp: &mut Experiment,
+    prepared: &PreparedCheckpoint,
+    metadata: Metadata,
+    progress: &Progress,
+) -> Result<Checkpoint> {
     let mut checkpoint = prepared.checkpoint.clone();
     if !checkpoint.path.is_empty() {
         let key = storage::checkpoint_tarball_key(&checkpoint.id, project.codec());
@@ -168,10 +181,10 @@ pub fn save_checkpoint_with(
         checkpoint.files = Some(match &prepared.captured {
             Captured::Tarball(path) => project
                 .store
-                .put_file(&key, path)?
+                .put_file_reporting(&key, path, progress)?
                 .holding(pack::files_size(&prepared.files)),
             Captured::Memory(in_memory) => {
-                upload_tarball(project, &key, Some(in_memory.size()), |w| {
+                upload_tarball_reporting(project, &key, Some(in_memory.size()), progress, |w| {
                     let data = in_memory.data();
                     pack::write_tarball_from_memory(&prepared.files, data, id, project.codec(), w)
                         .map(drop)

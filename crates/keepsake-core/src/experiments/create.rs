@@ -129,7 +129,27 @@ pub(crate) fn upload_tarball(
     size_hint: Option<u64>,
     write: impl FnOnce(&mut storage::ObjectWriter) -> Result<()>,
 ) -> Result<FileRecord> {
-    let mut writer = project.store.writer_sized(key, size_hint);
+    upload_tarball_reporting(
+        project,
+        key,
+        size_hint,
+        &crate::progress::Progress::none(),
+        write,
+    )
+}
+
+/// `upload_tarball`, reporting the bytes written to `progress`.
+pub(crate) fn upload_tarball_reporting(
+    project: &Project,
+    key: &str,
+    size_hint: Option<u64>,
+    progress: &crate::progress::Progress,
+    write: impl FnOnce(&mut storage::ObjectWriter) -> Result<()>,
+) -> Result<FileRecord> {
+    let mut writer = project
+        .store
+        .writer_sized(key, size_hint)
+        .reporting(progress);
     match write(&mut writer) {
         Ok(()) => writer.finish(),
         Err(e) => Err(writer.abandon(e)),

@@ -13,6 +13,7 @@ use crate::experiments::Project;
 use crate::git::log::{commit_checkpoint, experiment_ref, root_message_for_import};
 use crate::git::GitRepo;
 use crate::model::{Experiment, FileRecord};
+use crate::progress::Progress;
 use crate::storage::{self, Store};
 
 #[derive(Debug, Default)]
@@ -24,6 +25,15 @@ pub struct ImportReport {
 
 /// Imports every experiment of the store at `url` (default: the project's own store).
 pub fn import(project: &Project, url: Option<&str>) -> Result<ImportReport> {
+    import_with(project, url, &Progress::none())
+}
+
+/// `import`, reporting the bytes of tarballs read (and copied) to `progress`.
+pub fn import_with(
+    project: &Project,
+    url: Option<&str>,
+    progress: &Progress,
+) -> Result<ImportReport> {
     let git = project.require_git("import")?;
     let source = match url {
         Some(u) => {
@@ -44,6 +54,12 @@ pub fn import(project: &Project, url: Option<&str>) -> Result<ImportReport> {
         crate::experiments::create::check_repository_spec(project)?;
     }
     let mut report = ImportReport::default();
+    // The total grows as each tarball is found (its size is asked for before it is read).
+    let _phase = progress.phase(
+        || "Importing".to_string(),
+        crate::progress::Unit::Bytes,
+        Some(0),
+    );
     for key in source.list(storage::EXPERIMENTS_METADATA)? {
         let exp = match source.get(&key)? {
             Some(bytes) => match Experiment::from_keepsake_json(&key, &bytes) {
@@ -59,7 +75,7 @@ pub fn import(project: &Project, url: Option<&str>) -> Result<ImportReport> {
             report.skipped.push(exp);
             continue;
         }
-        match import_one(project, git, &source, copying, exp) {
+        match import_one(project, git, &source, copying, exp, progress) {
             Ok(e) => report.imported.push(e),
             Err(e) => report.problems.push(e),
         }
@@ -73,6 +89,7 @@ fn import_one(
     source: &Store,
     copying: bool,
     mut exp: Experiment,
+    progress: &Progress,
 ) -> Result<Experiment> {
     let staging = crate::fs::temp_dir()?;
     let mut files = Vec::new();
@@ -82,6 +99,7 @@ fn import_one(
             project,
             source,
             copying,
+            progress,
             tarball_keys(None, |c| storage::experiment_tarball_key(&id, c)),
             |reader, key, size| {
                 let reader = std::io::BufReader::with_capacity(256 * 1024, reader);
@@ -101,6 +119,7 @@ fn import_one(
                 project,
                 source,
                 copying,
+                progress,
                 tarball_keys(None, |codec| storage::checkpoint_tarball_key(&id, codec)),
                 |mut r, _, _| {
                     std::io::copy(&mut r, &mut std::io::sink())
@@ -153,6 +172,7 @@ fn bring(
     project: &Project,
     source: &Store,
     copying: bool,
+    progress: &Progress,
     keys: Vec<String>,
     inspect: impl FnOnce(&mut dyn Read, &str, u64) -> Result<()>,
 ) -> Result<Option<FileRecord>> {
@@ -167,10 +187,12 @@ fn bring(
         // another experiment's data, which is never replaced, and is taken only when it is
         // the same bytes.
         let present = copying && project.store.size(&key)?.is_some();
+        progress.grow(size);
         let copy = Copying {
             inner: reader,
             copy: (copying && !present).then(|| project.store.writer(&key)),
             error: None,
+            progress: progress.clone(),
         };
         let mut tee = HashingReader::new(copy, Hasher::new());
         inspect(&mut tee, &key, size)?;
@@ -216,11 +238,13 @@ struct Copying<R> {
     inner: R,
     copy: Option<storage::ObjectWriter>,
     error: Option<std::io::Error>,
+    progress: Progress,
 }
 
 impl<R: Read> Read for Copying<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.progress.advance(n as u64);
         if let Some(w) = &mut self.copy {
             if let Err(e) = w.write_all(&buf[..n]) {
                 self.error.get_or_insert(e);

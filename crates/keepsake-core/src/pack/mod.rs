@@ -8,7 +8,7 @@ mod unpack;
 mod write;
 
 pub use select::{collect, files_size, FileEntry};
-pub use unpack::{decoder, read_entry, unpack};
+pub use unpack::{decoder, list_entries, read_entry, unpack};
 pub use write::{write_tarball, write_tarball_from_memory, write_tarball_hashing};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,5 +267,34 @@ mod tests {
         assert!(std::fs::read_dir(&dest)
             .map(|mut r| r.next().is_none())
             .unwrap_or(true));
+    }
+
+    #[test]
+    fn listing_reads_headers_and_refuses_what_unpack_refuses() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path().join("p");
+        write(&r, "w/a.bin", &"a".repeat(3000));
+        write(&r, "w/sub/b", "bb");
+        let entries = collect(&r, "w", &[]).unwrap();
+        let tarball = write_tarball(&entries, "abc", Codec::Gzip, Vec::new()).unwrap();
+        assert_eq!(
+            list_entries(&tarball[..], "t", u64::MAX).unwrap(),
+            [("w/a.bin".to_string(), 3000), ("w/sub/b".to_string(), 2)]
+        );
+        // Sizes are held to the record: a header claiming more is refused, not listed.
+        let err = list_entries(&tarball[..], "t", 3001).unwrap_err();
+        assert!(
+            err.to_string().contains("more than the 3001 bytes"),
+            "{err}"
+        );
+        for (name, kind, link) in [
+            ("id/../../evil", tar::EntryType::Regular, None),
+            ("/abs/evil", tar::EntryType::Regular, None),
+            ("id/link", tar::EntryType::Symlink, Some("/etc/passwd")),
+        ] {
+            let err =
+                list_entries(&hostile(name, kind, link)[..], "bad.tar.gz", u64::MAX).unwrap_err();
+            assert!(matches!(err, Error::UnsafeEntry { .. }), "{name}: {err}");
+        }
     }
 }

@@ -157,3 +157,58 @@ pub fn read_entry<R: BufRead>(
     }
     Ok(found)
 }
+
+/// The regular files of a tarball, as `(project-relative path, size)` in tarball order, read
+/// from the entry headers alone (contents are skipped, nothing is written). The same entries
+/// `unpack` refuses are refused here, and the sizes together must stay within `limit`, so a
+/// listing never shows what a checkout would not restore. The stream is read to its end.
+pub fn list_entries<R: BufRead>(
+    reader: R,
+    archive: &str,
+    limit: u64,
+) -> Result<Vec<(String, u64)>> {
+    let mut tar = tar::Archive::new(decoder(reader, archive)?);
+    let mut listed = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut total: u64 = 0;
+    let bad = |entry: &Path, reason: String| Error::UnsafeEntry {
+        archive: archive.to_string(),
+        entry: crate::text::quoted(&entry.display().to_string()),
+        reason,
+    };
+    for item in tar.entries().map_err(|e| Error::io(archive, e))? {
+        let item = item.map_err(|e| Error::io(archive, e))?;
+        let raw = item.path().map_err(|e| Error::io(archive, e))?.into_owned();
+        let Some(rel) = entry_path(&raw).map_err(|reason| bad(&raw, reason))? else {
+            continue;
+        };
+        match item.header().entry_type() {
+            tar::EntryType::Directory => {}
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                if !seen.insert(rel.clone()) {
+                    return Err(bad(&raw, "it appears twice in the tarball".into()));
+                }
+                let size = item.header().size().map_err(|e| Error::io(archive, e))?;
+                total = total.saturating_add(size);
+                if total > limit {
+                    return Err(bad(
+                        &raw,
+                        format!(
+                            "the tarball unpacks to more than the {limit} bytes recorded for it"
+                        ),
+                    ));
+                }
+                listed.push((rel.to_string_lossy().into_owned(), size));
+            }
+            other => {
+                return Err(bad(
+                    &raw,
+                    format!("{other:?} entries (links, devices) are not extracted"),
+                ))
+            }
+        }
+    }
+    std::io::copy(&mut tar.into_inner(), &mut std::io::sink())
+        .map_err(|e| Error::io(archive, e))?;
+    Ok(listed)
+}

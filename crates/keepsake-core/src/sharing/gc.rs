@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::experiments::references::{metadata_names, storage_key, Live};
 use crate::experiments::Project;
+use crate::progress::Progress;
 use crate::storage;
 
 /// Objects younger than this are kept whatever refers to them.
@@ -75,8 +76,20 @@ pub fn run(project: &Project, dry_run: bool, grace: Duration) -> Result<GcReport
 
 /// Deletes what a plan made just now lists (metadata first, data last).
 pub fn execute(project: &Project, plan: GcReport) -> Result<GcReport> {
+    execute_with(project, plan, &Progress::none())
+}
+
+/// `execute`, reporting each object deleted to `progress`.
+pub fn execute_with(project: &Project, plan: GcReport, progress: &Progress) -> Result<GcReport> {
+    let doomed = plan.unreferenced.len() + plan.temporaries.len();
+    let _phase = progress.phase(
+        || "Deleting".to_string(),
+        crate::progress::Unit::Items,
+        Some(doomed as u64),
+    );
     for (key, _) in plan.unreferenced.iter().chain(&plan.temporaries) {
         project.store.delete(key)?;
+        progress.advance(1);
     }
     Ok(plan)
 }
@@ -154,6 +167,16 @@ pub fn plan(project: &Project, options: GcOptions) -> Result<GcReport> {
 /// Deletes what `planned` listed and a fresh look still finds unreferenced (something may have
 /// come to name it while the user was asked); returns what was deleted.
 pub fn apply(project: &Project, planned: &GcReport, options: GcOptions) -> Result<GcReport> {
+    apply_with(project, planned, options, &Progress::none())
+}
+
+/// `apply`, reporting each object deleted to `progress`.
+pub fn apply_with(
+    project: &Project,
+    planned: &GcReport,
+    options: GcOptions,
+    progress: &Progress,
+) -> Result<GcReport> {
     let fresh = plan(project, options)?;
     let still = |list: &[(String, u64)], now: &[(String, u64)]| -> Vec<(String, u64)> {
         let now: HashSet<&str> = now.iter().map(|(k, _)| k.as_str()).collect();
@@ -162,7 +185,7 @@ pub fn apply(project: &Project, planned: &GcReport, options: GcOptions) -> Resul
             .cloned()
             .collect()
     };
-    execute(
+    execute_with(
         project,
         GcReport {
             unreferenced: still(&planned.unreferenced, &fresh.unreferenced),
@@ -170,5 +193,6 @@ pub fn apply(project: &Project, planned: &GcReport, options: GcOptions) -> Resul
             temporaries: still(&planned.temporaries, &fresh.temporaries),
             store_only: fresh.store_only,
         },
+        progress,
     )
 }

@@ -9,7 +9,7 @@ pub mod promote;
 pub mod pull;
 pub mod push;
 
-pub use pull::{pull, PullReport, Refusal};
+pub use pull::{pull, pull_with, PullReport, Refusal};
 pub use push::{missing_for_push, push, PushOptions, PushReport};
 
 use crate::error::{Error, Result};
@@ -32,7 +32,13 @@ pub fn remote_tracking_prefix(remote: &str) -> String {
 
 /// Copies one object into `target` unless it is there already (same size); the copy is
 /// verified against the recorded size and hash before it becomes visible.
-pub(crate) fn copy_object(project: &Project, target: &Store, record: &FileRecord) -> Result<bool> {
+/// The bytes read are reported to `progress` (its total grows by the object's size first).
+pub(crate) fn copy_object(
+    project: &Project,
+    target: &Store,
+    record: &FileRecord,
+    progress: &crate::progress::Progress,
+) -> Result<bool> {
     match target.size(&record.key)? {
         Some(size) if size == record.size => return Ok(false),
         // Keys are derived from IDs that records from elsewhere may claim: what the store
@@ -57,8 +63,10 @@ pub(crate) fn copy_object(project: &Project, target: &Store, record: &FileRecord
     })?;
     // Checked as it streams; a copy that is not the recorded bytes is abandoned (dropping
     // the writer), so nothing becomes visible in the target.
+    progress.grow(record.size);
     let mut verified =
-        crate::storage::verify::Verified::new(reader, record, "experiment data", &url);
+        crate::storage::verify::Verified::new(reader, record, "experiment data", &url)
+            .reporting(progress);
     let mut writer = target.writer(&record.key);
     let copied = std::io::copy(&mut verified, &mut writer);
     if let Err(e) = copied {

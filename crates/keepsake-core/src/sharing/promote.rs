@@ -154,7 +154,13 @@ pub fn apply(project: &Project, exp: &Experiment) -> Result<CheckoutReport> {
         )
     })?;
     let staging = staging_in(&dest)?;
-    crate::experiments::checkout::unpack_experiment(project, exp, staging.path(), None)?;
+    crate::experiments::checkout::unpack_experiment(
+        project,
+        exp,
+        staging.path(),
+        None,
+        &crate::progress::Progress::none(),
+    )?;
     let params = serde_json::to_string_pretty(&exp.params)
         .map_err(|e| Error::internal(format!("apply: encoding the params failed: {e}")))?
         + "\n";

@@ -20,6 +20,10 @@ pub struct PullReport {
     pub refused: Vec<Refusal>,
     /// Refs under the remote's experiment namespace whose name is no experiment ID.
     pub ignored: Vec<String>,
+    /// Tarballs the checkpoints new to this clone name, and their recorded bytes: what
+    /// `checkout` can now fetch from the remote's store (pull itself moves no data).
+    pub objects: usize,
+    pub bytes: u64,
 }
 
 #[derive(Debug)]
@@ -30,7 +34,8 @@ pub struct Refusal {
 }
 
 enum Accepted {
-    Moved,
+    /// With the tarballs the new checkpoints name: how many, and their bytes.
+    Moved(usize, u64),
     UpToDate,
 }
 
@@ -40,6 +45,21 @@ enum Accepted {
 /// from the local one and that keeps every checkpoint the local one has; any other is refused
 /// on its own, and the rest still land.
 pub fn pull(project: &Project, remote: &str, prefixes: &[String]) -> Result<PullReport> {
+    pull_with(
+        project,
+        remote,
+        prefixes,
+        &crate::progress::Progress::none(),
+    )
+}
+
+/// `pull`, reporting each experiment checked to `progress`.
+pub fn pull_with(
+    project: &Project,
+    remote: &str,
+    prefixes: &[String],
+    progress: &crate::progress::Progress,
+) -> Result<PullReport> {
     let git = project.require_git("pull")?;
     let dir = git.command_dir();
     transport::remote_url(&dir, remote)?;
@@ -70,11 +90,22 @@ pub fn pull(project: &Project, remote: &str, prefixes: &[String]) -> Result<Pull
         prefixes.is_empty(),
         &report.ignored,
     )?;
-    let outcomes = accept_all(git, &tracking, &wanted)?;
+    let outcomes = {
+        let _phase = progress.phase(
+            || "Checking experiments".to_string(),
+            crate::progress::Unit::Items,
+            Some(wanted.len() as u64),
+        );
+        accept_all(git, &tracking, &wanted, progress)?
+    };
     for ((id, _), outcome) in wanted.iter().zip(outcomes) {
         match outcome {
             None => {}
-            Some(Ok(Accepted::Moved)) => report.fetched.push(id.clone()),
+            Some(Ok(Accepted::Moved(objects, bytes))) => {
+                report.fetched.push(id.clone());
+                report.objects += objects;
+                report.bytes += bytes;
+            }
             Some(Ok(Accepted::UpToDate)) => report.up_to_date.push(id.clone()),
             Some(Err(reason)) => report.refused.push(Refusal {
                 experiment: id.short().to_string(),
@@ -164,6 +195,7 @@ fn accept_all(
     git: &GitRepo,
     tracking: &str,
     wanted: &[(Id, String)],
+    progress: &crate::progress::Progress,
 ) -> Result<Vec<Option<std::result::Result<Accepted, String>>>> {
     type Outcome = Option<std::result::Result<Accepted, String>>;
     let threads = (wanted.len() / 64).clamp(1, UPLOAD_THREADS);
@@ -178,6 +210,7 @@ fn accept_all(
             let outcome = git
                 .resolve_ref(&format!("{tracking}{id}"))?
                 .map(|incoming| accept_incoming(git, id, &incoming));
+            progress.advance(1);
             out.push((i, outcome));
         }
     };
@@ -212,6 +245,7 @@ fn accept_incoming(
             theirs.root_record.experiment.id.short()
         ));
     }
+    let mut known: HashSet<Id> = HashSet::new();
     if let Some(local) = &local {
         let descends = git
             .descends_from(incoming, local)
@@ -220,6 +254,7 @@ fn accept_incoming(
             return Err("it has different checkpoints here and on the remote; nothing was overwritten (push yours under a new experiment, or `git keepsake rm` it here to take the remote's)".to_string());
         }
         let ours = crate::git::log::history(git, local).map_err(|e| e.to_string())?;
+        known.extend(ours.checkpoints.iter().map(|c| c.id.clone()));
         let kept: HashSet<&Id> = theirs.checkpoints.iter().map(|c| &c.id).collect();
         let dropped: Vec<&str> = ours
             .checkpoints
@@ -238,8 +273,22 @@ fn accept_incoming(
             });
         }
     }
+    // What the new checkpoints (and, for an experiment new here, its code) name.
+    let new_data: Vec<u64> = theirs
+        .checkpoints
+        .iter()
+        .filter(|c| !known.contains(&c.id))
+        .filter_map(|c| c.files.as_ref().map(|f| f.size))
+        .chain(
+            local
+                .is_none()
+                .then(|| theirs.root_record.experiment_files.iter().map(|f| f.size))
+                .into_iter()
+                .flatten(),
+        )
+        .collect();
     match git.update_ref(&name, incoming, local.as_deref(), "git-keepsake: pull") {
-        Ok(true) => Ok(Accepted::Moved),
+        Ok(true) => Ok(Accepted::Moved(new_data.len(), new_data.iter().sum())),
         Ok(false) => {
             Err("it changed here while pulling; nothing was overwritten, pull again".into())
         }

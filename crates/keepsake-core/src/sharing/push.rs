@@ -34,6 +34,8 @@ pub struct PushOptions {
     pub all: bool,
     /// Publish the commits the experiments ran on even when the remote does not have them.
     pub include_commits: bool,
+    /// Told of the bytes uploaded to the remote's store.
+    pub progress: crate::progress::Progress,
 }
 
 /// An experiment to push: its ID, its ref's tip, and the commit it ran on.
@@ -147,7 +149,13 @@ pub fn push(
             target.url()
         ));
         let ids: Vec<(&Id, &str)> = to_upload.iter().map(|e| (&e.id, e.tip.as_str())).collect();
-        let copied = upload_experiments(project, git, &target, &ids)?;
+        // The total grows as each experiment's objects are found missing from the target.
+        let _phase = opts.progress.phase(
+            || "Uploading".to_string(),
+            crate::progress::Unit::Bytes,
+            Some(0),
+        );
+        let copied = upload_experiments(project, git, &target, &ids, &opts.progress)?;
         report.uploaded += copied.uploaded;
         report.already_there += copied.already_there;
         report.bytes += copied.bytes;
@@ -317,6 +325,7 @@ fn upload_experiments(
     git: &GitRepo,
     target: &Store,
     ids: &[(&Id, &str)],
+    progress: &crate::progress::Progress,
 ) -> Result<Copied> {
     let threads = ids.len().clamp(1, UPLOAD_THREADS);
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -342,7 +351,7 @@ fn upload_experiments(
                     // One large object at a time (each is uploaded in parallel parts
                     // already): threads are for many small ones, and memory stays bounded.
                     let _one = (record.size > LARGE_OBJECT).then(|| large.lock());
-                    if copy_object(project, target, &record)? {
+                    if copy_object(project, target, &record, progress)? {
                         copied.uploaded += 1;
                         copied.bytes += record.size;
                     } else {

@@ -200,13 +200,23 @@ impl Store {
     /// Stores the file at `path` under `key`, returning its record. A local store takes it by
     /// rename when it is on the same file system (the file is then gone from `path`).
     pub fn put_file(&self, key: &str, path: &std::path::Path) -> Result<FileRecord> {
+        self.put_file_reporting(key, path, &crate::progress::Progress::none())
+    }
+
+    /// `put_file`, reporting the bytes copied (none for a rename) to `progress`.
+    pub fn put_file_reporting(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        progress: &crate::progress::Progress,
+    ) -> Result<FileRecord> {
         if let Some(local) = self.local() {
             if let Some(record) = local.put_file(key, path)? {
                 return Ok(record);
             }
         }
         let mut file = crate::fs::open(path)?;
-        let mut writer = self.writer(key);
+        let mut writer = self.writer(key).reporting(progress);
         std::io::copy(&mut file, &mut writer).map_err(|e| Error::Storage {
             url: self.url.clone(),
             key: key.to_string(),

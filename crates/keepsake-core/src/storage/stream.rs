@@ -33,6 +33,9 @@ pub struct ObjectWriter {
     size: u64,
     key: String,
     url: String,
+    /// Told of every byte written (a remote writer's chunks wait in a short queue for the
+    /// upload, so this is the upload's progress within a few chunks).
+    progress: crate::progress::Progress,
 }
 
 struct LocalSink {
@@ -57,6 +60,12 @@ impl Drop for LocalSink {
 }
 
 impl ObjectWriter {
+    /// This writer, reporting the bytes written through it to `progress`.
+    pub fn reporting(mut self, progress: &crate::progress::Progress) -> ObjectWriter {
+        self.progress = progress.clone();
+        self
+    }
+
     /// A writer whose chunks go to a remote upload task, which reports on `done`.
     pub(super) fn remote(
         tx: mpsc::Sender<Chunk>,
@@ -73,6 +82,7 @@ impl ObjectWriter {
             size: 0,
             key: key.to_string(),
             url: url.to_string(),
+            progress: crate::progress::Progress::none(),
         }
     }
 
@@ -112,6 +122,7 @@ impl ObjectWriter {
             size: 0,
             key: key.to_string(),
             url: url.to_string(),
+            progress: crate::progress::Progress::none(),
         }
     }
 
@@ -250,6 +261,7 @@ impl Write for ObjectWriter {
                 }
             }
             self.size += written as u64;
+            self.progress.advance(written as u64);
             return Ok(written);
         }
         let mut written = 0;
@@ -262,6 +274,7 @@ impl Write for ObjectWriter {
         if self.buf.len() >= CHUNK {
             self.flush_buf()?;
         }
+        self.progress.advance(written as u64);
         Ok(written)
     }
 

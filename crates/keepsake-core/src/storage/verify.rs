@@ -44,6 +44,9 @@ pub struct Verified<R> {
     what: String,
     url: String,
     failure: Option<String>,
+    /// Told of every byte consumed: reads from a store are where the bytes of a checkout or a
+    /// copy move.
+    progress: crate::progress::Progress,
 }
 
 impl<R: BufRead> Verified<R> {
@@ -67,7 +70,14 @@ impl<R: BufRead> Verified<R> {
             what: what.to_string(),
             url: url.to_string(),
             failure: None,
+            progress: crate::progress::Progress::none(),
         }
+    }
+
+    /// This reader, reporting the bytes consumed through it to `progress`.
+    pub fn reporting(mut self, progress: &crate::progress::Progress) -> Verified<R> {
+        self.progress = progress.clone();
+        self
     }
 
     /// The error for a stream that is not what was recorded.
@@ -137,6 +147,7 @@ impl<R: BufRead> BufRead for Verified<R> {
 
     fn consume(&mut self, n: usize) {
         self.inner.consume(n);
+        self.progress.advance(n as u64);
         if let Some(record) = self.record.as_ref().filter(|r| self.inner.size() > r.size) {
             let message = format!("it is longer than the recorded {} bytes", record.size);
             self.failure.get_or_insert(message);

@@ -92,6 +92,10 @@ struct Job {
 struct Progress {
     /// Short IDs of the checkpoints queued and not yet saved or given up, in queue order.
     pending: VecDeque<String>,
+    /// Bytes of files those checkpoints hold, and bytes of the ones done since the start
+    /// (saved or given up), for what `settle` reports.
+    pending_bytes: u64,
+    done_bytes: u64,
     /// Checkpoints given up and not yet reported by `wait()` or `stop()`, and the first reason.
     failed: Vec<String>,
     reason: Option<String>,
@@ -116,6 +120,8 @@ struct Shared {
     drained: Condvar,
     memory: Arc<MemoryBudget>,
     options: RecorderOptions,
+    /// Bytes of the tarball being uploaded now, for what `settle` reports.
+    in_flight: Arc<crate::progress::Counter>,
 }
 
 struct Heartbeat {
@@ -180,6 +186,7 @@ impl Recorder {
             drained: Condvar::new(),
             memory: MemoryBudget::new(options.capture_memory),
             options,
+            in_flight: Arc::default(),
         });
         let (tx, rx) = mpsc::channel::<Job>();
         let worker_shared = shared.clone();
@@ -198,6 +205,7 @@ impl Recorder {
                 };
                 let mut progress = shared.progress();
                 let lost: Vec<String> = progress.pending.drain(..).collect();
+                progress.pending_bytes = 0;
                 if !lost.is_empty() {
                     progress.fail(lost, &why);
                 }
@@ -330,8 +338,11 @@ impl Recorder {
         progress
             .pending
             .push_back(checkpoint.id.short().to_string());
+        let bytes = crate::pack::files_size(&prepared.files);
+        progress.pending_bytes += bytes;
         if tx.send(Job { prepared }).is_err() {
             progress.pending.pop_back();
+            progress.pending_bytes = progress.pending_bytes.saturating_sub(bytes);
             return Err(Error::invalid(
                 "experiment",
                 self.shared.id.short(),
@@ -360,23 +371,49 @@ impl Recorder {
         self.shared.progress().pending.len()
     }
 
-    /// Blocks until every queued checkpoint is saved or given up (or the worker is gone),
-    /// calling `tick` about once a second meanwhile with the number still pending. Failures
-    /// stay to be reported by `wait()` or `stop()`: reads use this to see what was recorded.
-    pub fn settle(&self, tick: &mut dyn FnMut(usize)) {
+    /// Blocks until every queued checkpoint is saved or given up (or the worker is gone).
+    /// After a second of waiting it reports to `progress`, as one phase, the bytes of files
+    /// saved since it began out of those pending. Failures stay to be reported by `wait()` or
+    /// `stop()`: reads use this to see what was recorded.
+    pub fn settle(&self, progress: &crate::progress::Progress) {
         if self.check_owner().is_err() {
             return;
         }
-        let mut progress = self.shared.progress();
+        let mut state = self.shared.progress();
         let started = Instant::now();
-        while !progress.pending.is_empty() {
+        let done_at_start = state.done_bytes;
+        let mut phase = None;
+        let (mut reported_total, mut reported_done) = (0u64, 0u64);
+        while !state.pending.is_empty() {
             self.shared
                 .drained
-                .wait_for(&mut progress, Duration::from_secs(1));
-            if !progress.pending.is_empty() && started.elapsed() >= Duration::from_millis(900) {
-                tick(progress.pending.len());
+                .wait_for(&mut state, Duration::from_millis(250));
+            if !progress.is_observed() || started.elapsed() < Duration::from_millis(900) {
+                continue;
             }
+            // The upload in flight counts tarball bytes: at most the files it holds.
+            let in_flight = self.shared.in_flight.get().min(state.pending_bytes);
+            let done = state.done_bytes - done_at_start + in_flight;
+            let total = state.done_bytes - done_at_start + state.pending_bytes;
+            let count = state.pending.len();
+            // The display may take the GIL or a terminal lock: never under the recorder's.
+            parking_lot::MutexGuard::unlocked(&mut state, || {
+                if phase.is_none() {
+                    phase = Some(progress.phase(
+                        || format!("saving {count} checkpoint(s)"),
+                        crate::progress::Unit::Bytes,
+                        Some(total),
+                    ));
+                    reported_total = total;
+                }
+                progress.grow(total.saturating_sub(reported_total));
+                progress.advance(done.saturating_sub(reported_done));
+                reported_total = reported_total.max(total);
+                reported_done = reported_done.max(done);
+            });
         }
+        drop(state);
+        drop(phase);
     }
 
     /// The checkpoints given up since the last report, as an error naming them.
@@ -394,11 +431,11 @@ impl Recorder {
 
     /// Waits until every queued checkpoint is saved or given up (see `settle`); an error names
     /// the checkpoints given up since the last `wait()`.
-    pub fn wait(&self, tick: &mut dyn FnMut(usize)) -> Result<()> {
+    pub fn wait(&self, progress: &crate::progress::Progress) -> Result<()> {
         if self.check_owner().is_err() {
             return Ok(());
         }
-        self.settle(tick);
+        self.settle(progress);
         self.take_failures()
     }
 
@@ -412,13 +449,13 @@ impl Recorder {
 
     /// Saves what is pending, stops the heartbeat and marks the experiment stopped; an error
     /// names the checkpoints that were not saved. Only the first call does anything.
-    pub fn stop(&self, tick: &mut dyn FnMut(usize)) -> Result<()> {
+    pub fn stop(&self, progress: &crate::progress::Progress) -> Result<()> {
         self.check_owner()?;
         // No checkpoint is queued after this; the worker saves the queue and ends.
         if self.queue.lock().take().is_none() {
             return Ok(());
         }
-        self.settle(tick);
+        self.settle(progress);
         if let Some(w) = self.worker.lock().take() {
             let _ = w.join();
         }

@@ -46,7 +46,9 @@ fn a_panicking_worker_ends_wait_and_stop_with_the_checkpoints_not_saved() {
     )
     .unwrap();
     let first = recorder.checkpoint(step(1)).unwrap();
-    let err = recorder.wait(&mut |_| {}).unwrap_err();
+    let err = recorder
+        .wait(&crate::progress::Progress::none())
+        .unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, Error::NotSaved { .. }), "{message}");
     assert!(message.contains(first.id.short()), "{message}");
@@ -55,7 +57,7 @@ fn a_panicking_worker_ends_wait_and_stop_with_the_checkpoints_not_saved() {
     let refused = recorder.checkpoint(step(2)).unwrap_err().to_string();
     assert!(refused.contains("upload worker crashed"), "{refused}");
     // stop() returns (the failure was reported by wait()) and marks the experiment stopped.
-    recorder.stop(&mut |_| {}).unwrap();
+    recorder.stop(&crate::progress::Progress::none()).unwrap();
     let after = recorder.checkpoint(step(3)).unwrap_err().to_string();
     assert!(after.contains("it is stopped"), "{after}");
 }
@@ -75,13 +77,16 @@ fn stop_reports_checkpoints_lost_by_a_worker_crash_that_wait_did_not() {
     )
     .unwrap();
     let c = recorder.checkpoint(step(0)).unwrap();
-    let message = recorder.stop(&mut |_| {}).unwrap_err().to_string();
+    let message = recorder
+        .stop(&crate::progress::Progress::none())
+        .unwrap_err()
+        .to_string();
     assert!(
         message.contains(c.id.short()) && message.contains("NOT saved"),
         "{message}"
     );
     // Only the first stop() does anything.
-    recorder.stop(&mut |_| {}).unwrap();
+    recorder.stop(&crate::progress::Progress::none()).unwrap();
 }
 
 fn storage_error(kind: StorageErrorKind) -> Error {

@@ -19,13 +19,20 @@ pub(super) fn work(shared: &Shared, rx: &mpsc::Receiver<Job>) {
         next = rx.try_recv().ok();
         behind |= save_with_retries(shared, &job.prepared);
         let short = job.prepared.checkpoint.id.short().to_string();
+        let bytes = crate::pack::files_size(&job.prepared.files);
         drop(job);
         if next.is_none() && behind {
             write_metadata(shared, &short);
             behind = false;
         }
         // Counted done only now, so that `wait()` returns with the metadata written.
-        shared.progress().pending.pop_front();
+        {
+            let mut progress = shared.progress();
+            progress.pending.pop_front();
+            progress.pending_bytes = progress.pending_bytes.saturating_sub(bytes);
+            progress.done_bytes += bytes;
+            shared.in_flight.reset();
+        }
         shared.drained.notify_all();
         if next.is_none() {
             next = rx.recv().ok();
@@ -40,11 +47,15 @@ fn save_with_retries(shared: &Shared, prepared: &PreparedCheckpoint) -> bool {
         // Saved into the shared experiment under its lock (a copy would cost O(n) per save);
         // the lock is let go before any wait.
         let mut exp = shared.experiment.lock();
-        crate::experiments::checkpoint::save_checkpoint_with(
+        // Counted afresh on each attempt: a retry uploads the whole tarball again.
+        shared.in_flight.reset();
+        let in_flight = crate::progress::Progress::new(shared.in_flight.clone());
+        crate::experiments::checkpoint::save_checkpoint_reporting(
             &shared.project,
             &mut exp,
             prepared,
             Metadata::Later,
+            &in_flight,
         )
     });
     match saved {
