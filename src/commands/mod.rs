@@ -74,11 +74,12 @@ pub struct Global {
         require_equals = true,
         num_args = 0..=1,
         default_missing_value = "always",
-        value_parser = crate::term::parse_when
+        value_parser = crate::term::parse_when,
+        help_heading = "Global options"
     )]
     pub color: Option<crate::term::When>,
     /// Do not pipe long output into a pager
-    #[arg(long = "no-pager", global = true)]
+    #[arg(long = "no-pager", global = true, help_heading = "Global options")]
     pub no_pager: bool,
 }
 
