@@ -10,7 +10,16 @@ use keepsake_core::text::{escape_controls, escape_except, escape_json, redact};
 
 /// Text for people: every line as it is, anything else a terminal would act on escaped.
 pub fn out(text: &str) -> std::io::Result<()> {
-    write_stdout(&escape_except(text, &['\n', '\t']))
+    let escaped = escape_except(text, &['\n', '\t']);
+    if KEEPSAKE_COLOR.load(std::sync::atomic::Ordering::Relaxed) {
+        // Only `bold`'s own markers become escape codes, after everything else was escaped.
+        return write_stdout(
+            &escaped
+                .replace(BOLD_ON, "\x1b[1m")
+                .replace(BOLD_OFF, "\x1b[0m"),
+        );
+    }
+    write_stdout(&escaped)
 }
 
 /// JSON: the same values, with what a terminal would act on inside its strings `\u`-escaped.
@@ -26,14 +35,28 @@ fn write_stdout(text: &str) -> std::io::Result<()> {
 
 /// One line of progress: a newline inside (from a record) is escaped, so no line can be forged.
 pub fn progress(message: &str) {
+    if dialect() == Dialect::Keepsake {
+        return progress_block(&[message]);
+    }
     eprintln!("{}", escape_controls(message));
 }
 
 pub fn warn(message: &str) {
+    if dialect() == Dialect::Keepsake {
+        return progress_block(&[message]);
+    }
     eprintln!("warning: {}", escape_controls(message));
 }
 
 pub fn error(message: &str, causes: &[String], hint: Option<&str>) {
+    if dialect() == Dialect::Keepsake {
+        let hint = hint.map(|h| h.replace('\n', " "));
+        let lines: Vec<String> = std::iter::once(one_line(message))
+            .chain(causes.iter().map(|c| one_line(c)))
+            .chain(hint)
+            .collect();
+        return progress_block(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+    }
     eprintln!("error: {}", one_line(message));
     for cause in causes {
         eprintln!("  caused by: {}", one_line(cause));
@@ -68,6 +91,10 @@ pub fn confirm(question: &str) -> bool {
 #[derive(Default)]
 pub struct Table {
     rows: Vec<Vec<Vec<String>>>,
+    /// Headers in bold (`keepsake --color`; widths count the text, not the escapes).
+    pub bold_first_row: bool,
+    /// The narrowest a column is (Keepsake's `diff` uses 26).
+    pub min_width: usize,
 }
 
 impl Table {
@@ -86,7 +113,7 @@ impl Table {
 
     pub fn render(&self) -> String {
         let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
-        let mut widths = vec![0usize; cols];
+        let mut widths = vec![self.min_width; cols];
         for row in &self.rows {
             for (i, cell) in row.iter().enumerate() {
                 for line in cell {
@@ -95,13 +122,17 @@ impl Table {
             }
         }
         let mut out = String::new();
-        for row in &self.rows {
+        for (r, row) in self.rows.iter().enumerate() {
             let height = row.iter().map(Vec::len).max().unwrap_or(0).max(1);
             for l in 0..height {
                 let mut line = String::new();
                 for (i, cell) in row.iter().enumerate() {
                     let text = cell.get(l).map(String::as_str).unwrap_or("");
-                    line.push_str(text);
+                    if r == 0 && self.bold_first_row && !text.is_empty() {
+                        line.push_str(&bold(text));
+                    } else {
+                        line.push_str(text);
+                    }
                     if i + 1 < row.len() {
                         line.push_str(&" ".repeat(widths[i] - text.chars().count() + 2));
                     }
@@ -162,4 +193,103 @@ pub fn fields(rows: &[(String, String)]) -> String {
             format!("{key:<width$}{v}").trim_end().to_string() + "\n"
         })
         .collect()
+}
+
+/// Which command line is speaking: `git keepsake`'s own words, or Keepsake 0.4.2's (the
+/// `keepsake` command). Set once per run by the front end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dialect {
+    #[default]
+    GitKeepsake,
+    Keepsake,
+}
+
+static KEEPSAKE_DIALECT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static KEEPSAKE_COLOR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_dialect(d: Dialect) {
+    use std::sync::atomic::Ordering::Relaxed;
+    KEEPSAKE_DIALECT.store(d == Dialect::Keepsake, Relaxed);
+}
+
+pub fn dialect() -> Dialect {
+    if KEEPSAKE_DIALECT.load(std::sync::atomic::Ordering::Relaxed) {
+        Dialect::Keepsake
+    } else {
+        Dialect::GitKeepsake
+    }
+}
+
+/// `keepsake --color`: bold headings, only on a terminal and without NO_COLOR (Keepsake 0.4.2
+/// wrote escape codes into pipes too).
+pub fn set_color(wanted: bool) {
+    let on = wanted
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    KEEPSAKE_COLOR.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+// Private-use characters standing for the escape codes until `out` has escaped the text.
+const BOLD_ON: char = '\u{E000}';
+const BOLD_OFF: char = '\u{E001}';
+
+/// `text` in bold when `keepsake --color` is on (see `set_color`); `out` turns it into the
+/// escape codes.
+pub fn bold(text: &str) -> String {
+    if KEEPSAKE_COLOR.load(std::sync::atomic::Ordering::Relaxed) {
+        format!("{BOLD_ON}{text}{BOLD_OFF}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Keepsake's log lines on stderr: the first after `═══╡ `, the rest after `   │ `.
+pub fn progress_block(lines: &[&str]) {
+    let mut err = std::io::stderr().lock();
+    for (i, line) in lines.iter().enumerate() {
+        let prefix = if i == 0 { "═══╡ " } else { "   │ " };
+        let _ = writeln!(err, "{prefix}{}", escape_controls(line));
+    }
+}
+
+/// An empty line on stderr, where Keepsake's logs leave one.
+pub fn blank_line() {
+    eprintln!();
+}
+
+/// The answer to Keepsake's `Do you want to continue? (y/N)`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    No,
+    /// Standard input ended before an answer.
+    Closed,
+}
+
+/// Keepsake 0.4.2's prompt, for `keepsake checkout` and `keepsake rm`: the question on stdout
+/// after an empty line; `y`/`yes` continue, `n`/`no`/nothing refuse, anything else asks again.
+/// It reads whatever stdin is (a pipe answers it too), as Keepsake did.
+pub fn ask_to_continue() -> Answer {
+    let mut stdin = std::io::stdin().lock();
+    let mut first = true;
+    loop {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(
+            out,
+            "{}Do you want to continue? (y/N) ",
+            if first { "\n" } else { "" }
+        );
+        let _ = out.flush();
+        first = false;
+        let mut answer = String::new();
+        match std::io::BufRead::read_line(&mut stdin, &mut answer) {
+            Ok(0) | Err(_) => return Answer::Closed,
+            Ok(_) => {}
+        }
+        match answer.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => return Answer::Yes,
+            "" | "n" | "no" => return Answer::No,
+            _ => progress("Please enter 'y' or 'n'"),
+        }
+    }
 }

@@ -2,9 +2,9 @@
 
 mod apply;
 mod branch;
-mod checkout;
+pub(crate) mod checkout;
 mod config;
-mod diff;
+pub(crate) mod diff;
 mod gc;
 mod hook;
 mod import;
@@ -15,7 +15,7 @@ mod markdown;
 mod pull;
 mod push;
 mod report;
-mod rm;
+pub(crate) mod rm;
 pub(crate) mod show;
 mod ui;
 
@@ -25,6 +25,7 @@ use clap::{Args, Parser, Subcommand};
 use keepsake_core::{OpenOptions, Project};
 
 use crate::error::CliResult;
+pub use crate::ui::Dialect;
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +49,9 @@ pub struct Global {
     /// Use this project directory instead of searching upwards for keepsake.yaml
     #[arg(short = 'D', long = "project-directory", global = true)]
     pub project_directory: Option<PathBuf>,
+    /// Whose words the output uses: `git keepsake`'s, or Keepsake 0.4.2's (`keepsake`).
+    #[arg(skip)]
+    pub dialect: Dialect,
 }
 
 #[derive(Subcommand)]

@@ -47,8 +47,8 @@ pub fn render(lines: &[Line]) -> String {
         let text = match l {
             // Tables come rendered (their cells escaped); everything else is one line each.
             Line::Raw(t) => t.clone(),
-            Line::Title(t) => escape_controls(t).into_owned(),
-            Line::Heading(h) => h.to_string(),
+            Line::Title(t) => ui::bold(&escape_controls(t)),
+            Line::Heading(h) => ui::bold(h),
             Line::Blank => String::new(),
             Line::Field(k, v) => format!(
                 "{:<width$}{}",
@@ -95,13 +95,14 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
         };
         return Ok(ui::out_json(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
     }
+    let keepsake = g.dialect == super::Dialect::Keepsake;
     let mut lines = Vec::new();
     match &target {
         Target::Experiment(e) => {
             lines.push(Line::Title(format!("Experiment: {}", e.id)));
             lines.push(Line::Blank);
-            experiment_fields(e, running, args.all, &mut lines);
-            checkpoints_table(e, &mut lines);
+            experiment_fields(e, running, args.all, keepsake, &mut lines);
+            checkpoints_table(e, keepsake, &mut lines);
         }
         Target::Checkpoint(e, id) => {
             let Some(c) = e.checkpoint(id) else {
@@ -112,7 +113,7 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
             lines.push(Line::Field("Created".into(), ui::long_time(c.created)));
             lines.push(Line::Field("Path".into(), c.path.clone()));
             lines.push(Line::Field("Step".into(), c.step.to_string()));
-            if let Some(f) = &c.files {
+            if let Some(f) = c.files.as_ref().filter(|_| !keepsake) {
                 lines.push(Line::Field(
                     "Files".into(),
                     match f.digest() {
@@ -126,7 +127,7 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
             lines.push(Line::Blank);
             lines.push(Line::Heading("Experiment"));
             lines.push(Line::Field("ID".into(), e.id.to_string()));
-            experiment_fields(e, running, args.all, &mut lines);
+            experiment_fields(e, running, args.all, keepsake, &mut lines);
             lines.push(Line::Blank);
             lines.push(Line::Heading("Metrics"));
             for (k, v) in &c.metrics {
@@ -160,7 +161,14 @@ const INTERESTING_PACKAGES: [&str; 10] = [
     "torch",
 ];
 
-fn experiment_fields(e: &Experiment, running: bool, all: bool, lines: &mut Vec<Line>) {
+/// `keepsake`: Keepsake 0.4.2's rows only where it has the same facts (no `Code` row).
+fn experiment_fields(
+    e: &Experiment,
+    running: bool,
+    all: bool,
+    keepsake: bool,
+    lines: &mut Vec<Line>,
+) {
     lines.push(Line::Field("Created".into(), ui::long_time(e.created)));
     lines.push(Line::Field(
         "Status".into(),
@@ -169,7 +177,7 @@ fn experiment_fields(e: &Experiment, running: bool, all: bool, lines: &mut Vec<L
     lines.push(Line::Field("Host".into(), e.host.clone()));
     lines.push(Line::Field("User".into(), e.user.clone()));
     lines.push(Line::Field("Command".into(), e.command.clone()));
-    if !e.path.is_empty() {
+    if !e.path.is_empty() && !keepsake {
         lines.push(Line::Field("Code".into(), e.path.clone()));
     }
     if let Some(commit) = &e.git_commit {
@@ -250,7 +258,7 @@ fn store_only_section(e: &Experiment, lines: &mut Vec<Line>) {
     lines.push(Line::Raw(t.render().trim_end().to_string()));
 }
 
-fn checkpoints_table(e: &Experiment, lines: &mut Vec<Line>) {
+fn checkpoints_table(e: &Experiment, keepsake: bool, lines: &mut Vec<Line>) {
     lines.push(Line::Blank);
     lines.push(Line::Heading("Checkpoints"));
     if e.checkpoints.is_empty() {
@@ -271,7 +279,12 @@ fn checkpoints_table(e: &Experiment, lines: &mut Vec<Line>) {
         let mut row = vec![
             vec![c.id.short().to_string()],
             vec![c.step.to_string()],
-            vec![ui::long_time(c.created)],
+            // Keepsake's table says how long ago, like `ls`.
+            vec![if keepsake {
+                ui::ago(c.created, keepsake_core::clock::now())
+            } else {
+                ui::long_time(c.created)
+            }],
         ];
         for m in &metrics {
             let mut cell = c
@@ -292,5 +305,6 @@ fn checkpoints_table(e: &Experiment, lines: &mut Vec<Line>) {
     lines.push(Line::Raw(
         "To see more details about a checkpoint, run:".into(),
     ));
-    lines.push(Line::Raw("  git keepsake show <checkpoint ID>".into()));
+    let program = if keepsake { "keepsake" } else { "git keepsake" };
+    lines.push(Line::Raw(format!("  {program} show <checkpoint ID>")));
 }
