@@ -12,6 +12,8 @@ mod bad_input;
 mod code_snapshot;
 #[path = "runner/hostile/mod.rs"]
 mod hostile;
+#[path = "runner/keepsake_command.rs"]
+mod keepsake_command;
 #[path = "runner/keepsake_compat.rs"]
 mod keepsake_compat;
 #[path = "runner/output.rs"]

@@ -225,7 +225,6 @@ fn keepsake_checkout(
         &format!("  {}", exp.command),
         "",
     ]);
-    ui::blank_line();
     Ok(())
 }
 

@@ -282,7 +282,9 @@ impl<'a> Comparison<'a> {
             if let Some((a, b)) = id_row {
                 t.row(vec![vec!["ID:".into()], vec![a], vec![b]]);
             }
-            if rows.is_empty() && title != "Experiment" {
+            // Keepsake also says so of two experiments whose fields are all alike.
+            let same_experiment = ea.id == eb.id || !keepsake;
+            if rows.is_empty() && (title != "Experiment" || !same_experiment) {
                 t.row(vec![vec!["(no difference)".into()]]);
             }
             for (k, a, b) in rows {

@@ -137,15 +137,31 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
                     .unwrap_or_default();
                 lines.push(Line::Field(
                     k.clone(),
-                    format!("{}{suffix}", value::display(v)),
+                    format!("{}{suffix}", shown(v, keepsake)),
                 ));
             }
             if c.metrics.is_empty() {
                 lines.push(Line::Raw("(none)".into()));
             }
+            if keepsake {
+                lines.push(Line::Blank); // Keepsake ends a checkpoint's page with an empty line
+            }
         }
     }
     Ok(ui::out(&render(&lines))?)
+}
+
+/// A value on a `show` page; Keepsake 0.4.2 prints NaN and the infinities as their JSON
+/// strings, quotes included.
+fn shown(v: &Value, keepsake: bool) -> String {
+    match v {
+        Value::String(s)
+            if keepsake && ["[NaN]", "[+Infinity]", "[-Infinity]"].contains(&s.as_str()) =>
+        {
+            format!("\"{s}\"")
+        }
+        _ => value::display(v),
+    }
 }
 
 const INTERESTING_PACKAGES: [&str; 10] = [
@@ -192,7 +208,7 @@ fn experiment_fields(
     lines.push(Line::Blank);
     lines.push(Line::Heading("Params"));
     for (k, v) in &e.params {
-        lines.push(Line::Field(k.clone(), value::display(v)));
+        lines.push(Line::Field(k.clone(), shown(v, keepsake)));
     }
     if e.params.is_empty() {
         lines.push(Line::Raw("(none)".into()));

@@ -410,3 +410,32 @@ pub fn checkout_text(dir: &Path, id: &str, out: &Path, rel: &str) -> String {
     ks_in(dir, &["checkout", id, "-o", out.to_str().unwrap()]).ok();
     std::fs::read_to_string(out.join(rel)).unwrap()
 }
+
+/// Runs this package's `keepsake` command (Keepsake 0.4.2's command line) in `dir` on the real
+/// clock, as Keepsake runs, so relative times and dates read alike; stdin closed, no colour.
+pub fn keepsake_ours(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keepsake"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null());
+    hermetic(&mut cmd, dir);
+    cmd.env_remove(keepsake_core::env::EnvVars::GIT_KEEPSAKE_NOW)
+        .env("NO_COLOR", "1");
+    to_run(cmd.output().unwrap())
+}
+
+/// Runs `program args` on a pseudo-terminal in `dir`, typing `answers` at its `(y/N)` prompts
+/// (None: end of input) through tests/runner/pty_drive.py; what the terminal showed.
+pub fn on_terminal(dir: &Path, program: &Path, args: &[&str], answers: &[Option<&str>]) -> Run {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo_root().join("tests/runner/pty_drive.py"))
+        .arg(serde_json::to_string(answers).unwrap())
+        .arg(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null());
+    hermetic(&mut cmd, dir);
+    cmd.env_remove(keepsake_core::env::EnvVars::GIT_KEEPSAKE_NOW)
+        .env("NO_COLOR", "1");
+    to_run(cmd.output().unwrap())
+}
