@@ -16,6 +16,7 @@ pub fn out(text: &str) -> std::io::Result<()> {
         return write_stdout(
             &escaped
                 .replace(BOLD_ON, "\x1b[1m")
+                .replace(TITLE_ON, "\x1b[1;4m")
                 .replace(BOLD_OFF, "\x1b[0m"),
         );
     }
@@ -91,8 +92,6 @@ pub fn confirm(question: &str) -> bool {
 #[derive(Default)]
 pub struct Table {
     rows: Vec<Vec<Vec<String>>>,
-    /// Headers in bold (`keepsake --color`; widths count the text, not the escapes).
-    pub bold_first_row: bool,
     /// The narrowest a column is (Keepsake's `diff` uses 26).
     pub min_width: usize,
 }
@@ -122,17 +121,13 @@ impl Table {
             }
         }
         let mut out = String::new();
-        for (r, row) in self.rows.iter().enumerate() {
+        for row in &self.rows {
             let height = row.iter().map(Vec::len).max().unwrap_or(0).max(1);
             for l in 0..height {
                 let mut line = String::new();
                 for (i, cell) in row.iter().enumerate() {
                     let text = cell.get(l).map(String::as_str).unwrap_or("");
-                    if r == 0 && self.bold_first_row && !text.is_empty() {
-                        line.push_str(&bold(text));
-                    } else {
-                        line.push_str(text);
-                    }
+                    line.push_str(text);
                     if i + 1 < row.len() {
                         line.push_str(&" ".repeat(widths[i] - text.chars().count() + 2));
                     }
@@ -232,12 +227,22 @@ pub fn set_color(wanted: bool) {
 // Private-use characters standing for the escape codes until `out` has escaped the text.
 const BOLD_ON: char = '\u{E000}';
 const BOLD_OFF: char = '\u{E001}';
+const TITLE_ON: char = '\u{E002}';
 
 /// `text` in bold when `keepsake --color` is on (see `set_color`); `out` turns it into the
 /// escape codes.
 pub fn bold(text: &str) -> String {
     if KEEPSAKE_COLOR.load(std::sync::atomic::Ordering::Relaxed) {
         format!("{BOLD_ON}{text}{BOLD_OFF}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// `text` bold and underlined, as Keepsake's `show` titles (see `bold`).
+pub fn title(text: &str) -> String {
+    if KEEPSAKE_COLOR.load(std::sync::atomic::Ordering::Relaxed) {
+        format!("{TITLE_ON}{text}{BOLD_OFF}")
     } else {
         text.to_string()
     }

@@ -196,7 +196,6 @@ fn table(
     header.push("LATEST CHECKPOINT");
     let mut t = ui::Table::default();
     t.row(header.iter().map(|h| vec![h.to_string()]).collect());
-    t.bold_first_row = true;
     for s in rows {
         let e = &s.experiment;
         let mut cells = vec![

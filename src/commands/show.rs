@@ -47,7 +47,7 @@ pub fn render(lines: &[Line]) -> String {
         let text = match l {
             // Tables come rendered (their cells escaped); everything else is one line each.
             Line::Raw(t) => t.clone(),
-            Line::Title(t) => ui::bold(&escape_controls(t)),
+            Line::Title(t) => ui::title(&escape_controls(t)),
             Line::Heading(h) => ui::bold(h),
             Line::Blank => String::new(),
             Line::Field(k, v) => format!(

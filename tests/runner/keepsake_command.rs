@@ -296,7 +296,7 @@ fn checkout_on_terminal(
     } else {
         vec!["checkout", id]
     };
-    let run = on_terminal(dir, program, &args, answers);
+    let run = on_terminal(dir, program, &args, answers, &[]);
     let text = std::fs::read_to_string(dir.join("train.py")).unwrap();
     (run, text)
 }
@@ -401,7 +401,7 @@ fn rm_prompt_answers_as_keepsake_does() {
             if who == "theirs" {
                 args.insert(0, "--color=false");
             }
-            let run = on_terminal(&dir, &program, &args, answers);
+            let run = on_terminal(&dir, &program, &args, answers, &[]);
             let ctx = format!("{who} {answers:?}: {}", run.stdout);
             assert_eq!(run.code, *code, "{ctx}");
             assert!(
@@ -554,4 +554,42 @@ fn storage_only_checkout_writes_what_keepsake_writes() {
         "{}",
         c.stderr
     );
+}
+
+#[test]
+fn color_is_bold_show_headings_on_a_terminal_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, ids) = fixture(tmp.path(), "project");
+    let id = &ids["EXP_A"][..7];
+    let bold = "\u{1b}[1mParams\u{1b}[0m";
+    let color = [("NO_COLOR", "")];
+    let shown = on_terminal(&dir, &our_binary(), &["show", id], &[], &color).ok();
+    assert!(shown.stdout.contains(bold), "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("\u{1b}[1;4mExperiment: "),
+        "{}",
+        shown.stdout
+    );
+    let off = on_terminal(
+        &dir,
+        &our_binary(),
+        &["--color=false", "show", id],
+        &[],
+        &color,
+    )
+    .ok();
+    assert!(
+        off.stdout.contains("Params") && !off.stdout.contains('\u{1b}'),
+        "{}",
+        off.stdout
+    );
+    let no_color = on_terminal(&dir, &our_binary(), &["show", id], &[], &[]).ok();
+    assert!(!no_color.stdout.contains('\u{1b}'), "{}", no_color.stdout);
+    // Into a pipe: none.
+    assert!(!ours(&dir, &["--color", "show", id])
+        .ok()
+        .stdout
+        .contains('\u{1b}'));
+    // `--color false` is not a bool flag's value, as in Keepsake (cobra).
+    ours(&dir, &["--color", "false", "ls"]).fails();
 }

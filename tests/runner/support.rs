@@ -425,8 +425,15 @@ pub fn keepsake_ours(dir: &Path, args: &[&str]) -> Run {
 }
 
 /// Runs `program args` on a pseudo-terminal in `dir`, typing `answers` at its `(y/N)` prompts
-/// (None: end of input) through tests/runner/pty_drive.py; what the terminal showed.
-pub fn on_terminal(dir: &Path, program: &Path, args: &[&str], answers: &[Option<&str>]) -> Run {
+/// (None: end of input) through tests/runner/pty_drive.py; what the terminal showed. NO_COLOR is
+/// set, unless `env` sets it empty.
+pub fn on_terminal(
+    dir: &Path,
+    program: &Path,
+    args: &[&str],
+    answers: &[Option<&str>],
+    env: &[(&str, &str)],
+) -> Run {
     let mut cmd = Command::new("python3");
     cmd.arg(repo_root().join("tests/runner/pty_drive.py"))
         .arg(serde_json::to_string(answers).unwrap())
@@ -436,6 +443,7 @@ pub fn on_terminal(dir: &Path, program: &Path, args: &[&str], answers: &[Option<
         .stdin(std::process::Stdio::null());
     hermetic(&mut cmd, dir);
     cmd.env_remove(keepsake_core::env::EnvVars::GIT_KEEPSAKE_NOW)
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied());
     to_run(cmd.output().unwrap())
 }
