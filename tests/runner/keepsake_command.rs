@@ -543,6 +543,30 @@ fn storage_only_checkout_writes_what_keepsake_writes() {
         ours_files.contains(&"checkpoints/weights.txt".to_string()),
         "{ours_files:?}"
     );
+    // A file that would change outside Keepsake's one checked path: Keepsake overwrote it
+    // without asking; this asks (and a closed stdin keeps it).
+    let ck = &ids["CHK_B3"][..7]; // experiment B's path is train.py, the checkpoint's model.pth
+    for (who, out) in [
+        ("ours", tmp.path().join("o-b")),
+        ("theirs", tmp.path().join("t-b")),
+    ] {
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("model.pth"), "mine\n").unwrap();
+        let args = ["checkout", "-o", out.to_str().unwrap(), ck];
+        let run = if who == "ours" {
+            ours(&dir, &args)
+        } else {
+            theirs(&venv, &dir, &args)
+        };
+        let kept = std::fs::read_to_string(out.join("model.pth")).unwrap() == "mine\n";
+        if who == "ours" {
+            assert_eq!((run.code, kept), (1, true), "{}", run.stderr);
+            assert!(run.stderr.contains("model.pth\" exists"), "{}", run.stderr);
+            assert!(run.stderr.contains("stdin is closed"), "{}", run.stderr);
+        } else {
+            assert_eq!((run.code, kept), (0, false), "{}", run.stderr);
+        }
+    }
     // An experiment with no files: Keepsake's words, nothing written.
     let c = ours(
         &dir,
