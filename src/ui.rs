@@ -224,7 +224,8 @@ pub fn set_color(wanted: bool) {
     KEEPSAKE_COLOR.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-// Private-use characters standing for the escape codes until `out` has escaped the text.
+// Private-use characters standing for the escape codes until `out` has escaped the text. One in
+// a record would only turn bold on or off: nothing else a terminal acts on gets through.
 const BOLD_ON: char = '\u{E000}';
 const BOLD_OFF: char = '\u{E001}';
 const TITLE_ON: char = '\u{E002}';

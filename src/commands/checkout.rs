@@ -6,7 +6,7 @@ use clap::Args;
 use keepsake_core::{experiments, sharing};
 use keepsake_core::{CheckoutOptions, Target};
 
-use super::{open_project, Dialect, Global};
+use super::{keepsake_continue, open_project, Dialect, Global};
 use crate::error::{CliError, CliResult};
 use crate::ui;
 
@@ -158,11 +158,13 @@ fn keepsake_checkout(
                 display.display()
             ));
             ui::progress("This checkout may overwrite existing files. Make sure they're saved in Git or Keepsake so they're safe!");
-            force = confirm_overwrite()?;
+            keepsake_continue()?;
+            force = true;
         } else if display.is_file() {
             ui::progress(&format!("The file \"{}\" exists.", display.display()));
             ui::progress("This checkout may overwrite existing files. Make sure it's saved in Git or Keepsake so it's safe!");
-            force = confirm_overwrite()?;
+            keepsake_continue()?;
+            force = true;
         }
     }
     ui::blank_line();
@@ -200,10 +202,9 @@ fn keepsake_checkout(
                 ui::progress(&format!("The file \"{}\" exists.", shown(p).display()));
             }
             ui::progress("This checkout may overwrite existing files. Make sure they're saved in Git or Keepsake so they're safe!");
-            if confirm_overwrite()? {
-                ui::blank_line();
-                run(true)?;
-            }
+            keepsake_continue()?;
+            ui::blank_line();
+            run(true)?;
         }
         Err(e) => return Err(e.into()),
     }
@@ -226,17 +227,4 @@ fn keepsake_checkout(
         "",
     ]);
     Ok(())
-}
-
-/// Keepsake's `Do you want to continue? (y/N)`, as a result: a refusal and a closed stdin are
-/// errors (exit 1) in Keepsake's words.
-pub(crate) fn confirm_overwrite() -> CliResult<bool> {
-    match ui::ask_to_continue() {
-        ui::Answer::Yes => Ok(true),
-        ui::Answer::No => Err(CliError::user("Aborting.", None)),
-        ui::Answer::Closed => Err(CliError::user(
-            "stdin is closed. If you're running in a script, you need to pass the '-f' option.",
-            None,
-        )),
-    }
 }

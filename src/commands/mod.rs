@@ -137,3 +137,16 @@ pub fn open_project(g: &Global) -> CliResult<Project> {
     }
     Ok(project)
 }
+
+/// Keepsake's `Do you want to continue? (y/N)` (`keepsake checkout` and `keepsake rm`): Ok on
+/// yes; a refusal and a closed stdin are errors (exit 1) in Keepsake's words.
+pub fn keepsake_continue() -> CliResult {
+    match crate::ui::ask_to_continue() {
+        crate::ui::Answer::Yes => Ok(()),
+        crate::ui::Answer::No => Err(crate::error::CliError::user("Aborting.", None)),
+        crate::ui::Answer::Closed => Err(crate::error::CliError::user(
+            "stdin is closed. If you're running in a script, you need to pass the '-f' option.",
+            None,
+        )),
+    }
+}

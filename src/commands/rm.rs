@@ -68,7 +68,7 @@ pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
             ));
         }
         ui::out(&list)?;
-        super::checkout::confirm_overwrite()?;
+        super::keepsake_continue()?;
     } else if !args.yes {
         let mut list: Vec<String> = targets.iter().map(describe).collect();
         list.extend(
