@@ -273,6 +273,17 @@ fn a_git_project_the_core_recorded_reads_the_same_in_both() {
             theirs(&venv, &t.dir, &["show", "--json", id]).ok().json()["id"]
         );
     }
+    // Checkout: the same files, from git and the store here, from the store there.
+    for id in [a.id.as_str(), a.checkpoints[0].id.as_str(), b.id.as_str()] {
+        let (x, y) = (
+            t.tmp.path().join(format!("o-{id}")),
+            t.tmp.path().join(format!("t-{id}")),
+        );
+        ours(&t.dir, &["checkout", "-o", x.to_str().unwrap(), id]).ok();
+        theirs(&venv, &t.dir, &["checkout", "-o", y.to_str().unwrap(), id]).ok();
+        assert!(!files_under(&x).is_empty());
+        assert_eq!(files_under(&x), files_under(&y), "checkout {id}");
+    }
     // `rm -f` through `keepsake` deletes the git ref too.
     ours(&t.dir, &["rm", "-f", &b.id.as_str()[..7]]).ok();
     assert!(!t.ks(&["ls", "-q"]).ok().stdout.contains(b.id.as_str()));
