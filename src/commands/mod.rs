@@ -132,6 +132,12 @@ pub fn open_project(g: &Global) -> CliResult<Project> {
         repository: g.repository.clone(),
         directory: g.project_directory.clone(),
     })?;
+    // Keepsake's users see what Keepsake showed: the store's experiments too, imported or not.
+    let project = if g.dialect == Dialect::Keepsake {
+        project.see_store_only()
+    } else {
+        project
+    };
     for w in &project.config.warnings {
         crate::ui::warn(w);
     }
