@@ -628,3 +628,170 @@ fn color_is_bold_show_headings_on_a_terminal_only() {
     // `--color false` is not a bool flag's value, as in Keepsake (cobra).
     ours(&dir, &["--color", "false", "ls"]).fails();
 }
+
+/// A Keepsake user's git project: the committed fixture's store (written by the real Keepsake
+/// 0.4.2) in a git repository, experiments B and C imported, A never imported, and one recorded
+/// by this package. The project directory and the fixture's IDs, and ours.
+fn upgraded_git_project(
+    tmp: &Path,
+) -> (
+    PathBuf,
+    std::collections::BTreeMap<String, String>,
+    keepsake_core::Experiment,
+) {
+    let (dir, ids) = fixture(tmp, "project");
+    std::fs::write(dir.join(".gitignore"), ".keepsake/\nmodel.pth\n").unwrap();
+    git_in(&dir, &["init", "-q", "-b", "main"]);
+    git_in(&dir, &["config", "user.name", "Ada Trainer"]);
+    git_in(&dir, &["config", "user.email", "ada@example.com"]);
+    git_in(&dir, &["add", "-A"]);
+    git_in(&dir, &["commit", "-q", "-m", "Keepsake project"]);
+    let meta = |k: &str| dir.join(format!(".keepsake/metadata/experiments/{}.json", ids[k]));
+    let aside = tmp.join("a.json");
+    std::fs::rename(meta("EXP_A"), &aside).unwrap();
+    ks_in(&dir, &["import"]).ok();
+    std::fs::rename(&aside, meta("EXP_A")).unwrap();
+    fix_clock();
+    let project = keepsake_core::Project::open(&keepsake_core::OpenOptions {
+        cwd: dir.clone(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut ours = create(&project, Some("train.py"), json!({"learning_rate": 0.2}));
+    std::fs::write(dir.join("model.pth"), "our weights\n").unwrap();
+    checkpoint(&project, &mut ours, Some("model.pth"), 0, 0.5);
+    (dir, ids, ours)
+}
+
+fn experiment_refs(dir: &Path) -> String {
+    git_in(dir, &["for-each-ref", "refs/keepsake/"])
+}
+
+#[test]
+fn a_keepsake_users_git_project_lists_the_never_imported_ones_as_keepsake_does() {
+    let Some(venv) = venv() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, ids, mine) = upgraded_git_project(tmp.path());
+    let exp_a = ids["EXP_A"].as_str();
+    // git keepsake: git's experiments, as before (A is not there until imported).
+    let git_ls = ks_in(&dir, &["ls", "-q"]).ok().stdout;
+    assert_eq!(git_ls.lines().count(), 3, "{git_ls}");
+    assert!(!git_ls.contains(exp_a));
+    // keepsake: what Keepsake lists over the same store, and ours among them.
+    let (o, t) = (
+        ours(&dir, &["ls", "--json"]).ok(),
+        theirs(&venv, &dir, &["ls", "--json"]).ok(),
+    );
+    assert_eq!(o.stdout, t.stdout);
+    let listed: Vec<String> = o
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert!(listed.contains(&exp_a.to_string()) && listed.contains(&mine.id.to_string()));
+    let short = |k: &str| ids[k][..7].to_string();
+    for args in [
+        vec!["ls".to_string()],
+        vec!["ls".into(), "--all".into()],
+        vec!["ps".into(), "-q".into()],
+        vec!["show".into(), short("EXP_A")],
+        vec!["show".into(), short("CHK_A1")],
+        vec!["diff".into(), short("EXP_A"), short("EXP_B")],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_same(&venv, &dir, &args);
+    }
+    for id in [&ids["EXP_A"], &ids["CHK_A2"]] {
+        assert_eq!(
+            ours(&dir, &["show", "--json", id]).ok().stdout,
+            theirs(&venv, &dir, &["show", "--json", id]).ok().stdout
+        );
+    }
+    // checkout of a never-imported experiment and checkpoint: its data from the store.
+    for key in ["EXP_A", "CHK_A1"] {
+        let (x, y) = (
+            tmp.path().join(format!("o-{key}")),
+            tmp.path().join(format!("t-{key}")),
+        );
+        ours(&dir, &["checkout", "-o", x.to_str().unwrap(), &ids[key]]).ok();
+        theirs(
+            &venv,
+            &dir,
+            &["checkout", "-o", y.to_str().unwrap(), &ids[key]],
+        )
+        .ok();
+        assert!(!files_under(&x).is_empty(), "{key}");
+        assert_eq!(files_under(&x), files_under(&y), "checkout of {key}");
+    }
+    // rm: what Keepsake deletes (§2.7), and no ref touched.
+    let refs = experiment_refs(&dir);
+    let o = ours(&dir, &["rm", "-f", &short("EXP_A")]).ok();
+    assert!(
+        o.stdout.contains(&format!(
+            "Removing experiment {} and its checkpoints",
+            short("EXP_A")
+        )),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(experiment_refs(&dir), refs);
+    let store = dir.join(".keepsake");
+    let mut gone = vec![
+        format!("metadata/experiments/{exp_a}.json"),
+        format!("experiments/{exp_a}.tar.gz"),
+    ];
+    gone.extend((0..4).map(|n| format!("checkpoints/{}.tar.gz", ids[&format!("CHK_A{n}")])));
+    for rel in &gone {
+        assert!(!store.join(rel).exists(), "{rel} is still there");
+    }
+    assert!(store
+        .join(format!("experiments/{}.tar.gz", ids["EXP_B"]))
+        .exists());
+    assert_eq!(
+        ours(&dir, &["ls", "--json"]).ok().stdout,
+        theirs(&venv, &dir, &["ls", "--json"]).ok().stdout
+    );
+    assert_eq!(ours(&dir, &["ls", "-q"]).ok().stdout.lines().count(), 3);
+}
+
+#[test]
+fn a_store_only_experiment_that_cannot_be_read_or_shares_a_prefix_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, ids, mine) = upgraded_git_project(tmp.path());
+    let meta = dir.join(".keepsake/metadata/experiments");
+    // A store-only experiment whose ID starts as ours does: a prefix of both is ambiguous to
+    // keepsake (which sees both), not to git keepsake (which sees ours alone).
+    let text = std::fs::read_to_string(meta.join(format!("{}.json", mine.id))).unwrap();
+    let twin = format!("{}{}", &mine.id.as_str()[..8], "f".repeat(56));
+    assert_ne!(twin, mine.id.as_str());
+    std::fs::write(
+        meta.join(format!("{twin}.json")),
+        text.replace(mine.id.as_str(), &twin),
+    )
+    .unwrap();
+    let prefix = &mine.id.as_str()[..8];
+    let o = ours(&dir, &["show", prefix]).fails();
+    assert!(o.stderr.contains("ambiguous"), "{}", o.stderr);
+    assert!(o.stderr.contains(&twin[..7]), "{}", o.stderr);
+    ks_in(&dir, &["show", prefix]).ok();
+    assert!(ours(&dir, &["show", &twin[..9]])
+        .ok()
+        .stdout
+        .contains(&twin));
+    // Unreadable metadata of a store-only experiment: listed apart with a warning naming it,
+    // and looking it up says why, not "not found".
+    let bad = format!("{}{}", "0123abcd", "0".repeat(56));
+    std::fs::write(meta.join(format!("{bad}.json")), "{not json").unwrap();
+    let ls = ours(&dir, &["ls", "-q"]).ok();
+    assert_eq!(ls.stdout.lines().count(), 5, "{}", ls.stdout);
+    assert!(ls.stderr.contains(&bad), "{}", ls.stderr);
+    let show = ours(&dir, &["show", "0123abc"]).fails();
+    assert!(show.stderr.contains(&bad), "{}", show.stderr);
+    assert!(!show.stderr.contains("No experiment"), "{}", show.stderr);
+    // git keepsake: unchanged (git's experiments; the store is not read for them).
+    assert_eq!(ks_in(&dir, &["ls", "-q"]).ok().stdout.lines().count(), 3);
+    assert!(!ids.is_empty());
+}
