@@ -4,10 +4,11 @@ CLI reads it, in a storage-only project (no git) as Keepsake users have them."""
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import BIN, ROOT, require_env, run_python
+from conftest import BIN, ROOT, ks, require_env, run_python
 
 RECORD = """
 import keepsake
@@ -58,3 +59,56 @@ def test_the_installed_keepsake_command_reads_like_keepsake(tmp_path):
     assert run(ours, "delete", "-f", first, cwd=project).returncode == 0
     left = run(theirs, "ls", "-q", cwd=project).stdout.split()
     assert len(left) == 1 and first not in left
+
+
+SEE_ALL = """
+import json, keepsake
+listed = keepsake.experiments.list()
+a = keepsake.experiments.get({a!r})
+out = keepsake.Project().experiments.list()
+a.checkpoints[1].checkout(output_directory="restored", quiet=True)
+print(json.dumps({{
+    "ids": sorted(e.id for e in listed),
+    "project_ids": sorted(e.id for e in out),
+    "a_checkpoints": [c.id for c in a.checkpoints],
+    "a_params": a.params,
+}}))
+"""
+
+
+def test_a_keepsake_users_git_project_is_seen_whole_by_the_python_api(tmp_path):
+    """The usual upgrade: a git project whose store the real Keepsake 0.4.2 wrote, some of it
+    imported, one experiment never, one recorded by this package: the API lists what Keepsake
+    lists (plus nothing), gets and checks out the never-imported one from the store."""
+    venv = Path(require_env("KEEPSAKE_VENV"))
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "fixtures/keepsake-0.4.2/project", project)
+    ids = dict(line.split("=", 1) for line in (ROOT / "fixtures/keepsake-0.4.2/fixture-ids.env").read_text().split())
+    (project / ".gitignore").write_text(".keepsake/\nw.bin\n")
+    git = ["git", "-c", "user.name=Ada", "-c", "user.email=ada@example.com"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "Keepsake project"]):
+        subprocess.run(git + args, cwd=project, check=True)
+    meta = project / ".keepsake/metadata/experiments" / f"{ids['EXP_A']}.json"
+    aside = tmp_path / "a.json"
+    meta.rename(aside)
+    assert run(BIN / "git-keepsake", "import", cwd=project).returncode == 0
+    aside.rename(meta)
+    env = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com"}
+    proc = run_python(RECORD, cwd=project, env=env)
+    assert proc.returncode == 0, proc.stderr
+
+    real = run(venv / "bin/keepsake", "ls", "--json", cwd=project)
+    assert real.returncode == 0, real.stderr
+    theirs = sorted(e["id"] for e in json.loads(real.stdout))
+    assert len(theirs) == 5 and ids["EXP_A"] in theirs
+    # git keepsake still lists git's alone: the never-imported one is not there.
+    assert ids["EXP_A"] not in ks("ls", "-q", cwd=project).stdout
+
+    proc = run_python(SEE_ALL.format(a=ids["EXP_A"][:7]), cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    assert seen["ids"] == seen["project_ids"] == theirs
+    assert seen["a_checkpoints"] == [ids[f"CHK_A{n}"] for n in range(4)]
+    assert seen["a_params"]["optimizer"] == "adam"
+    restored = sorted(str(p.relative_to(project / "restored")) for p in (project / "restored").rglob("*") if p.is_file())
+    assert "checkpoints/weights.txt" in restored, restored
