@@ -795,3 +795,37 @@ fn a_store_only_experiment_that_cannot_be_read_or_shares_a_prefix_is_named() {
     assert_eq!(ks_in(&dir, &["ls", "-q"]).ok().stdout.lines().count(), 3);
     assert!(!ids.is_empty());
 }
+
+#[test]
+fn recording_into_a_never_imported_experiment_keeps_it_the_stores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, ids, _) = upgraded_git_project(tmp.path());
+    let refs = experiment_refs(&dir);
+    let project = keepsake_core::Project::open(&keepsake_core::OpenOptions {
+        cwd: dir.clone(),
+        ..Default::default()
+    })
+    .unwrap()
+    .see_store_only();
+    let mut a =
+        keepsake_core::experiments::resolve::get_experiment(&project, &ids["EXP_A"][..7]).unwrap();
+    std::fs::create_dir_all(dir.join("checkpoints")).unwrap();
+    std::fs::write(dir.join("checkpoints/weights.txt"), "more\n").unwrap();
+    let c = checkpoint(&project, &mut a, Some("checkpoints"), 4, 0.1);
+    // Keepsake's metadata has it (what Keepsake and `keepsake` read); git still has no ref.
+    assert_eq!(experiment_refs(&dir), refs);
+    let shown = ours(&dir, &["show", "--json", &ids["EXP_A"]]).ok().json();
+    let checkpoints = shown["checkpoints"].as_array().unwrap();
+    assert_eq!(checkpoints.len(), 5);
+    assert_eq!(checkpoints[4]["id"], json!(c.id.as_str()));
+    let out = tmp.path().join("out");
+    ours(
+        &dir,
+        &["checkout", "-o", out.to_str().unwrap(), c.id.as_str()],
+    )
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(out.join("checkpoints/weights.txt")).unwrap(),
+        "more\n"
+    );
+}
