@@ -730,12 +730,12 @@ fn a_keepsake_users_git_project_lists_the_never_imported_ones_as_keepsake_does()
     let refs = experiment_refs(&dir);
     let o = ours(&dir, &["rm", "-f", &short("EXP_A")]).ok();
     assert!(
-        o.stdout.contains(&format!(
+        o.stderr.contains(&format!(
             "Removing experiment {} and its checkpoints",
             short("EXP_A")
         )),
         "{}",
-        o.stdout
+        o.stderr
     );
     assert_eq!(experiment_refs(&dir), refs);
     let store = dir.join(".keepsake");
@@ -765,7 +765,13 @@ fn a_store_only_experiment_that_cannot_be_read_or_shares_a_prefix_is_named() {
     // A store-only experiment whose ID starts as ours does: a prefix of both is ambiguous to
     // keepsake (which sees both), not to git keepsake (which sees ours alone).
     let text = std::fs::read_to_string(meta.join(format!("{}.json", mine.id))).unwrap();
-    let twin = format!("{}{}", &mine.id.as_str()[..8], "f".repeat(56));
+    // Its 9th character differs from ours, so 9 characters tell the two apart.
+    let ninth = if mine.id.as_str().as_bytes()[8] == b'f' {
+        "e"
+    } else {
+        "f"
+    };
+    let twin = format!("{}{}", &mine.id.as_str()[..8], ninth.repeat(56));
     assert_ne!(twin, mine.id.as_str());
     std::fs::write(
         meta.join(format!("{twin}.json")),

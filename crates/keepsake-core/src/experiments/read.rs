@@ -49,7 +49,10 @@ pub fn list(project: &Project) -> Result<Listing> {
                 // Listing the store costs a request per page (or a stat per file): only worth
                 // it when git has no experiments at all, the usual first run on a Keepsake
                 // project. Without refs the store is all there is to ask.
-                listing.unimported = store_only_keys(&project.store, &known)?.len();
+                listing.unimported = store_only_keys(&project.store, &known)?
+                    .iter()
+                    .filter(|(key, _)| key.ends_with(".json"))
+                    .count();
             }
             listing.status_unknown = status.unknown;
             let (experiments, problems) = summaries(git, refs, &status.ids)?;
@@ -97,10 +100,11 @@ fn store_only_keys(store: &Store, known: &HashSet<String>) -> Result<Vec<(String
         .list(storage::EXPERIMENTS_METADATA)?
         .into_iter()
         .filter_map(|key| {
-            let id = key
-                .strip_prefix(storage::EXPERIMENTS_METADATA)?
-                .strip_suffix(".json")?
-                .to_string();
+            // A key not named `<id>.json` is still read (and reported as what it is).
+            let rest = key
+                .strip_prefix(storage::EXPERIMENTS_METADATA)
+                .unwrap_or(&key);
+            let id = rest.strip_suffix(".json").unwrap_or(rest).to_string();
             (!known.contains(&id)).then_some((key, id))
         })
         .collect())
