@@ -59,7 +59,11 @@ impl CliError {
     pub fn report(self) -> i32 {
         let code = self.exit_code();
         let (message, causes, hint) = match self {
-            CliError::Core(e) => (e.to_string(), causes(&e), cli_hint(&e).or_else(|| e.hint())),
+            CliError::Core(e) => match keepsake_words(&e) {
+                // Keepsake's message alone, as scripts that read its first line expect.
+                Some(words) => (words, Vec::new(), None),
+                None => (e.to_string(), causes(&e), cli_hint(&e).or_else(|| e.hint())),
+            },
             CliError::User { message, hint } => (message, Vec::new(), hint),
             CliError::BrokenPipe => return code,
         };
@@ -99,6 +103,21 @@ fn causes(e: &Error) -> Vec<String> {
         next = cause.source();
     }
     causes
+}
+
+/// Keepsake 0.4.2's own words for the errors scripts look for, under the `keepsake` command.
+fn keepsake_words(e: &Error) -> Option<String> {
+    if crate::ui::dialect() != crate::ui::Dialect::Keepsake {
+        return None;
+    }
+    match e {
+        Error::NotFound { prefix } => Some(format!("Checkpoint/experiment not found: {prefix}")),
+        Error::Ambiguous { prefix, candidates } => Some(format!(
+            "Prefix is ambiguous: {prefix} ({} matching checkpoints/experiments)",
+            candidates.len()
+        )),
+        _ => None,
+    }
 }
 
 /// The hints that name this command line's own flags, where the core's words are neutral.

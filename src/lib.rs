@@ -3,6 +3,7 @@
 
 mod commands;
 mod error;
+mod keepsake_cli;
 mod pager;
 mod term;
 mod ui;
@@ -23,6 +24,7 @@ where
     if let Some(code) = commands::completions::complete(&args) {
         return code;
     }
+    ui::set_dialect(ui::Dialect::GitKeepsake);
     let cli = match commands::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -54,4 +56,15 @@ where
         ui::warn(&w);
     }
     code
+}
+
+/// Runs the `keepsake` command (Keepsake 0.4.2's command line) with `args` (the first is the
+/// program name) and returns the exit code: the `keepsake` binary and the Python package's
+/// `keepsake` entry point both call it.
+pub fn run_keepsake<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    keepsake_cli::run(args)
 }

@@ -42,6 +42,8 @@ pub fn parse_when(s: &str) -> Result<When, String> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Header,
+    /// `keepsake show`'s title line, bold and underlined as Keepsake 0.4.2's.
+    Title,
     Error,
     Warning,
     Hint,
@@ -57,6 +59,7 @@ fn style(kind: Kind) -> Style {
     // Modest, like git: bold headings, red errors, yellow warnings, hints and IDs.
     match kind {
         Kind::Header => Style::new().bold(),
+        Kind::Title => Style::new().bold().underline(),
         Kind::Error => Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
         Kind::Warning => Style::new().bold().fg_color(Some(AnsiColor::Yellow.into())),
         Kind::Hint => Style::new().fg_color(Some(AnsiColor::Yellow.into())),

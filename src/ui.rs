@@ -75,12 +75,19 @@ fn write_stdout(text: &str) -> std::io::Result<()> {
 
 /// One line of progress: a newline inside (from a record) is escaped, so no line can be forged.
 pub fn progress(message: &str) {
-    if !quiet() {
-        eprint_line(&escape_controls(message));
+    if quiet() {
+        return;
     }
+    if dialect() == Dialect::Keepsake {
+        return progress_block(&[message]);
+    }
+    eprint_line(&escape_controls(message));
 }
 
 pub fn warn(message: &str) {
+    if dialect() == Dialect::Keepsake {
+        return progress_block(&[message]);
+    }
     eprint_line(&format!(
         "{} {}",
         term::paint(Stream::Stderr, Kind::Warning, "warning:"),
@@ -89,6 +96,14 @@ pub fn warn(message: &str) {
 }
 
 pub fn error(message: &str, causes: &[String], hint: Option<&str>) {
+    if dialect() == Dialect::Keepsake {
+        let hint = hint.map(|h| h.replace('\n', " "));
+        let lines: Vec<String> = std::iter::once(one_line(message))
+            .chain(causes.iter().map(|c| one_line(c)))
+            .chain(hint)
+            .collect();
+        return progress_block(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+    }
     eprint_line(&format!(
         "{} {}",
         term::paint(Stream::Stderr, Kind::Error, "error:"),
@@ -132,6 +147,8 @@ pub fn confirm(question: &str) -> bool {
 #[derive(Default)]
 pub struct Table {
     rows: Vec<Vec<Vec<String>>>,
+    /// The narrowest a column is (Keepsake's `diff` uses 26).
+    pub min_width: usize,
     /// The style of a cell, by (row, column).
     paints: std::collections::HashMap<(usize, usize), Kind>,
     /// (column, narrowest width, order): lower orders are shortened first.
@@ -204,12 +221,14 @@ impl Table {
 
     /// The table for stdout: fitted to the terminal and styled when stdout is one.
     pub fn render(&self) -> String {
-        self.render_with(term::width(), term::colored(Stream::Stdout))
+        // Keepsake 0.4.2 styled no table (only `show`'s title and headings).
+        let styled = term::colored(Stream::Stdout) && dialect() != Dialect::Keepsake;
+        self.render_with(term::width(), styled)
     }
 
     fn widths(&self) -> Vec<usize> {
         let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
-        let mut widths = vec![0usize; cols];
+        let mut widths = vec![self.min_width; cols];
         for row in &self.rows {
             for (i, cell) in row.iter().enumerate() {
                 for line in cell {
@@ -330,6 +349,81 @@ pub fn fields(rows: &[(String, String)]) -> String {
             format!("{key}{pad}{v}").trim_end().to_string() + "\n"
         })
         .collect()
+}
+
+/// Which command line is speaking: `git keepsake`'s own words, or Keepsake 0.4.2's (the
+/// `keepsake` command). Set once per run by the front end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dialect {
+    #[default]
+    GitKeepsake,
+    Keepsake,
+}
+
+static KEEPSAKE_DIALECT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_dialect(d: Dialect) {
+    use std::sync::atomic::Ordering::Relaxed;
+    KEEPSAKE_DIALECT.store(d == Dialect::Keepsake, Relaxed);
+}
+
+pub fn dialect() -> Dialect {
+    if KEEPSAKE_DIALECT.load(std::sync::atomic::Ordering::Relaxed) {
+        Dialect::Keepsake
+    } else {
+        Dialect::GitKeepsake
+    }
+}
+
+/// Keepsake's log lines on stderr: the first after `═══╡ `, the rest after `   │ `.
+pub fn progress_block(lines: &[&str]) {
+    let mut err = std::io::stderr().lock();
+    for (i, line) in lines.iter().enumerate() {
+        let prefix = if i == 0 { "═══╡ " } else { "   │ " };
+        let _ = writeln!(err, "{prefix}{}", escape_controls(line));
+    }
+}
+
+/// An empty line on stderr, where Keepsake's logs leave one.
+pub fn blank_line() {
+    eprintln!();
+}
+
+/// The answer to Keepsake's `Do you want to continue? (y/N)`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    No,
+    /// Standard input ended before an answer.
+    Closed,
+}
+
+/// Keepsake 0.4.2's prompt, for `keepsake checkout` and `keepsake rm`: the question on stdout
+/// after an empty line; `y`/`yes` continue, `n`/`no`/nothing refuse, anything else asks again.
+/// It reads whatever stdin is (a pipe answers it too), as Keepsake did.
+pub fn ask_to_continue() -> Answer {
+    let mut stdin = std::io::stdin().lock();
+    let mut first = true;
+    loop {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(
+            out,
+            "{}Do you want to continue? (y/N) ",
+            if first { "\n" } else { "" }
+        );
+        let _ = out.flush();
+        first = false;
+        let mut answer = String::new();
+        match std::io::BufRead::read_line(&mut stdin, &mut answer) {
+            Ok(0) | Err(_) => return Answer::Closed,
+            Ok(_) => {}
+        }
+        match answer.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => return Answer::Yes,
+            "" | "n" | "no" => return Answer::No,
+            _ => progress("Please enter 'y' or 'n'"),
+        }
+    }
 }
 
 // Progress bars: drawn on stderr only when it is a terminal, and never with `-q`; elsewhere

@@ -14,6 +14,8 @@ mod code_snapshot;
 mod command_line;
 #[path = "runner/hostile/mod.rs"]
 mod hostile;
+#[path = "runner/keepsake_command.rs"]
+mod keepsake_command;
 #[path = "runner/keepsake_compat.rs"]
 mod keepsake_compat;
 #[path = "runner/output.rs"]

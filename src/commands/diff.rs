@@ -28,10 +28,32 @@ pub struct DiffArgs {
 }
 
 /// The checkpoint a diff compares: the one named, or an experiment's best, else its latest.
-fn pick<'a>(prefix: &str, target: &'a Target) -> (&'a Experiment, Option<&'a Checkpoint>) {
+fn pick<'a>(
+    g: &Global,
+    prefix: &str,
+    target: &'a Target,
+) -> CliResult<(&'a Experiment, Option<&'a Checkpoint>)> {
     let e = target.experiment();
-    match target.checkpoint() {
+    Ok(match target.checkpoint() {
         Some(c) => (e, Some(c)),
+        None if g.dialect == super::Dialect::Keepsake => {
+            // Keepsake 0.4.2's words, and its refusal to compare an experiment without any.
+            let (c, words) = match (e.best(), e.latest()) {
+                (Some(c), _) => (c, "matches an experiment, picking the best checkpoint"),
+                (None, Some(c)) => (c, "is an experiment, picking the latest checkpoint"),
+                (None, None) => {
+                    return Err(CliError::user(
+                        format!(
+                            "Could not pick best checkpoint for experiment \"{}\": it does not have any checkpoints.",
+                            e.id.short()
+                        ),
+                        None,
+                    ))
+                }
+            };
+            ui::progress(&format!("\"{prefix}\" {words}"));
+            (e, Some(c))
+        }
         None => {
             let c = e.best().or_else(|| e.latest());
             if let Some(c) = c {
@@ -43,7 +65,7 @@ fn pick<'a>(prefix: &str, target: &'a Target) -> (&'a Experiment, Option<&'a Che
             }
             (e, c)
         }
-    }
+    })
 }
 
 type Rows = Vec<(String, Option<String>, Option<String>)>;
@@ -83,8 +105,9 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
         experiments::resolve::resolve(&project, &args.a)?,
         experiments::resolve::resolve(&project, &args.b)?,
     );
-    let ((ea, ca), (eb, cb)) = (pick(&args.a, &ta), pick(&args.b, &tb));
-    let d = Comparison::of(&project, (ea, ca), (eb, cb))?;
+    let ((ea, ca), (eb, cb)) = (pick(g, &args.a, &ta)?, pick(g, &args.b, &tb)?);
+    let keepsake = g.dialect == super::Dialect::Keepsake;
+    let d = Comparison::of(&project, (ea, ca), (eb, cb), !keepsake)?;
     if args.json || args.format == Format::Json {
         return Ok(ui::out_json(
             &(value::to_go_json(&d.json(), Some("  ")) + "\n"),
@@ -93,7 +116,7 @@ pub fn cmd_diff(g: &Global, args: DiffArgs) -> CliResult {
     if args.format == Format::Markdown {
         return Ok(ui::out(&d.markdown())?);
     }
-    Ok(ui::out_escaped(&d.text())?)
+    Ok(ui::out_escaped(&d.text(keepsake))?)
 }
 
 /// What differs between two experiments (and the checkpoints compared), section by section,
@@ -116,6 +139,7 @@ impl<'a> Comparison<'a> {
         project: &Project,
         (ea, ca): (&'a Experiment, Option<&'a Checkpoint>),
         (eb, cb): (&'a Experiment, Option<&'a Checkpoint>),
+        with_code: bool,
     ) -> CliResult<Comparison<'a>> {
         let experiment = field_rows(&[
             ("Command", ea.command.clone(), eb.command.clone()),
@@ -162,7 +186,11 @@ impl<'a> Comparison<'a> {
                 cb.map(|c| &c.metrics).unwrap_or(&empty),
             ),
             store_only: store_only_rows(ea, eb),
-            code: code_diff(project, ea, eb)?,
+            code: if with_code {
+                code_diff(project, ea, eb)?
+            } else {
+                None
+            },
         })
     }
 
@@ -241,9 +269,14 @@ impl<'a> Comparison<'a> {
         out
     }
 
-    fn text(&self) -> String {
+    /// `keepsake`: Keepsake 0.4.2's five sections in its 26-column cells, nothing more.
+    fn text(&self, keepsake: bool) -> String {
         let ((ea, ca), (eb, cb)) = (self.a, self.b);
         let mut t = ui::Table::default();
+        if keepsake {
+            // Go's tabwriter minimum of 26 counts the 2 spaces of padding.
+            t.min_width = 24;
+        }
         let mut section = |title: &str, id_row: Option<(String, String)>, rows: &Rows| {
             t.header(vec![vec![title.to_string()]]);
             if let Some((a, b)) = id_row {
@@ -251,7 +284,9 @@ impl<'a> Comparison<'a> {
                 t.paint(1, ui::Kind::Id);
                 t.paint(2, ui::Kind::Id);
             }
-            if rows.is_empty() && title != "Experiment" {
+            // Keepsake also says so of two experiments whose fields are all alike.
+            let same_experiment = ea.id == eb.id || !keepsake;
+            if rows.is_empty() && (title != "Experiment" || !same_experiment) {
                 t.row(vec![vec!["(no difference)".into()]]);
             }
             for (k, a, b) in rows {
@@ -270,6 +305,9 @@ impl<'a> Comparison<'a> {
         section("Python Packages", None, &self.env);
         section("Checkpoint", Some((short(ca), short(cb))), &self.checkpoint);
         section("Metrics", None, &self.metrics);
+        if keepsake {
+            return t.render();
+        }
         let describe = |f: &Option<&StoreOnlyFile>| {
             Some(match f {
                 Some(f) => format!(

@@ -46,6 +46,13 @@ pub struct LsArgs {
 
 pub fn cmd_ls(g: &Global, mut args: LsArgs, running_only: bool) -> CliResult {
     args.json |= args.format == Format::Json;
+    if g.dialect == super::Dialect::Keepsake && args.quiet && (args.json || args.all) {
+        let flag = if args.json { "--json" } else { "--all" };
+        return Err(CliError::user(
+            format!("Cannot use the --quiet flag in combination with {flag}"),
+            None,
+        ));
+    }
     if args.quiet && (args.json || args.format == Format::Markdown) {
         return Err(CliError::user(
             "Cannot use --quiet with --json or --format markdown",

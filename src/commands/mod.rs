@@ -2,10 +2,10 @@
 
 mod apply;
 mod branch;
-mod checkout;
+pub(crate) mod checkout;
 pub(crate) mod completions;
 mod config;
-mod diff;
+pub(crate) mod diff;
 mod gc;
 mod help;
 mod hook;
@@ -18,7 +18,7 @@ mod markdown;
 mod pull;
 mod push;
 mod report;
-mod rm;
+pub(crate) mod rm;
 pub(crate) mod show;
 mod ui;
 
@@ -28,6 +28,7 @@ use clap::{Args, Parser, Subcommand};
 use keepsake_core::{OpenOptions, Project};
 
 use crate::error::CliResult;
+pub use crate::ui::Dialect;
 
 #[derive(Parser)]
 #[command(
@@ -81,6 +82,9 @@ pub struct Global {
     /// Do not pipe long output into a pager
     #[arg(long = "no-pager", global = true, help_heading = "Global options")]
     pub no_pager: bool,
+    /// Whose words the output uses: `git keepsake`'s, or Keepsake 0.4.2's (`keepsake`).
+    #[arg(skip)]
+    pub dialect: Dialect,
 }
 
 #[derive(Subcommand)]
@@ -194,8 +198,27 @@ pub fn open_project(g: &Global) -> CliResult<Project> {
         repository: g.repository.clone(),
         directory: g.project_directory.clone(),
     })?;
+    // Keepsake's users see what Keepsake showed: the store's experiments too, imported or not.
+    let project = if g.dialect == Dialect::Keepsake {
+        project.see_store_only()
+    } else {
+        project
+    };
     for w in &project.config.warnings {
         crate::ui::warn(w);
     }
     Ok(project)
+}
+
+/// Keepsake's `Do you want to continue? (y/N)` (`keepsake checkout` and `keepsake rm`): Ok on
+/// yes; a refusal and a closed stdin are errors (exit 1) in Keepsake's words.
+pub fn keepsake_continue() -> CliResult {
+    match crate::ui::ask_to_continue() {
+        crate::ui::Answer::Yes => Ok(()),
+        crate::ui::Answer::No => Err(crate::error::CliError::user("Aborting.", None)),
+        crate::ui::Answer::Closed => Err(crate::error::CliError::user(
+            "stdin is closed. If you're running in a script, you need to pass the '-f' option.",
+            None,
+        )),
+    }
 }

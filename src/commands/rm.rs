@@ -12,10 +12,10 @@ use crate::ui;
 pub struct RmArgs {
     /// Experiment or checkpoint IDs (any unique prefixes)
     #[arg(required = true)]
-    ids: Vec<String>,
+    pub(crate) ids: Vec<String>,
     /// Do not ask for confirmation
     #[arg(short = 'y', long, alias = "force")]
-    yes: bool,
+    pub(crate) yes: bool,
 }
 
 pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
@@ -41,7 +41,35 @@ pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
             format!("checkpoint {} of experiment {}", c.short(), e.id.short())
         }
     };
-    if !args.yes {
+    let keepsake = g.dialect == super::Dialect::Keepsake;
+    if keepsake && !args.yes {
+        // Keepsake 0.4.2's list and prompt, with a checkpoint named as one (Keepsake listed
+        // its experiment, although only the checkpoint is deleted).
+        let mut list = String::from("You are about to delete the following:\n");
+        for t in &targets {
+            list.push_str(&match t {
+                Target::Experiment(e) => format!(
+                    "* Experiment {} ({} checkpoints)\n",
+                    e.id.short(),
+                    e.checkpoints.len()
+                ),
+                Target::Checkpoint(e, c) => {
+                    format!(
+                        "* Checkpoint {} of experiment {}\n",
+                        c.short(),
+                        e.id.short()
+                    )
+                }
+            });
+        }
+        for p in &unreadable {
+            list.push_str(&format!(
+                "* The unreadable experiment ref matching {p} (its ref only)\n"
+            ));
+        }
+        ui::out(&list)?;
+        super::keepsake_continue()?;
+    } else if !args.yes {
         let mut list: Vec<String> = targets.iter().map(describe).collect();
         list.extend(
             unreadable
@@ -61,7 +89,16 @@ pub fn cmd_rm(g: &Global, args: RmArgs) -> CliResult {
         ui::progress(&format!("Deleted the unreadable ref {name}"));
     }
     for t in &targets {
-        ui::progress(&format!("Deleting {}", describe(t)));
+        ui::progress(&match t {
+            Target::Experiment(e) if keepsake => {
+                format!(
+                    "Removing experiment {} and its checkpoints...",
+                    e.id.short()
+                )
+            }
+            Target::Checkpoint(_, c) if keepsake => format!("Removing checkpoint {}...", c.short()),
+            _ => format!("Deleting {}", describe(t)),
+        });
         match t {
             Target::Experiment(e) => experiments::delete::delete_experiment(&project, e)?,
             Target::Checkpoint(e, c) => {

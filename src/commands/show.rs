@@ -51,6 +51,10 @@ pub fn render(lines: &[Line]) -> String {
         let text = match l {
             // Tables come rendered (their cells escaped); everything else is one line each.
             Line::Raw(t) => t.clone(),
+            // Keepsake's title is bold and underlined; ours colours the ID as git colours a commit's.
+            Line::Title(t) if ui::dialect() == ui::Dialect::Keepsake => {
+                ui::paint(ui::Kind::Title, &escape_controls(t))
+            }
             // "Experiment: <id>": the ID coloured, as git colours a commit's.
             Line::Title(t) => match t.split_once(": ") {
                 Some((label, id)) => {
@@ -115,13 +119,14 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
         };
         return Ok(ui::out_json(&(value::to_go_json(&v, Some("  ")) + "\n"))?);
     }
+    let keepsake = g.dialect == super::Dialect::Keepsake;
     let mut lines = Vec::new();
     match &target {
         Target::Experiment(e) => {
             lines.push(Line::Title(format!("Experiment: {}", e.id)));
             lines.push(Line::Blank);
-            experiment_fields(e, running, args.all, &mut lines);
-            checkpoints_table(e, &mut lines);
+            experiment_fields(e, running, args.all, keepsake, &mut lines);
+            checkpoints_table(e, keepsake, &mut lines);
         }
         Target::Checkpoint(e, id) => {
             let Some(c) = e.checkpoint(id) else {
@@ -132,7 +137,7 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
             lines.push(Line::Field("Created".into(), ui::long_time(c.created)));
             lines.push(Line::Field("Path".into(), c.path.clone()));
             lines.push(Line::Field("Step".into(), c.step.to_string()));
-            if let Some(f) = &c.files {
+            if let Some(f) = c.files.as_ref().filter(|_| !keepsake) {
                 lines.push(Line::Field(
                     "Files".into(),
                     match f.digest() {
@@ -147,7 +152,7 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
             lines.push(Line::Blank);
             lines.push(Line::Heading("Experiment"));
             lines.push(Line::Field("ID".into(), e.id.to_string()));
-            experiment_fields(e, running, args.all, &mut lines);
+            experiment_fields(e, running, args.all, keepsake, &mut lines);
             lines.push(Line::Blank);
             lines.push(Line::Heading("Metrics"));
             for (k, v) in &c.metrics {
@@ -157,15 +162,31 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
                     .unwrap_or_default();
                 lines.push(Line::Field(
                     k.clone(),
-                    format!("{}{suffix}", value::display(v)),
+                    format!("{}{suffix}", shown(v, keepsake)),
                 ));
             }
             if c.metrics.is_empty() {
                 lines.push(Line::Raw("(none)".into()));
             }
+            if keepsake {
+                lines.push(Line::Blank); // Keepsake ends a checkpoint's page with an empty line
+            }
         }
     }
     Ok(ui::out_escaped(&render(&lines))?)
+}
+
+/// A value on a `show` page; Keepsake 0.4.2 prints NaN and the infinities as their JSON
+/// strings, quotes included.
+fn shown(v: &Value, keepsake: bool) -> String {
+    match v {
+        Value::String(s)
+            if keepsake && ["[NaN]", "[+Infinity]", "[-Infinity]"].contains(&s.as_str()) =>
+        {
+            format!("\"{s}\"")
+        }
+        _ => value::display(v),
+    }
 }
 
 const INTERESTING_PACKAGES: [&str; 10] = [
@@ -181,7 +202,14 @@ const INTERESTING_PACKAGES: [&str; 10] = [
     "torch",
 ];
 
-fn experiment_fields(e: &Experiment, running: bool, all: bool, lines: &mut Vec<Line>) {
+/// `keepsake`: Keepsake 0.4.2's rows only where it has the same facts (no `Code` row).
+fn experiment_fields(
+    e: &Experiment,
+    running: bool,
+    all: bool,
+    keepsake: bool,
+    lines: &mut Vec<Line>,
+) {
     lines.push(Line::Field("Created".into(), ui::long_time(e.created)));
     lines.push(Line::Field(
         "Status".into(),
@@ -190,7 +218,7 @@ fn experiment_fields(e: &Experiment, running: bool, all: bool, lines: &mut Vec<L
     lines.push(Line::Field("Host".into(), e.host.clone()));
     lines.push(Line::Field("User".into(), e.user.clone()));
     lines.push(Line::Field("Command".into(), e.command.clone()));
-    if !e.path.is_empty() {
+    if !e.path.is_empty() && !keepsake {
         lines.push(Line::Field("Code".into(), e.path.clone()));
     }
     if let Some(commit) = &e.git_commit {
@@ -205,7 +233,7 @@ fn experiment_fields(e: &Experiment, running: bool, all: bool, lines: &mut Vec<L
     lines.push(Line::Blank);
     lines.push(Line::Heading("Params"));
     for (k, v) in &e.params {
-        lines.push(Line::Field(k.clone(), value::display(v)));
+        lines.push(Line::Field(k.clone(), shown(v, keepsake)));
     }
     if e.params.is_empty() {
         lines.push(Line::Raw("(none)".into()));
@@ -304,7 +332,7 @@ fn store_only_section(e: &Experiment, lines: &mut Vec<Line>) {
     lines.push(Line::Raw(t.render().trim_end().to_string()));
 }
 
-fn checkpoints_table(e: &Experiment, lines: &mut Vec<Line>) {
+fn checkpoints_table(e: &Experiment, keepsake: bool, lines: &mut Vec<Line>) {
     lines.push(Line::Blank);
     lines.push(Line::Heading("Checkpoints"));
     if e.checkpoints.is_empty() {
@@ -325,7 +353,12 @@ fn checkpoints_table(e: &Experiment, lines: &mut Vec<Line>) {
         let mut row = vec![
             vec![c.id.short().to_string()],
             vec![c.step.to_string()],
-            vec![ui::long_time(c.created)],
+            // Keepsake's table says how long ago, like `ls`.
+            vec![if keepsake {
+                ui::ago(c.created, keepsake_core::clock::now())
+            } else {
+                ui::long_time(c.created)
+            }],
         ];
         for m in &metrics {
             let mut cell = c
@@ -346,5 +379,6 @@ fn checkpoints_table(e: &Experiment, lines: &mut Vec<Line>) {
     lines.push(Line::Raw(
         "To see more details about a checkpoint, run:".into(),
     ));
-    lines.push(Line::Raw("  git keepsake show <checkpoint ID>".into()));
+    let program = if keepsake { "keepsake" } else { "git keepsake" };
+    lines.push(Line::Raw(format!("  {program} show <checkpoint ID>")));
 }

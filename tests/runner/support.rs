@@ -522,3 +522,40 @@ pub fn ks_pty_unset(
         stderr: err.join().unwrap(),
     }
 }
+
+/// Runs this package's `keepsake` command (Keepsake 0.4.2's command line) in `dir` on the real
+/// clock, as Keepsake runs, so relative times and dates read alike; stdin closed, no colour.
+pub fn keepsake_ours(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keepsake"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null());
+    hermetic(&mut cmd, dir);
+    cmd.env_remove(keepsake_core::env::EnvVars::GIT_KEEPSAKE_NOW)
+        .env("NO_COLOR", "1");
+    to_run(cmd.output().unwrap())
+}
+
+/// Runs `program args` on a pseudo-terminal in `dir`, typing `answers` at its `(y/N)` prompts
+/// (None: end of input) through tests/runner/pty_drive.py; what the terminal showed. NO_COLOR is
+/// set, unless `env` sets it empty.
+pub fn on_terminal(
+    dir: &Path,
+    program: &Path,
+    args: &[&str],
+    answers: &[Option<&str>],
+    env: &[(&str, &str)],
+) -> Run {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo_root().join("tests/runner/pty_drive.py"))
+        .arg(serde_json::to_string(answers).unwrap())
+        .arg(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null());
+    hermetic(&mut cmd, dir);
+    cmd.env_remove(keepsake_core::env::EnvVars::GIT_KEEPSAKE_NOW)
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied());
+    to_run(cmd.output().unwrap())
+}

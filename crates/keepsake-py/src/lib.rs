@@ -25,6 +25,12 @@ fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
     py.allow_threads(|| git_keepsake::run(argv))
 }
 
+/// The `keepsake` command line (Keepsake 0.4.2's), for the Python package's `keepsake` entry point.
+#[pyfunction]
+fn keepsake_main(py: Python<'_>, argv: Vec<String>) -> i32 {
+    py.allow_threads(|| git_keepsake::run_keepsake(argv))
+}
+
 /// The current time as the core sees it (fixed in tests), as RFC 3339.
 #[pyfunction]
 fn now() -> String {
@@ -46,6 +52,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRecorder>()?;
     m.add_class::<PyFileStream>()?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(keepsake_main, m)?)?;
     m.add_function(wrap_pyfunction!(now, m)?)?;
     m.add_function(wrap_pyfunction!(best_checkpoint_id, m)?)?;
     // Registered now, before the package registers its own hook, so that it runs after it.

@@ -38,7 +38,8 @@ impl PyProject {
             repository,
             directory,
         };
-        let project = py_result(py, py.allow_threads(|| Project::open(&opts)))?;
+        // Keepsake's API listed its store: experiments git has no ref for are seen too.
+        let project = py_result(py, py.allow_threads(|| Project::open(&opts)))?.see_store_only();
         for w in &project.config.warnings {
             warn(py, w)?;
         }

@@ -194,14 +194,16 @@ pub fn save_checkpoint_reporting(
             Captured::Nothing => upload_snapshot(project, &prepared.files, &checkpoint.id, key)?,
         });
     }
-    match &project.git {
-        None => {
+    match (&project.git, &exp.git_tip) {
+        (Some(git), Some(_)) => append_in_git(project, git, exp, &checkpoint, metadata)?,
+        // Outside git; or in git, an experiment only the store has (Keepsake's, never
+        // imported): it stays the store's, as Keepsake recorded it.
+        _ => {
             let mut next = exp.clone();
             next.checkpoints.push(checkpoint.clone());
             write_storage_metadata(project, &next)?;
             *exp = next;
         }
-        Some(git) => append_in_git(project, git, exp, &checkpoint, metadata)?,
     }
     Ok(checkpoint)
 }

@@ -47,6 +47,8 @@ pub struct Project {
     pub storage_url: StorageUrl,
     pub(crate) store: Store,
     pub(crate) git: Option<GitRepo>,
+    /// Whether listing and lookup in git also see the store's experiments git has no ref for.
+    pub(crate) store_only: bool,
 }
 
 #[derive(Debug, Default)]
@@ -132,7 +134,19 @@ impl Project {
             storage_url,
             store,
             git,
+            store_only: false,
         })
+    }
+
+    /// Makes listing and lookup (`read::list`, `read::experiments`, `resolve`) in git see, beside
+    /// git's experiments, the store's own ones git has no ref for (Keepsake 0.4.2's, never
+    /// imported; or recorded outside git), as Keepsake itself would: the union, one per ID,
+    /// git's version winning. For Keepsake's drop-ins (the `keepsake` command, the Python API);
+    /// `git keepsake` sees git's alone and says how to import the rest. Outside git the store is
+    /// all there is either way.
+    pub fn see_store_only(mut self) -> Project {
+        self.store_only = true;
+        self
     }
 
     pub fn dir(&self) -> &Path {

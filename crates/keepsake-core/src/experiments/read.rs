@@ -1,60 +1,76 @@
 //! The read side: listing a project's experiments, reading one whole, and diffing their code.
 
+use std::collections::HashSet;
+
 use crate::error::{Error, Result};
-use crate::experiments::running::{running_ids, running_status};
+use crate::experiments::running::{running_ids, running_status, STATUS_TIMEOUT};
 use crate::experiments::{Listing, Project};
 use crate::git::history_cache::history_cached;
 use crate::git::log::{experiment_ref, in_ref, ref_id, summaries, History};
 use crate::git::{GitRepo, EXPERIMENT_REFS};
 use crate::id::Id;
 use crate::model::{Experiment, Summary};
-use crate::storage;
+use crate::storage::{self, Store};
 
 /// Every experiment, newest last, with the experiments that could not be read reported apart.
+/// In git, git's experiments, plus the store's own ones git has no ref for when the project
+/// sees them (`Project::see_store_only`).
 pub fn list(project: &Project) -> Result<Listing> {
     let mut listing = Listing::default();
     match &project.git {
         Some(git) => {
             let refs = git.refs(EXPERIMENT_REFS)?;
-            let known: std::collections::HashSet<&str> = refs
-                .iter()
-                .map(|(name, _)| name.trim_start_matches(EXPERIMENT_REFS))
-                .collect();
-            // Listing the store costs a request per page (or a stat per file): only worth it
-            // when git has no experiments at all, the usual first run on a Keepsake project.
-            // Without refs the store is all there is to ask.
-            listing.unimported = if !refs.is_empty() {
-                0
-            } else {
-                project
-                    .store
-                    .list(storage::EXPERIMENTS_METADATA)?
-                    .iter()
-                    .filter_map(|k| {
-                        k.strip_prefix(storage::EXPERIMENTS_METADATA)?
-                            .strip_suffix(".json")
-                    })
-                    .filter(|id| !known.contains(id))
-                    .count()
-            };
+            let known = ref_ids(&refs);
             // Git holds the rest: a store that does not answer leaves only the status unknown.
             let status = running_status(project);
+            if project.store_only {
+                // Asked of a store that just failed to answer, only for as long as the status
+                // was: git's experiments are still listed, the failure one warning.
+                let store = match &status.unknown {
+                    Some(_) => project.store.with_timeout(STATUS_TIMEOUT),
+                    None => project.store.clone(),
+                };
+                match store_only(project, &store, &known) {
+                    Ok(found) => {
+                        listing
+                            .experiments
+                            .extend(found.experiments.into_iter().map(|e| {
+                                let running = status.ids.contains(&e.id);
+                                Summary::of(e, running)
+                            }));
+                        listing
+                            .problems
+                            .extend(found.problems.into_iter().map(|(_, e)| e));
+                    }
+                    Err(e) if refs.is_empty() => return Err(e),
+                    Err(e) => listing.problems.push(e),
+                }
+            } else if refs.is_empty() {
+                // Listing the store costs a request per page (or a stat per file): only worth
+                // it when git has no experiments at all, the usual first run on a Keepsake
+                // project. Without refs the store is all there is to ask.
+                listing.unimported = store_only_keys(&project.store, &known)?
+                    .iter()
+                    .filter(|(key, _)| key.ends_with(".json"))
+                    .count();
+            }
             listing.status_unknown = status.unknown;
             let (experiments, problems) = summaries(git, refs, &status.ids)?;
-            listing.experiments = experiments;
-            listing.problems = problems;
+            listing.experiments.extend(experiments);
+            listing.problems.extend(problems);
         }
         None => {
             let running = running_ids(project)?;
-            for key in project.store.list(storage::EXPERIMENTS_METADATA)? {
-                match read_storage_experiment(project, &key) {
-                    Ok(exp) => listing.experiments.push({
-                        let running = running.contains(&exp.id);
-                        Summary::of(exp, running)
-                    }),
-                    Err(e) => listing.problems.push(e),
-                }
-            }
+            let found = store_only(project, &project.store, &Default::default())?;
+            listing.experiments = found
+                .experiments
+                .into_iter()
+                .map(|exp| {
+                    let running = running.contains(&exp.id);
+                    Summary::of(exp, running)
+                })
+                .collect();
+            listing.problems = found.problems.into_iter().map(|(_, e)| e).collect();
         }
     }
     listing.experiments.sort_by(|a, b| {
@@ -62,6 +78,58 @@ pub fn list(project: &Project) -> Result<Listing> {
             .cmp(&(b.experiment.created, b.experiment.id.as_str()))
     });
     Ok(listing)
+}
+
+/// The IDs of experiment refs `refs` names.
+pub(crate) fn ref_ids(refs: &[(String, String)]) -> HashSet<String> {
+    refs.iter()
+        .map(|(name, _)| name.trim_start_matches(EXPERIMENT_REFS).to_string())
+        .collect()
+}
+
+/// The store's experiments whose ID is not in `known` (git's, which win), and those of them
+/// that could not be read, each with the ID its file is named by.
+pub(crate) struct StoreOnly {
+    pub(crate) experiments: Vec<Experiment>,
+    pub(crate) problems: Vec<(String, Error)>,
+}
+
+/// The metadata keys of `store`'s experiments whose file names an ID not in `known`.
+fn store_only_keys(store: &Store, known: &HashSet<String>) -> Result<Vec<(String, String)>> {
+    Ok(store
+        .list(storage::EXPERIMENTS_METADATA)?
+        .into_iter()
+        .filter_map(|key| {
+            // A key not named `<id>.json` is still read (and reported as what it is).
+            let rest = key
+                .strip_prefix(storage::EXPERIMENTS_METADATA)
+                .unwrap_or(&key);
+            let id = rest.strip_suffix(".json").unwrap_or(rest).to_string();
+            (!known.contains(&id)).then_some((key, id))
+        })
+        .collect())
+}
+
+/// One listing of the store's metadata, and one read of each experiment git lacks (what
+/// Keepsake 0.4.2 read on every command was every experiment).
+pub(crate) fn store_only(
+    project: &Project,
+    store: &Store,
+    known: &HashSet<String>,
+) -> Result<StoreOnly> {
+    let mut found = StoreOnly {
+        experiments: Vec::new(),
+        problems: Vec::new(),
+    };
+    for (key, file_id) in store_only_keys(store, known)? {
+        match read_storage_experiment(project, &key) {
+            // A file named for one ID may hold another: git's version of that one still wins.
+            Ok(e) if known.contains(e.id.as_str()) => {}
+            Ok(e) => found.experiments.push(e),
+            Err(e) => found.problems.push((file_id, e)),
+        }
+    }
+    Ok(found)
 }
 
 pub(crate) fn read_storage_experiment(project: &Project, key: &str) -> Result<Experiment> {
@@ -73,28 +141,29 @@ pub(crate) fn read_storage_experiment(project: &Project, key: &str) -> Result<Ex
     Experiment::from_keepsake_json(key, &bytes)
 }
 
-/// Every experiment with all its checkpoints (what prefix lookup searches).
+/// Every experiment with all its checkpoints (what prefix lookup searches): git's, plus the
+/// store's own ones when the project sees them; the store's outside git.
 pub fn experiments(project: &Project) -> Result<(Vec<Experiment>, Vec<Error>)> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
-    match &project.git {
+    let known = match &project.git {
         Some(git) => {
-            for (name, _) in git.refs(EXPERIMENT_REFS)? {
-                match ref_id(&name).and_then(|id| load_from_git(git, &id)) {
+            let refs = git.refs(EXPERIMENT_REFS)?;
+            for (name, _) in &refs {
+                match ref_id(name).and_then(|id| load_from_git(git, &id)) {
                     Ok(Some(e)) => out.push(e),
                     Ok(None) => {}
                     Err(e) => problems.push(e),
                 }
             }
+            project.store_only.then(|| ref_ids(&refs))
         }
-        None => {
-            for key in project.store.list(storage::EXPERIMENTS_METADATA)? {
-                match read_storage_experiment(project, &key) {
-                    Ok(e) => out.push(e),
-                    Err(e) => problems.push(e),
-                }
-            }
-        }
+        None => Some(HashSet::new()),
+    };
+    if let Some(known) = known {
+        let found = store_only(project, &project.store, &known)?;
+        out.extend(found.experiments);
+        problems.extend(found.problems.into_iter().map(|(_, e)| e));
     }
     out.sort_by(|a, b| (a.created, a.id.as_str()).cmp(&(b.created, b.id.as_str())));
     Ok((out, problems))

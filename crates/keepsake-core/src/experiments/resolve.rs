@@ -1,11 +1,14 @@
-//! The one way an ID prefix becomes an experiment or a checkpoint: looked up in git's refs (or
-//! the store, outside git), ambiguity and unreadable refs reported by name.
+//! The one way an ID prefix becomes an experiment or a checkpoint: looked up in git's refs (and
+//! the store's own experiments when the project sees them; the store alone outside git),
+//! ambiguity and unreadable refs reported by name.
+
+use std::collections::HashSet;
 
 use crate::error::{Error, Result};
-use crate::experiments::read::{experiments, load_from_git};
+use crate::experiments::read::{load_from_git, ref_ids, store_only, StoreOnly};
 use crate::experiments::Project;
 use crate::git::log::experiment_ref;
-use crate::git::GitRepo;
+use crate::git::{GitRepo, EXPERIMENT_REFS};
 use crate::id::{Id, Prefix};
 use crate::model::{Checkpoint, Experiment};
 
@@ -31,39 +34,99 @@ impl Target {
     }
 }
 
-/// The one experiment or checkpoint whose ID starts with `prefix`.
+/// The one experiment or checkpoint whose ID starts with `prefix`: among git's experiments,
+/// and the store's own ones when the project sees them (`Project::see_store_only`); among the
+/// store's outside git.
 pub fn resolve(project: &Project, prefix: &str) -> Result<Target> {
     let prefix = Prefix::parse(prefix)?;
-    if let Some(git) = &project.git {
-        return resolve_in_git(git, &prefix);
+    let Some(git) = &project.git else {
+        let found = store_only(project, &project.store, &HashSet::new())?;
+        return resolve_in_store(&prefix, found);
+    };
+    if !project.store_only {
+        return resolve_in_git(git, &prefix, None);
     }
-    let (experiments, _) = experiments(project)?;
-    let candidates = experiments.iter().flat_map(|e| {
+    let known = ref_ids(&git.refs(EXPERIMENT_REFS)?);
+    match store_only(project, &project.store, &known) {
+        Ok(found) => resolve_in_git(git, &prefix, Some(found)),
+        // A store that cannot be listed still leaves git's experiments to find (a prefix shared
+        // with one only the store has cannot be seen then); a miss is the store's error.
+        Err(store_error) => match resolve_in_git(git, &prefix, None) {
+            Err(Error::NotFound { .. }) => Err(store_error),
+            other => other,
+        },
+    }
+}
+
+/// What a prefix matched: an experiment git has (by ID, read when chosen), or one the store
+/// has (read already).
+enum Hit<'a> {
+    Git(&'a Id, Option<&'a Id>),
+    Store(&'a Experiment, Option<&'a Id>),
+}
+
+/// Every experiment and checkpoint of the store's `experiments` as `one_match` candidates.
+fn store_candidates(
+    experiments: &[Experiment],
+) -> impl Iterator<Item = (&Id, Option<&Id>, Hit<'_>)> {
+    experiments.iter().flat_map(|e| {
         let checkpoints = e
             .checkpoints
             .iter()
-            .map(move |c| (&e.id, Some(&c.id), (e, Some(c))));
-        std::iter::once((&e.id, None, (e, None))).chain(checkpoints)
-    });
-    Ok(match one_match(&prefix, candidates)? {
-        (e, Some(c)) => Target::Checkpoint(e.clone(), c.id.clone()),
-        (e, None) => Target::Experiment(e.clone()),
+            .map(move |c| (&e.id, Some(&c.id), Hit::Store(e, Some(&c.id))));
+        std::iter::once((&e.id, None, Hit::Store(e, None))).chain(checkpoints)
     })
 }
 
+fn store_target(e: &Experiment, c: Option<&Id>) -> Target {
+    match c {
+        Some(c) => Target::Checkpoint(e.clone(), c.clone()),
+        None => Target::Experiment(e.clone()),
+    }
+}
+
+/// `miss`, unless an experiment of the store whose file names an ID starting with `prefix`
+/// could not be read: then why it could not is the error (not "not found").
+fn miss_in_store(prefix: &Prefix, problems: Vec<(String, Error)>, miss: Error) -> Error {
+    problems
+        .into_iter()
+        .find(|(id, _)| id.starts_with(prefix.as_str()))
+        .map_or(miss, |(_, e)| e)
+}
+
+/// Prefix lookup among the store's experiments (outside git).
+fn resolve_in_store(prefix: &Prefix, found: StoreOnly) -> Result<Target> {
+    let hit = match one_match(prefix, store_candidates(&found.experiments)) {
+        Ok(Hit::Store(e, c)) => Ok(store_target(e, c)),
+        Ok(Hit::Git(..)) => unreachable!("only the store's candidates"),
+        Err(e) => Err(e),
+    };
+    match hit {
+        Err(miss @ Error::NotFound { .. }) => Err(miss_in_store(prefix, found.problems, miss)),
+        other => other,
+    }
+}
+
 /// Prefix lookup through the checkpoint index: only the matching experiment is read. A hit
-/// is checked against git, and looked up again without the index when git disagrees.
-fn resolve_in_git(git: &GitRepo, prefix: &Prefix) -> Result<Target> {
+/// is checked against git, and looked up again without the index when git disagrees. The
+/// store's own experiments `extra` (those git has no ref for) are candidates beside git's.
+fn resolve_in_git(git: &GitRepo, prefix: &Prefix, extra: Option<StoreOnly>) -> Result<Target> {
+    let (extra, mut extra_problems) = match extra {
+        Some(found) => (found.experiments, found.problems),
+        None => (Vec::new(), Vec::new()),
+    };
     for fresh in [false, true] {
         let index = crate::git::checkpoint_index::checkpoint_ids(git, fresh)?;
         let candidates = index.experiments.iter().flat_map(|(exp, checkpoints)| {
             let checkpoints = checkpoints
                 .iter()
-                .map(move |c| (exp, Some(c), (exp, Some(c))));
-            std::iter::once((exp, None, (exp, None))).chain(checkpoints)
+                .map(move |c| (exp, Some(c), Hit::Git(exp, Some(c))));
+            std::iter::once((exp, None, Hit::Git(exp, None))).chain(checkpoints)
         });
-        let (exp, checkpoint) = match one_match(prefix, candidates) {
-            Ok((e, c)) => (e.clone(), c.cloned()),
+        let (exp, checkpoint) = match one_match(prefix, candidates.chain(store_candidates(&extra)))
+        {
+            Ok(Hit::Git(e, c)) => (e.clone(), c.cloned()),
+            Ok(Hit::Store(e, c)) => return Ok(store_target(e, c)),
             Err(miss @ Error::NotFound { .. }) => {
                 // An experiment that cannot be read is reported, not "not found".
                 if let Some((_, e)) = index
@@ -76,7 +139,11 @@ fn resolve_in_git(git: &GitRepo, prefix: &Prefix) -> Result<Target> {
                 // Index entries are held to their tips (see checkpoint_index.rs): a miss is a
                 // miss, never worth a walk of every history (a typo would cost seconds in a
                 // big repository).
-                return Err(miss);
+                return Err(miss_in_store(
+                    prefix,
+                    std::mem::take(&mut extra_problems),
+                    miss,
+                ));
             }
             Err(e) => return Err(e),
         };
