@@ -148,7 +148,10 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
                     },
                 ));
             }
-            contents_section(&project, c, &mut lines);
+            // Keepsake's checkpoint page has no file list; reading it costs a store request.
+            if !keepsake {
+                contents_section(&project, c, &mut lines);
+            }
             lines.push(Line::Blank);
             lines.push(Line::Heading("Experiment"));
             lines.push(Line::Field("ID".into(), e.id.to_string()));
