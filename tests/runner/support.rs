@@ -216,6 +216,8 @@ pub fn hermetic(cmd: &mut Command, home: &Path) {
         .env("TZ", "UTC")
         .env("LC_ALL", "C")
         .env("KEEPSAKE_NO_ANALYTICS", "1")
+        // A test on a pseudo-terminal would otherwise page its output and wait on `less`.
+        .env("GIT_PAGER", "cat")
         .env(keepsake_core::env::EnvVars::GIT_KEEPSAKE_NOW, CLI_TIME);
 }
 
