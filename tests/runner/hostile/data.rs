@@ -133,3 +133,33 @@ fn a_file_twice_in_a_tarball_is_refused_by_checkout_and_open_alike() {
     .unwrap_err();
     assert!(err.to_string().contains("appears twice"), "{err}");
 }
+
+/// A record whose tarball sizes add up past 2**64 (the code's and a checkpoint's): checkout
+/// sizes its progress from them before any byte is read, and must refuse the data, not overflow.
+#[test]
+fn recorded_sizes_that_overflow_never_panic() {
+    let t = TestProject::new(true);
+    let exp = record_run(&t, 0.01, &[0.5]);
+    let c = "c".repeat(64);
+    // The real weights under the crafted checkpoint's key: only the recorded size lies.
+    std::fs::copy(
+        store(&t).join(format!("checkpoints/{}.tar.gz", exp.checkpoints[0].id)),
+        store(&t).join(format!("checkpoints/{c}.tar.gz")),
+    )
+    .unwrap();
+    craft_checkpoint_commit(&t.dir, exp.id.as_str(), |r| {
+        r["checkpoint"]["id"] = json!(c);
+        r["checkpoint_files"]["size"] = json!(u64::MAX);
+        r["checkpoint_files"]["key"] = json!(format!("checkpoints/{c}.tar.gz"));
+    });
+    let out = t.tmp.path().join("out");
+    let run = t.ks(&["checkout", &c, "-o", out.to_str().unwrap()]).fails();
+    assert_ne!(run.code, 101, "{}", run.stderr);
+    error_names(&run, &format!("checkpoints/{c}.tar.gz"));
+    assert!(!out.join("model.pth").exists());
+    for args in [vec!["show", c.as_str()], vec!["ls", "--all"]] {
+        let run = t.ks(&args);
+        assert_ne!(run.code, 101, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+    }
+}
