@@ -163,3 +163,34 @@ fn recorded_sizes_that_overflow_never_panic() {
         assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
     }
 }
+
+/// A remote's experiment whose two new checkpoints each claim 2**64-1 bytes: pull's summary
+/// adds their sizes, and must not overflow (the data is checked when it is read, not here).
+#[test]
+fn a_pulled_history_whose_sizes_overflow_never_panics() {
+    let s = scene();
+    for id in ["d", "e"] {
+        let c = id.repeat(64);
+        craft_checkpoint_commit(&s.attacker, s.victim_id(), |r| {
+            r["checkpoint"]["id"] = json!(c);
+            r["checkpoint_files"]["size"] = json!(u64::MAX);
+            r["checkpoint_files"]["key"] = json!(format!("checkpoints/{c}.tar.gz"));
+            r["num_checkpoints"] = json!(r["num_checkpoints"].as_u64().unwrap() + 1);
+        });
+    }
+    git_in(
+        &s.attacker,
+        &[
+            "push",
+            "-q",
+            "--force",
+            "origin",
+            "refs/keepsake/*:refs/keepsake/*",
+        ],
+    );
+    let run = s.victim.ks(&["pull", "origin"]);
+    assert_ne!(run.code, 101, "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(run.stderr.contains("Pulled 1 experiment"), "{}", run.stderr);
+    s.victim.ks(&["ls", "--all"]).ok();
+}
