@@ -133,3 +133,64 @@ fn a_file_twice_in_a_tarball_is_refused_by_checkout_and_open_alike() {
     .unwrap_err();
     assert!(err.to_string().contains("appears twice"), "{err}");
 }
+
+/// A record whose tarball sizes add up past 2**64 (the code's and a checkpoint's): checkout
+/// sizes its progress from them before any byte is read, and must refuse the data, not overflow.
+#[test]
+fn recorded_sizes_that_overflow_never_panic() {
+    let t = TestProject::new(true);
+    let exp = record_run(&t, 0.01, &[0.5]);
+    let c = "c".repeat(64);
+    // The real weights under the crafted checkpoint's key: only the recorded size lies.
+    std::fs::copy(
+        store(&t).join(format!("checkpoints/{}.tar.gz", exp.checkpoints[0].id)),
+        store(&t).join(format!("checkpoints/{c}.tar.gz")),
+    )
+    .unwrap();
+    craft_checkpoint_commit(&t.dir, exp.id.as_str(), |r| {
+        r["checkpoint"]["id"] = json!(c);
+        r["checkpoint_files"]["size"] = json!(u64::MAX);
+        r["checkpoint_files"]["key"] = json!(format!("checkpoints/{c}.tar.gz"));
+    });
+    let out = t.tmp.path().join("out");
+    let run = t.ks(&["checkout", &c, "-o", out.to_str().unwrap()]).fails();
+    assert_ne!(run.code, 101, "{}", run.stderr);
+    error_names(&run, &format!("checkpoints/{c}.tar.gz"));
+    assert!(!out.join("model.pth").exists());
+    for args in [vec!["show", c.as_str()], vec!["ls", "--all"]] {
+        let run = t.ks(&args);
+        assert_ne!(run.code, 101, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+    }
+}
+
+/// A remote's experiment whose two new checkpoints each claim 2**64-1 bytes: pull's summary
+/// adds their sizes, and must not overflow (the data is checked when it is read, not here).
+#[test]
+fn a_pulled_history_whose_sizes_overflow_never_panics() {
+    let s = scene();
+    for id in ["d", "e"] {
+        let c = id.repeat(64);
+        craft_checkpoint_commit(&s.attacker, s.victim_id(), |r| {
+            r["checkpoint"]["id"] = json!(c);
+            r["checkpoint_files"]["size"] = json!(u64::MAX);
+            r["checkpoint_files"]["key"] = json!(format!("checkpoints/{c}.tar.gz"));
+            r["num_checkpoints"] = json!(r["num_checkpoints"].as_u64().unwrap() + 1);
+        });
+    }
+    git_in(
+        &s.attacker,
+        &[
+            "push",
+            "-q",
+            "--force",
+            "origin",
+            "refs/keepsake/*:refs/keepsake/*",
+        ],
+    );
+    let run = s.victim.ks(&["pull", "origin"]);
+    assert_ne!(run.code, 101, "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(run.stderr.contains("Pulled 1 experiment"), "{}", run.stderr);
+    s.victim.ks(&["ls", "--all"]).ok();
+}

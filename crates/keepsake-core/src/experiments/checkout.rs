@@ -225,11 +225,13 @@ pub fn checkout(
             .filter(|c| !c.path.is_empty())
             .map(|c| c.files.as_ref()),
     ];
+    // Sizes come from records (a remote's, maybe): added without overflowing; the read itself
+    // is what holds each tarball to its size.
     let total = tarballs
         .iter()
         .flatten()
         .map(|f| f.map(|f| f.size))
-        .sum::<Option<u64>>();
+        .try_fold(0u64, |sum, size| Some(sum.saturating_add(size?)));
     let _phase = opts.progress.phase(
         || "Checking out".to_string(),
         crate::progress::Unit::Bytes,

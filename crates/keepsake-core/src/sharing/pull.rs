@@ -104,7 +104,8 @@ pub fn pull_with(
             Some(Ok(Accepted::Moved(objects, bytes))) => {
                 report.fetched.push(id.clone());
                 report.objects += objects;
-                report.bytes += bytes;
+                // Sizes are the remote's word (its data is checked when read): never overflow.
+                report.bytes = report.bytes.saturating_add(bytes);
             }
             Some(Ok(Accepted::UpToDate)) => report.up_to_date.push(id.clone()),
             Some(Err(reason)) => report.refused.push(Refusal {
@@ -288,7 +289,10 @@ fn accept_incoming(
         )
         .collect();
     match git.update_ref(&name, incoming, local.as_deref(), "git-keepsake: pull") {
-        Ok(true) => Ok(Accepted::Moved(new_data.len(), new_data.iter().sum())),
+        Ok(true) => Ok(Accepted::Moved(
+            new_data.len(),
+            new_data.iter().fold(0, |sum, n| sum.saturating_add(*n)),
+        )),
         Ok(false) => {
             Err("it changed here while pulling; nothing was overwritten, pull again".into())
         }
