@@ -125,7 +125,11 @@ where
         Some(d) => d.clone(),
         None => std::env::current_dir().unwrap_or_else(|_| ".".into()),
     };
-    let when = if cli.color { term::When::Auto } else { term::When::Never };
+    let when = if cli.color {
+        term::When::Auto
+    } else {
+        term::When::Never
+    };
     term::configure(Some(when), dir);
     match dispatch(cli) {
         Ok(()) => exit::OK,
