@@ -148,7 +148,10 @@ pub fn cmd_show(g: &Global, args: ShowArgs) -> CliResult {
                     },
                 ));
             }
-            contents_section(&project, c, &mut lines);
+            // Keepsake 0.4.2 lists no files on a checkpoint page.
+            if !keepsake {
+                contents_section(&project, c, &mut lines);
+            }
             lines.push(Line::Blank);
             lines.push(Line::Heading("Experiment"));
             lines.push(Line::Field("ID".into(), e.id.to_string()));
