@@ -21,6 +21,8 @@ fn in_terminal(dir: &Path, args: &[&str]) -> Run {
         .current_dir(dir)
         .stdin(Stdio::null());
     hermetic(&mut cmd, dir);
+    // On a terminal `show` pages; `cat` keeps the test from waiting on less.
+    cmd.env("GIT_PAGER", "cat");
     to_run(cmd.output().unwrap())
 }
 
