@@ -246,6 +246,10 @@ pub fn paint(stream: Stream, kind: Kind, text: &str) -> String {
 }
 
 pub fn paint_always(kind: Kind, text: &str) -> String {
+    if kind == Kind::Title {
+        // Keepsake 0.4.2's own bytes: bold and underline in one sequence (anstyle writes two).
+        return format!("\x1b[1;4m{text}\x1b[0m");
+    }
     let s = style(kind);
     format!("{}{text}{}", s.render(), s.render_reset())
 }

@@ -377,10 +377,11 @@ pub fn dialect() -> Dialect {
 
 /// Keepsake's log lines on stderr: the first after `═══╡ `, the rest after `   │ `.
 pub fn progress_block(lines: &[&str]) {
-    let mut err = std::io::stderr().lock();
+    // Through eprint_line, as git keepsake's lines go: a warning during `keepsake checkout`'s
+    // bar goes above it rather than through it.
     for (i, line) in lines.iter().enumerate() {
         let prefix = if i == 0 { "═══╡ " } else { "   │ " };
-        let _ = writeln!(err, "{prefix}{}", escape_controls(line));
+        eprint_line(&format!("{prefix}{}", escape_controls(line)));
     }
 }
 

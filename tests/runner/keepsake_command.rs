@@ -601,7 +601,7 @@ fn color_is_bold_show_headings_on_a_terminal_only() {
     let shown = on_terminal(&dir, &our_binary(), &["show", id], &[], &color).ok();
     assert!(shown.stdout.contains(bold), "{}", shown.stdout);
     assert!(
-        shown.stdout.contains("\u{1b}[1m\u{1b}[4mExperiment: "),
+        shown.stdout.contains("\u{1b}[1;4mExperiment: "),
         "{}",
         shown.stdout
     );

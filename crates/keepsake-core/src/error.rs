@@ -279,10 +279,8 @@ impl Error {
                 "Only what was recorded with a path has files: pass `path` to init() or checkpoint() to save files".into(),
             ),
             Error::UnknownName { suggestions, .. } => Some(match suggestions.as_slice() {
-                [] => format!(
-                    "Names are params, metrics of the best (else latest) checkpoint, or one of: {}",
-                    crate::model::filter::BUILT_IN.join(", ")
-                ),
+                // Spelled out here: the error module is below the model, which owns the list.
+                [] => "Names are params, metrics of the best (else latest) checkpoint, or one of: created, started, step, user, host, command, status, id".into(),
                 [one] => format!("Did you mean `{one}`?"),
                 [first @ .., last] => format!(
                     "Did you mean {} or `{last}`?",

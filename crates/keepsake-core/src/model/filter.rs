@@ -211,7 +211,7 @@ pub fn sort_key(key: &str) -> (&str, bool) {
 
 /// Whether `name` is a built-in field or a param or metric (nested by dots) of some row; a name
 /// whose value is null counts, since `name = None` means something then.
-pub fn has_name(rows: &[Summary], name: &str) -> bool {
+fn has_name(rows: &[Summary], name: &str) -> bool {
     BUILT_IN.contains(&name)
         || rows.iter().any(|s| {
             nested(&s.experiment.params, name).is_some()
@@ -224,7 +224,7 @@ pub fn has_name(rows: &[Summary], name: &str) -> bool {
 
 /// Every name `has_name` takes for these rows, sorted: built-ins, params and metrics, nested
 /// ones by dots.
-pub fn known_names(rows: &[Summary]) -> Vec<String> {
+fn known_names(rows: &[Summary]) -> Vec<String> {
     fn walk(prefix: &str, map: &serde_json::Map<String, Value>, out: &mut BTreeSet<String>) {
         for (k, v) in map {
             let name = if prefix.is_empty() {
@@ -250,7 +250,7 @@ pub fn known_names(rows: &[Summary]) -> Vec<String> {
 
 /// The names of `candidates` closest to `name`, best first, at most three (none when nothing
 /// is close enough to be a likely typo).
-pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let lower = name.to_lowercase();
     let mut scored: Vec<(f64, &str)> = candidates
         .into_iter()
@@ -380,6 +380,17 @@ pub fn keep_experiments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hint_without_suggestions_lists_every_built_in_name() {
+        let e = Error::UnknownName {
+            what: "filter".into(),
+            name: "zzz".into(),
+            suggestions: vec![],
+        };
+        let hint = e.hint().unwrap();
+        assert!(BUILT_IN.iter().all(|n| hint.contains(n)), "{hint}");
+    }
 
     #[test]
     fn parses_keepsake_grammar() {
