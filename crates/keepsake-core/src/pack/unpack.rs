@@ -68,57 +68,29 @@ pub fn unpack<R: BufRead>(
     crate::fs::create_dir_all(dest)?;
     let mut tar = tar::Archive::new(decoder(reader, archive)?);
     let mut written = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut total: u64 = 0;
-    let bad = |entry: &Path, reason: String| Error::UnsafeEntry {
-        archive: archive.to_string(),
-        entry: crate::text::quoted(&entry.display().to_string()),
-        reason,
-    };
+    let mut checks = EntryChecks::new(archive, limit);
     for item in tar.entries().map_err(|e| Error::io(archive, e))? {
         let mut item = item.map_err(|e| Error::io(archive, e))?;
         let raw = item.path().map_err(|e| Error::io(archive, e))?.into_owned();
-        let rel = entry_path(&raw).map_err(|reason| bad(&raw, reason))?;
-        let kind = item.header().entry_type();
-        let Some(rel) = rel else { continue };
+        let Some(rel) = checks.path(&raw)? else {
+            continue;
+        };
         if !selected(&rel, only) {
             continue;
         }
-        let rel_str = rel.to_string_lossy().into_owned();
-        match kind {
-            // Directories come with the files in them; an empty one is not part of a snapshot.
-            tar::EntryType::Directory => {}
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                // Twice: `open()` would read the first and checkout keep the last.
-                if !seen.insert(rel.clone()) {
-                    return Err(bad(&raw, "it appears twice in the tarball".into()));
-                }
-                let size = item.header().size().map_err(|e| Error::io(archive, e))?;
-                total = total.saturating_add(size);
-                if total > limit {
-                    return Err(bad(
-                        &raw,
-                        format!(
-                            "the tarball unpacks to more than the {limit} bytes recorded for it"
-                        ),
-                    ));
-                }
-                let target = crate::paths::prepare_beneath(dest, &rel_str)?;
-                let mode = item.header().mode().unwrap_or(0o644) & 0o777;
-                let file = crate::fs::create(&target)?;
-                let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
-                std::io::copy(&mut item, &mut file).map_err(|e| Error::io(&target, e))?;
-                file.flush().map_err(|e| Error::io(&target, e))?;
-                crate::fs::set_mode(&target, mode)?;
-                written.push(rel_str);
-            }
-            other => {
-                return Err(bad(
-                    &raw,
-                    format!("{other:?} entries (links, devices) are not extracted"),
-                ))
-            }
+        // Directories come with the files in them; an empty one is not part of a snapshot.
+        if checks.file(&raw, &rel, item.header())?.is_none() {
+            continue;
         }
+        let rel_str = rel.to_string_lossy().into_owned();
+        let target = crate::paths::prepare_beneath(dest, &rel_str)?;
+        let mode = item.header().mode().unwrap_or(0o644) & 0o777;
+        let file = crate::fs::create(&target)?;
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+        std::io::copy(&mut item, &mut file).map_err(|e| Error::io(&target, e))?;
+        file.flush().map_err(|e| Error::io(&target, e))?;
+        crate::fs::set_mode(&target, mode)?;
+        written.push(rel_str);
     }
     // What follows the archive's end marker (padding, the last member's checksum) is read too.
     std::io::copy(&mut tar.into_inner(), &mut std::io::sink())
@@ -158,6 +130,69 @@ pub fn read_entry<R: BufRead>(
     Ok(found)
 }
 
+/// What `unpack` and `list_entries` both refuse of a tarball's entries, so a listing never
+/// shows what a checkout would not restore: an unsafe path, a file twice, links and devices,
+/// and files that together exceed the size recorded for the tarball.
+struct EntryChecks<'a> {
+    archive: &'a str,
+    limit: u64,
+    seen: std::collections::HashSet<PathBuf>,
+    total: u64,
+}
+
+impl<'a> EntryChecks<'a> {
+    fn new(archive: &'a str, limit: u64) -> Self {
+        EntryChecks {
+            archive,
+            limit,
+            seen: std::collections::HashSet::new(),
+            total: 0,
+        }
+    }
+
+    fn bad(&self, entry: &Path, reason: String) -> Error {
+        Error::UnsafeEntry {
+            archive: self.archive.to_string(),
+            entry: crate::text::quoted(&entry.display().to_string()),
+            reason,
+        }
+    }
+
+    /// The entry's project-relative path; None for the tarball's top directory.
+    fn path(&self, raw: &Path) -> Result<Option<PathBuf>> {
+        entry_path(raw).map_err(|reason| self.bad(raw, reason))
+    }
+
+    /// A regular file's size; None for a directory; an error for anything refused.
+    fn file(&mut self, raw: &Path, rel: &Path, header: &tar::Header) -> Result<Option<u64>> {
+        match header.entry_type() {
+            tar::EntryType::Directory => Ok(None),
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                // Twice: `open()` would read the first and checkout keep the last.
+                if !self.seen.insert(rel.to_path_buf()) {
+                    return Err(self.bad(raw, "it appears twice in the tarball".into()));
+                }
+                let size = header.size().map_err(|e| Error::io(self.archive, e))?;
+                self.total = self.total.saturating_add(size);
+                if self.total > self.limit {
+                    let limit = self.limit;
+                    return Err(self.bad(
+                        raw,
+                        format!(
+                            "the tarball unpacks to more than the {limit} bytes recorded for it"
+                        ),
+                    ));
+                }
+                Ok(Some(size))
+            }
+            other => Err(self.bad(
+                raw,
+                format!("{other:?} entries (links, devices) are not extracted"),
+            )),
+        }
+    }
+}
+
 /// The regular files of a tarball, as `(project-relative path, size)` in tarball order, read
 /// from the entry headers alone (contents are skipped, nothing is written). The same entries
 /// `unpack` refuses are refused here, and the sizes together must stay within `limit`, so a
@@ -169,43 +204,15 @@ pub fn list_entries<R: BufRead>(
 ) -> Result<Vec<(String, u64)>> {
     let mut tar = tar::Archive::new(decoder(reader, archive)?);
     let mut listed = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut total: u64 = 0;
-    let bad = |entry: &Path, reason: String| Error::UnsafeEntry {
-        archive: archive.to_string(),
-        entry: crate::text::quoted(&entry.display().to_string()),
-        reason,
-    };
+    let mut checks = EntryChecks::new(archive, limit);
     for item in tar.entries().map_err(|e| Error::io(archive, e))? {
         let item = item.map_err(|e| Error::io(archive, e))?;
         let raw = item.path().map_err(|e| Error::io(archive, e))?.into_owned();
-        let Some(rel) = entry_path(&raw).map_err(|reason| bad(&raw, reason))? else {
+        let Some(rel) = checks.path(&raw)? else {
             continue;
         };
-        match item.header().entry_type() {
-            tar::EntryType::Directory => {}
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                if !seen.insert(rel.clone()) {
-                    return Err(bad(&raw, "it appears twice in the tarball".into()));
-                }
-                let size = item.header().size().map_err(|e| Error::io(archive, e))?;
-                total = total.saturating_add(size);
-                if total > limit {
-                    return Err(bad(
-                        &raw,
-                        format!(
-                            "the tarball unpacks to more than the {limit} bytes recorded for it"
-                        ),
-                    ));
-                }
-                listed.push((rel.to_string_lossy().into_owned(), size));
-            }
-            other => {
-                return Err(bad(
-                    &raw,
-                    format!("{other:?} entries (links, devices) are not extracted"),
-                ))
-            }
+        if let Some(size) = checks.file(&raw, &rel, item.header())? {
+            listed.push((rel.to_string_lossy().into_owned(), size));
         }
     }
     std::io::copy(&mut tar.into_inner(), &mut std::io::sink())
